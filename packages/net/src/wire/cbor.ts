@@ -76,7 +76,7 @@ export function decodeMessage<S extends z.ZodType>(
       .join('; ')
     throw new InvalidMessageError(`${label}: invalid (${issues})`, { cause: result.error })
   }
-  return result.data
+  return result.data as z.output<S>
 }
 
 function stripUndefined(value: unknown): unknown {

@@ -1,0 +1,31 @@
+export { FramedStream, StreamClosedError, encodeVarint } from './framed-stream.js'
+export type { FramedStreamOptions } from './framed-stream.js'
+export {
+  DialError,
+  defineRequestProtocol,
+  handleRequests,
+  sendRequest,
+} from './request-response.js'
+export type {
+  DialTarget,
+  HandleOptions,
+  InboundEvent,
+  InboundGuard,
+  ProtocolHost,
+  RequestContext,
+  RequestHandler,
+  RequestOptions,
+  RequestProtocol,
+  RequestProtocolInit,
+  RequestResult,
+} from './request-response.js'
+export { definePayloadProtocol, handlePayloads, sendPayload } from './payload.js'
+export type {
+  ChunkCodec,
+  HandlePayloadOptions,
+  PayloadHandler,
+  PayloadProtocol,
+  PayloadProtocolInit,
+  SendPayloadOptions,
+  SendPayloadResult,
+} from './payload.js'
