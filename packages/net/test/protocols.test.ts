@@ -172,9 +172,9 @@ describe('protocols: request/response and payload streaming on real nodes', () =
 
   it('reports a receiver-side rejection to the sender', async () => {
     const data = new Uint8Array(10_000).fill(7)
-    await expect(
-      sendPayload(a, b.peerId, blob, { name: 'bad', sha256: '0'.repeat(64) }, data),
-    ).rejects.toMatchObject({ name: 'RemoteError' })
+    await expect(sendPayload(a, b.peerId, blob, { name: 'bad', sha256: '0'.repeat(64) }, data)).rejects.toMatchObject({
+      name: 'RemoteError',
+    })
   })
 
   it('refuses a payload over the size limit before sending it', async () => {

@@ -4,12 +4,7 @@
  * @module
  */
 import { z } from 'zod'
-import {
-  RateLimitedError,
-  RemoteError,
-  UnsupportedVersionError,
-  VainNetError,
-} from '../errors.js'
+import { RateLimitedError, RemoteError, UnsupportedVersionError, VainNetError } from '../errors.js'
 
 /** Wire form of an error sent to the remote. */
 export const WireErrorSchema = z.object({

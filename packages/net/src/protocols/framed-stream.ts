@@ -160,9 +160,7 @@ export class FramedStream {
           throw new StreamClosedError(`stream failed: ${this.failure.message}`, { cause: this.failure })
         }
         if (this.buffer.byteLength === 0) return null
-        throw new StreamClosedError(
-          `stream ended mid-frame with ${this.buffer.byteLength} unread bytes`,
-        )
+        throw new StreamClosedError(`stream ended mid-frame with ${this.buffer.byteLength} unread bytes`)
       }
       await this.waitForData(options)
     }

@@ -1,11 +1,15 @@
-export { FramedStream, StreamClosedError, encodeVarint } from './framed-stream.js'
 export type { FramedStreamOptions } from './framed-stream.js'
-export {
-  DialError,
-  defineRequestProtocol,
-  handleRequests,
-  sendRequest,
-} from './request-response.js'
+export { encodeVarint, FramedStream, StreamClosedError } from './framed-stream.js'
+export type {
+  ChunkCodec,
+  HandlePayloadOptions,
+  PayloadHandler,
+  PayloadProtocol,
+  PayloadProtocolInit,
+  SendPayloadOptions,
+  SendPayloadResult,
+} from './payload.js'
+export { definePayloadProtocol, handlePayloads, sendPayload } from './payload.js'
 export type {
   DialTarget,
   HandleOptions,
@@ -19,13 +23,9 @@ export type {
   RequestProtocolInit,
   RequestResult,
 } from './request-response.js'
-export { definePayloadProtocol, handlePayloads, sendPayload } from './payload.js'
-export type {
-  ChunkCodec,
-  HandlePayloadOptions,
-  PayloadHandler,
-  PayloadProtocol,
-  PayloadProtocolInit,
-  SendPayloadOptions,
-  SendPayloadResult,
-} from './payload.js'
+export {
+  DialError,
+  defineRequestProtocol,
+  handleRequests,
+  sendRequest,
+} from './request-response.js'

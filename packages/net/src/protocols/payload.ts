@@ -12,7 +12,13 @@ import { InvalidMessageError, MessageTooLargeError, VainNetError } from '../erro
 import { decodeMessage, encodeMessage } from '../wire/index.js'
 import { fromWireError, ResponseEnvelopeSchema, toWireError } from './envelope.js'
 import { abortReason, FramedStream, StreamClosedError } from './framed-stream.js'
-import { DialError, type DialTarget, type InboundGuard, type ProtocolHost, type RequestContext } from './request-response.js'
+import {
+  DialError,
+  type DialTarget,
+  type InboundGuard,
+  type ProtocolHost,
+  type RequestContext,
+} from './request-response.js'
 
 /** A streaming payload protocol: id, version, metadata schema and limits. */
 export interface PayloadProtocol<Meta extends z.ZodType = z.ZodType> {
@@ -49,9 +55,7 @@ export interface PayloadProtocolInit<Meta extends z.ZodType> {
  * })
  * ```
  */
-export function definePayloadProtocol<Meta extends z.ZodType>(
-  init: PayloadProtocolInit<Meta>,
-): PayloadProtocol<Meta> {
+export function definePayloadProtocol<Meta extends z.ZodType>(init: PayloadProtocolInit<Meta>): PayloadProtocol<Meta> {
   if (!init.id.startsWith('/')) throw new TypeError(`protocol id must start with '/': ${init.id}`)
   const chunkBytes = init.chunkBytes ?? 256 * 1024
   if (chunkBytes < 1024 || chunkBytes > 8 * 1024 * 1024) throw new RangeError('chunkBytes must be in [1 KiB, 8 MiB]')
@@ -298,7 +302,10 @@ export async function sendPayload<Meta extends z.ZodType>(
     }
     await framed.write(new Uint8Array(0), writeOpts)
     await framed.closeWrite(writeOpts)
-    const ackSignal = signal === undefined ? AbortSignal.timeout(protocol.idleTimeoutMs) : AbortSignal.any([signal, AbortSignal.timeout(protocol.idleTimeoutMs)])
+    const ackSignal =
+      signal === undefined
+        ? AbortSignal.timeout(protocol.idleTimeoutMs)
+        : AbortSignal.any([signal, AbortSignal.timeout(protocol.idleTimeoutMs)])
     const ack = await framed.read({ signal: ackSignal })
     if (ack === null) throw new StreamClosedError(`${protocol.id}: receiver closed without an acknowledgement`)
     const envelope = decodeMessage(ack, ResponseEnvelopeSchema, { label: protocol.id })
@@ -358,4 +365,3 @@ function concat(parts: Uint8Array[], total: number): Uint8Array {
   }
   return out
 }
-

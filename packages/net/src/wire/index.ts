@@ -1,2 +1,2 @@
-export { DEFAULT_MAX_MESSAGE_BYTES, decodeMessage, encodeMessage } from './cbor.js'
 export type { DecodeMessageOptions } from './cbor.js'
+export { DEFAULT_MAX_MESSAGE_BYTES, decodeMessage, encodeMessage } from './cbor.js'

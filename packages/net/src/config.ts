@@ -1,0 +1,170 @@
+/**
+ * The node's configuration: one zod schema with documented defaults. Everything a user, a
+ * config file or a CLI flag passes to {@link createNode} goes through {@link parseNodeConfig};
+ * bad input becomes a {@link ConfigError} that lists every problem with its path.
+ * @module
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
+import { ConfigError } from './errors.js'
+
+const multiaddrString = z.string().refine(
+  (s) => {
+    try {
+      multiaddr(s)
+      return true
+    } catch {
+      return false
+    }
+  },
+  { message: 'not a valid multiaddr (e.g. /ip4/127.0.0.1/tcp/4001)' },
+)
+
+const bootstrapAddr = multiaddrString.refine((s) => s.includes('/p2p/'), {
+  message: 'a bootstrap address must end with /p2p/<peer id>',
+})
+
+const chainAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address')
+
+const positiveMs = z
+  .number()
+  .int()
+  .positive()
+  .max(24 * 3600_000)
+
+/** The node roles of the vAIn round protocol. */
+export const NodeRoleSchema = z.enum(['trainer', 'aggregator', 'validator', 'light', 'bootstrap'])
+export type NodeRole = z.infer<typeof NodeRoleSchema>
+
+/** The full configuration schema (input: everything optional; output: defaults filled in). */
+export const NodeConfigSchema = z
+  .object({
+    /** Directory for the identity key and the peer cache. Without it the node is ephemeral. */
+    dataDir: z.string().min(1).optional(),
+    /** Identity: key file (default `<dataDir>/identity.key`) and optional passphrase. */
+    identity: z
+      .object({
+        path: z.string().min(1).optional(),
+        passphrase: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    /** Listen addresses. TCP and WebSockets (`/ws`) are supported. */
+    listen: z.array(multiaddrString).min(1).default(['/ip4/127.0.0.1/tcp/0']),
+    /** Addresses to announce instead of the listen addresses (e.g. behind NAT). */
+    announce: z.array(multiaddrString).default([]),
+    /** `loopback` (tests, demos on one machine), `lan`, or `public` (internet; strict filters). */
+    profile: z.enum(['loopback', 'lan', 'public']).default('lan'),
+    /** Bootstrap peers, each `/…/p2p/<peer id>`. */
+    bootstrap: z.array(bootstrapAddr).default([]),
+    roles: z.array(NodeRoleSchema).default(['trainer']),
+    capabilities: z.array(z.string().min(1).max(64)).max(64).default([]),
+    chainAddress: chainAddress.optional(),
+    /** Software version put in the signed node descriptor. */
+    softwareVersion: z.string().min(1).max(64).default('0.1.0'),
+    handshake: z
+      .object({
+        /** Require a successful vAIn handshake from every peer. */
+        required: z.boolean().default(true),
+        /** Disconnect and deny peers that have not completed the handshake by then. */
+        graceMs: positiveMs.default(10_000),
+        /** How long a peer that failed stays denied. */
+        denyMs: positiveMs.default(10 * 60_000),
+      })
+      .strict()
+      .default({ required: true, graceMs: 10_000, denyMs: 600_000 }),
+    discovery: z
+      .object({
+        /** Peer exchange of signed peer records. */
+        pex: z.boolean().default(true),
+        pexIntervalMs: positiveMs.default(30_000),
+        /** Keep dialling discovered peers while below this many connections. */
+        targetPeers: z.number().int().min(0).max(10_000).default(32),
+        /** Kademlia DHT (server mode). */
+        dht: z.boolean().default(true),
+        /** mDNS on the LAN. Off by default: it multicasts on the real interface. */
+        mdns: z.boolean().default(false),
+        /** Persist known peers in `<dataDir>/peers.json` and redial them on restart. */
+        peerCache: z.boolean().default(true),
+      })
+      .strict()
+      .default({ pex: true, pexIntervalMs: 30_000, targetPeers: 32, dht: true, mdns: false, peerCache: true }),
+    gossip: z
+      .object({ enabled: z.boolean().default(true) })
+      .strict()
+      .default({ enabled: true }),
+    limits: z
+      .object({
+        /** Inbound token bucket per peer and protocol. */
+        rateLimitCapacity: z.number().int().min(1).max(1_000_000).default(100),
+        rateLimitRefillPerSecond: z.number().positive().max(1_000_000).default(50),
+        /** Outbound circuit breaker: consecutive failures before it opens. */
+        breakerFailureThreshold: z.number().int().min(1).max(1000).default(5),
+        breakerBaseBackoffMs: positiveMs.default(1_000),
+        breakerMaxBackoffMs: positiveMs.default(60_000),
+        /** Largest control message (bytes). */
+        maxMessageBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(64 * 1024 * 1024)
+          .default(1024 * 1024),
+        /** Largest streamed payload (bytes). */
+        maxPayloadBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(8 * 1024 * 1024 * 1024)
+          .default(1024 * 1024 * 1024),
+        maxConnections: z.number().int().min(1).max(100_000).default(300),
+      })
+      .strict()
+      .default({
+        rateLimitCapacity: 100,
+        rateLimitRefillPerSecond: 50,
+        breakerFailureThreshold: 5,
+        breakerBaseBackoffMs: 1_000,
+        breakerMaxBackoffMs: 60_000,
+        maxMessageBytes: 1024 * 1024,
+        maxPayloadBytes: 1024 * 1024 * 1024,
+        maxConnections: 300,
+      }),
+    pool: z
+      .object({
+        idleTtlMs: positiveMs.default(5 * 60_000),
+        maxStreamsPerPeer: z.number().int().min(1).max(1024).default(16),
+      })
+      .strict()
+      .default({ idleTtlMs: 300_000, maxStreamsPerPeer: 16 }),
+    compression: z
+      .object({
+        /** Compress payload chunks when it pays off (size, compressibility, link speed). */
+        enabled: z.boolean().default(true),
+      })
+      .strict()
+      .default({ enabled: true }),
+  })
+  .strict()
+
+/** What callers pass: everything optional. */
+export type NodeConfigInput = z.input<typeof NodeConfigSchema>
+/** The validated config with defaults filled in. */
+export type NodeConfig = z.output<typeof NodeConfigSchema>
+
+/**
+ * Validate a config object and fill in defaults.
+ *
+ * @throws {ConfigError} listing every invalid field with its path
+ * @example
+ * ```ts
+ * const config = parseNodeConfig({ profile: 'loopback', bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…'] })
+ * ```
+ */
+export function parseNodeConfig(input: unknown): NodeConfig {
+  const result = NodeConfigSchema.safeParse(input ?? {})
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
+    throw new ConfigError('invalid vAIn node config', issues)
+  }
+  return result.data
+}

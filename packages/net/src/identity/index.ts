@@ -1,0 +1,24 @@
+/**
+ * Persistent node identity: an Ed25519 key kept in a JSON key file (mode 0600), optionally
+ * sealed with a passphrase (scrypt + AES-256-GCM).
+ *
+ * @example
+ * ```ts
+ * import { createLibp2p } from 'libp2p'
+ * import { loadOrCreateIdentity } from '@vain/net'
+ *
+ * const identity = await loadOrCreateIdentity({ path: './data/identity.json', passphrase: 'correct horse' })
+ * const node = await createLibp2p({ privateKey: identity.privateKey })
+ * console.log(node.peerId.equals(identity.peerId)) // true
+ * ```
+ * @module
+ */
+export { loadOrCreateIdentity } from './load.js'
+export type { IdentityOptions, NodeIdentity } from './load.js'
+export {
+  DEFAULT_SCRYPT_PARAMS,
+  IDENTITY_FILE_FORMAT,
+  IDENTITY_FILE_VERSION,
+  MAX_IDENTITY_FILE_BYTES,
+} from './key-file.js'
+export type { ScryptParams } from './key-file.js'
