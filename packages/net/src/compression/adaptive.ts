@@ -135,7 +135,8 @@ class DefaultAdaptiveCompressor implements AdaptiveCompressor {
     }
     const state = this.touch(peerKey)
     const sample = (bytes * 1000) / ms
-    state.throughput = state.throughput === undefined ? sample : this.alpha * sample + (1 - this.alpha) * state.throughput
+    state.throughput =
+      state.throughput === undefined ? sample : this.alpha * sample + (1 - this.alpha) * state.throughput
     state.transfers++
     return state.throughput
   }

@@ -237,5 +237,9 @@ export function chooseCompression(
       sampleRatio,
     )
   }
-  return pick(p.mediumLinkChoice, `medium link (${mbps(link)}), ${ratioText}: ${label(p.mediumLinkChoice)}`, sampleRatio)
+  return pick(
+    p.mediumLinkChoice,
+    `medium link (${mbps(link)}), ${ratioText}: ${label(p.mediumLinkChoice)}`,
+    sampleRatio,
+  )
 }

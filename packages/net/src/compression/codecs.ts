@@ -59,12 +59,21 @@ export interface RawDecodeResult {
   consumed: number
 }
 
+/** A plain `Uint8Array` view of a zlib `Buffer` (no copy), so callers never see Buffer-only APIs. */
+function plain(buf: Buffer): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+}
+
 interface ZlibInfoResult {
   buffer: Buffer
   engine: { bytesWritten: number }
 }
 
-function compressOptions(codec: 'deflate' | 'brotli', level: number, size: number): zlib.ZlibOptions | zlib.BrotliOptions {
+function compressOptions(
+  codec: 'deflate' | 'brotli',
+  level: number,
+  size: number,
+): zlib.ZlibOptions | zlib.BrotliOptions {
   if (codec === 'deflate') return { level }
   return {
     params: {
@@ -118,10 +127,10 @@ export function rawCompress(codec: CodecName, level: number, input: Uint8Array):
 export function rawDecompressSync(codec: CodecName, input: Uint8Array, maxOutputLength: number): RawDecodeResult {
   if (codec === 'none') return { output: input, consumed: input.byteLength }
   const options = { maxOutputLength: Math.max(1, maxOutputLength), info: true }
-  const result = (
-    codec === 'deflate' ? zlib.inflateSync(input, options) : zlib.brotliDecompressSync(input, options)
-  ) as unknown as ZlibInfoResult
-  return { output: result.buffer, consumed: result.engine.bytesWritten }
+  const result = (codec === 'deflate'
+    ? zlib.inflateSync(input, options)
+    : zlib.brotliDecompressSync(input, options)) as unknown as ZlibInfoResult
+  return { output: plain(result.buffer), consumed: result.engine.bytesWritten }
 }
 
 /**
@@ -142,7 +151,7 @@ export function rawDecompress(codec: CodecName, input: Uint8Array, maxOutputLeng
         return
       }
       const info = result as ZlibInfoResult
-      resolve({ output: info.buffer, consumed: info.engine.bytesWritten })
+      resolve({ output: plain(info.buffer), consumed: info.engine.bytesWritten })
     }
     if (codec === 'deflate') zlib.inflate(input, options, done as (err: Error | null, out: Buffer) => void)
     else zlib.brotliDecompress(input, options, done as (err: Error | null, out: Buffer) => void)

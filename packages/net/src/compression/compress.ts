@@ -7,7 +7,7 @@
  * @module
  */
 import { ConfigError, InvalidMessageError, MessageTooLargeError } from '../errors.js'
-import { chooseCompression, type CompressionDecision, type CompressionPolicy } from './choose.js'
+import { type CompressionDecision, type CompressionPolicy, chooseCompression } from './choose.js'
 import {
   CODEC_LEVELS,
   type CodecName,

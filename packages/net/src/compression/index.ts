@@ -3,7 +3,7 @@
  *
  * Frames are self-describing (magic/version, codec, level, original length, data), so the
  * receiver needs no negotiation; {@link decompress} turns any bytes into the payload or a typed
- * error ({@link InvalidMessageError}, {@link MessageTooLargeError}) and never inflates beyond
+ * error (`InvalidMessageError`, `MessageTooLargeError`) and never inflates beyond
  * `maxOutputBytes`. {@link chooseCompression} picks none / deflate / brotli from the payload's
  * size, its measured compressibility and the link's throughput; {@link createAdaptiveCompressor}
  * keeps that throughput per peer.
@@ -20,7 +20,6 @@
  * ```
  * @module
  */
-import type { InvalidMessageError, MessageTooLargeError } from '../errors.js'
 
 export {
   type AdaptiveCompressor,

@@ -1,0 +1,34 @@
+/**
+ * Protection for the node and its peers: {@link RateLimiter} (token buckets keyed by
+ * `${peerId}${protocol}`, for inbound requests) and {@link CircuitBreakers} (per-peer circuit
+ * breakers, for outbound calls). Both are timer-free and take an injectable clock.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreakers, RateLimiter } from '@vain/net'
+ *
+ * const limiter = new RateLimiter({ capacity: 20, refillPerSecond: 5 })
+ * limiter.take(`${remotePeer}${protocol}`) // throws RateLimitedError when exhausted
+ *
+ * const breakers = new CircuitBreakers({ failureThreshold: 5 })
+ * const reply = await breakers.exec(peerKey, () => send(peer, msg)) // CircuitOpenError when open
+ * ```
+ * @module
+ */
+export {
+  type CircuitBreakerEvents,
+  type CircuitBreakerInit,
+  CircuitBreakers,
+  type CircuitInfo,
+  type CircuitState,
+  type CircuitStateChange,
+  createCircuitBreakers,
+} from './circuit-breaker.js'
+export {
+  createRateLimiter,
+  DEFAULT_TOKEN_BUCKET,
+  RateLimiter,
+  type RateLimiterInit,
+  type TakeResult,
+  type TokenBucketConfig,
+} from './token-bucket.js'
