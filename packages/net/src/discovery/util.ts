@@ -41,11 +41,7 @@ export const BackoffSchema = z
  * backoffDelay(3, { initialMs: 100, maxMs: 5_000, factor: 2 }) // ~800 ms ± 20 %
  * ```
  */
-export function backoffDelay(
-  attempt: number,
-  backoff: BackoffInit,
-  random: () => number = Math.random,
-): number {
+export function backoffDelay(attempt: number, backoff: BackoffInit, random: () => number = Math.random): number {
   const exp = Math.max(0, Math.floor(attempt))
   const base = Math.min(backoff.maxMs, backoff.initialMs * backoff.factor ** exp)
   const jitter = backoff.jitter ?? 0.2
