@@ -6,6 +6,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
+import { NODE_ROLES } from './auth/descriptor.js'
 import { ConfigError } from './errors.js'
 
 const multiaddrString = z.string().refine(
@@ -32,9 +33,6 @@ const positiveMs = z
   .positive()
   .max(24 * 3600_000)
 
-/** The node roles of the vAIn round protocol. */
-export const NodeRoleSchema = z.enum(['trainer', 'aggregator', 'validator', 'light', 'bootstrap'])
-export type NodeRole = z.infer<typeof NodeRoleSchema>
 
 /** The full configuration schema (input: everything optional; output: defaults filled in). */
 export const NodeConfigSchema = z
@@ -57,7 +55,8 @@ export const NodeConfigSchema = z
     profile: z.enum(['loopback', 'lan', 'public']).default('lan'),
     /** Bootstrap peers, each `/…/p2p/<peer id>`. */
     bootstrap: z.array(bootstrapAddr).default([]),
-    roles: z.array(NodeRoleSchema).default(['trainer']),
+    /** Roles announced in the signed node descriptor. */
+    roles: z.array(z.enum(NODE_ROLES)).min(1).max(NODE_ROLES.length).default(['trainer']),
     capabilities: z.array(z.string().min(1).max(64)).max(64).default([]),
     chainAddress: chainAddress.optional(),
     /** Software version put in the signed node descriptor. */

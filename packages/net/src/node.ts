@@ -1,0 +1,497 @@
+/**
+ * `createNode(config)`: a vAIn network node — libp2p with the transports, discovery,
+ * authentication, protocols, limits and gossip of this package wired together.
+ * @module
+ */
+import { join } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
+import { type KadDHT, kadDHT } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { TypedEventEmitter } from 'main-event'
+import type { z } from 'zod'
+import {
+  type HandshakeService,
+  handshake,
+  type NodeDescriptor,
+  type PeerAuthenticatedEvent,
+  PeerDenyList,
+  type PeerRejectedEvent,
+} from './auth/index.js'
+import { type AdaptiveCompressor, createAdaptiveCompressor, decompress } from './compression/index.js'
+import { type NodeConfig, type NodeConfigInput, parseNodeConfig } from './config.js'
+import {
+  type BootstrapWithRedial,
+  bootstrapWithRedial,
+  dhtOptions,
+  type PeerCache,
+  type PeerExchange,
+  peerCache,
+  peerExchange,
+} from './discovery/index.js'
+import { NotStartedError, PeerDeniedError, VainNetError } from './errors.js'
+import { GossipBus, type GossipMessageInfo, gossipOptions, type Topic } from './gossip/index.js'
+import { loadOrCreateIdentity } from './identity/index.js'
+import { CircuitBreakers, RateLimiter } from './limits/index.js'
+import { ConnectionPool, type ConnectionPoolStats } from './pool/index.js'
+import {
+  type ChunkCodec,
+  handlePayloads,
+  handleRequests,
+  type InboundEvent,
+  type PayloadHandler,
+  type PayloadProtocol,
+  type RequestHandler,
+  type RequestOptions,
+  type RequestProtocol,
+  type SendPayloadOptions,
+  type SendPayloadResult,
+  sendPayload,
+  sendRequest,
+} from './protocols/index.js'
+import { type NetworkHealth, SessionTracker } from './sessions/index.js'
+
+/** libp2p services a vAIn node runs (`node.libp2p.services`). */
+export interface VainServices extends Record<string, unknown> {
+  identify: unknown
+  ping: unknown
+  handshake: HandshakeService
+  pex?: PeerExchange
+  peerCache?: PeerCache
+  bootstrap?: BootstrapWithRedial
+  dht?: KadDHT
+  pubsub?: GossipSub
+}
+
+/** Events of a {@link VainNode}. */
+export interface VainNodeEvents {
+  'peer:connect': CustomEvent<PeerId>
+  'peer:disconnect': CustomEvent<PeerId>
+  'peer:authenticated': CustomEvent<PeerAuthenticatedEvent>
+  'peer:rejected': CustomEvent<PeerRejectedEvent>
+  'peer:discovered': CustomEvent<PeerId>
+}
+
+/** A snapshot of the node's view of the network. */
+export interface NodeHealth extends NetworkHealth {
+  connections: number
+  knownPeers: number
+  deniedPeers: number
+  openCircuits: number
+  pool: ConnectionPoolStats
+}
+
+/** Options of {@link createNode} besides the config. */
+export interface CreateNodeOptions {
+  /** Use this key instead of the configured identity file (tests, embedding). */
+  privateKey?: PrivateKey
+}
+
+/**
+ * A vAIn network node.
+ *
+ * @example
+ * ```ts
+ * const node = await createNode({ profile: 'loopback' })
+ * await node.start()
+ * console.log(node.peerId.toString(), node.multiaddrs.map(String))
+ * await node.stop()
+ * ```
+ */
+export class VainNode extends TypedEventEmitter<VainNodeEvents> {
+  /** The validated config (defaults filled in). */
+  readonly config: NodeConfig
+  /** The underlying libp2p node (escape hatch). */
+  readonly libp2p: Libp2p<VainServices>
+  readonly sessions: SessionTracker
+  readonly pool: ConnectionPool
+  readonly breakers: CircuitBreakers
+  readonly rateLimiter: RateLimiter
+  readonly compressor: AdaptiveCompressor
+  readonly denyList: PeerDenyList
+  private bus: GossipBus | undefined
+  private running = false
+  private readonly stopController = new AbortController()
+  private readonly codec: ChunkCodec
+
+  /** @internal use {@link createNode} */
+  constructor(config: NodeConfig, libp2p: Libp2p<VainServices>, denyList: PeerDenyList, bootstrapPeers: Set<string>) {
+    super()
+    this.config = config
+    this.libp2p = libp2p
+    this.denyList = denyList
+    this.sessions = new SessionTracker()
+    this.pool = new ConnectionPool(libp2p, {
+      idleTtlMs: config.pool.idleTtlMs,
+      maxStreamsPerPeer: config.pool.maxStreamsPerPeer,
+      isProtected: (peer) => bootstrapPeers.has(peer.toString()),
+    })
+    this.breakers = new CircuitBreakers({
+      failureThreshold: config.limits.breakerFailureThreshold,
+      baseBackoffMs: config.limits.breakerBaseBackoffMs,
+      maxBackoffMs: config.limits.breakerMaxBackoffMs,
+      // a remote that answered "rate limited" or "invalid" is alive: only transport failures count
+      isFailure: (err) => !(err instanceof VainNetError && ['RateLimitedError', 'RemoteError', 'InvalidMessageError', 'MessageTooLargeError', 'UnsupportedVersionError'].includes(err.name)),
+    })
+    this.rateLimiter = new RateLimiter({
+      capacity: config.limits.rateLimitCapacity,
+      refillPerSecond: config.limits.rateLimitRefillPerSecond,
+    })
+    this.compressor = createAdaptiveCompressor()
+    this.codec = {
+      compress: async (chunk) => (await this.compressor.compress('payload', chunk)).bytes,
+      decompress: async (bytes, maxOutputBytes) => decompress(bytes, { maxOutputBytes }),
+    }
+    this.wireEvents()
+  }
+
+  private wireEvents(): void {
+    const l = this.libp2p
+    l.addEventListener('peer:connect', (evt) => {
+      this.sessions.recordConnect(evt.detail)
+      this.safeDispatch('peer:connect', evt.detail)
+    })
+    l.addEventListener('peer:disconnect', (evt) => {
+      this.sessions.recordDisconnect(evt.detail)
+      this.safeDispatch('peer:disconnect', evt.detail)
+    })
+    l.addEventListener('peer:discovery', (evt) => {
+      this.safeDispatch('peer:discovered', evt.detail.id)
+    })
+    const hs = l.services.handshake
+    hs.addEventListener('peer:authenticated', (evt) => {
+      this.sessions.markAuthenticated(evt.detail.peerId)
+      this.safeDispatch('peer:authenticated', evt.detail)
+    })
+    hs.addEventListener('peer:rejected', (evt) => {
+      this.safeDispatch('peer:rejected', evt.detail)
+    })
+  }
+
+  private safeDispatch<K extends keyof VainNodeEvents>(type: K, detail: VainNodeEvents[K]['detail']): void {
+    this.safeDispatchEvent(type, { detail } as any)
+  }
+
+  /** This node's peer id. */
+  get peerId(): PeerId {
+    return this.libp2p.peerId
+  }
+
+  /** Addresses this node listens on (with `/p2p/<id>`), ready to give to others as bootstrap. */
+  get multiaddrs(): Multiaddr[] {
+    return this.libp2p.getMultiaddrs()
+  }
+
+  /** True between `start()` and `stop()`. */
+  get isStarted(): boolean {
+    return this.running
+  }
+
+  /** Start listening, discovery and background tasks. */
+  async start(): Promise<void> {
+    if (this.running) return
+    await this.libp2p.start()
+    this.pool.start()
+    const pubsub = this.libp2p.services.pubsub
+    if (pubsub !== undefined) this.bus = new GossipBus(pubsub)
+    this.running = true
+  }
+
+  /** Stop everything: connections, listeners, timers. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.stopController.abort(new NotStartedError('node stopped'))
+    this.bus?.close()
+    this.bus = undefined
+    this.pool.stop()
+    await this.libp2p.stop()
+  }
+
+  private requireStarted(): void {
+    if (!this.running) throw new NotStartedError('the node is not started: call start() first')
+  }
+
+  /** Dial a peer (by id or address) and wait for the vAIn handshake to complete. */
+  async connect(target: PeerId | Multiaddr | string, options: { signal?: AbortSignal } = {}): Promise<PeerId> {
+    this.requireStarted()
+    const addr = typeof target === 'string' ? multiaddr(target) : target
+    const connection = await this.libp2p.dial(addr, options.signal === undefined ? {} : { signal: options.signal })
+    const peer = connection.remotePeer
+    if (this.config.handshake.required) {
+      await this.libp2p.services.handshake.authenticate(peer, options.signal === undefined ? {} : { signal: options.signal })
+    }
+    return peer
+  }
+
+  /** The signed descriptor a peer presented in the handshake. */
+  descriptor(peer: PeerId): NodeDescriptor | undefined {
+    return this.libp2p.services.handshake.descriptor(peer)
+  }
+
+  /** Peers with an open connection. */
+  connectedPeers(): PeerId[] {
+    return this.libp2p.getPeers()
+  }
+
+  /** Peers that completed the vAIn handshake and are connected. */
+  authenticatedPeers(): PeerId[] {
+    const hs = this.libp2p.services.handshake
+    return this.libp2p.getPeers().filter((p) => hs.isAuthenticated(p))
+  }
+
+  private guard() {
+    return {
+      admit: (peer: PeerId, protocol: string): void => {
+        if (this.config.handshake.required && !this.libp2p.services.handshake.isAuthenticated(peer)) {
+          throw new PeerDeniedError(`peer ${peer} has not completed the vAIn handshake`)
+        }
+        this.rateLimiter.take(`${peer.toString()}${protocol}`)
+      },
+      onInbound: (evt: InboundEvent): void => {
+        this.pool.touch(evt.remotePeer)
+        this.sessions.recordTraffic(evt.remotePeer, evt.bytesIn, evt.bytesOut)
+      },
+    }
+  }
+
+  /**
+   * Serve a request/response protocol. Only peers that completed the handshake are served (when
+   * `handshake.required`), each at most at the configured rate per protocol.
+   */
+  async handle<Req extends z.ZodType, Res extends z.ZodType>(
+    protocol: RequestProtocol<Req, Res>,
+    handler: RequestHandler<Req, Res>,
+  ): Promise<void> {
+    await handleRequests(this.libp2p, protocol, handler, { ...this.guard(), signal: this.stopController.signal })
+  }
+
+  /** Serve a streaming payload protocol (compressed chunks accepted). */
+  async handlePayload<Meta extends z.ZodType>(
+    protocol: PayloadProtocol<Meta>,
+    handler: PayloadHandler<Meta>,
+  ): Promise<void> {
+    await handlePayloads(this.libp2p, protocol, handler, {
+      ...this.guard(),
+      codec: this.codec,
+      signal: this.stopController.signal,
+    })
+  }
+
+  /** Stop serving a protocol. */
+  async unhandle(protocol: { id: string }): Promise<void> {
+    await this.libp2p.unhandle(protocol.id)
+  }
+
+  private async ensureAuthenticated(peer: PeerId, signal: AbortSignal | undefined): Promise<void> {
+    if (!this.config.handshake.required) return
+    const hs = this.libp2p.services.handshake
+    if (hs.isAuthenticated(peer)) return
+    await hs.authenticate(peer, signal === undefined ? {} : { signal })
+  }
+
+  /**
+   * Send a request through the peer's circuit breaker and the connection pool; records RTT,
+   * success and bytes in the peer's session.
+   *
+   * @throws {CircuitOpenError} while the peer's breaker is open
+   * @throws {RateLimitedError} when the peer refused for rate
+   * @throws {TimeoutError} after the protocol's or the given deadline
+   */
+  async request<Req extends z.ZodType, Res extends z.ZodType>(
+    peer: PeerId,
+    protocol: RequestProtocol<Req, Res>,
+    body: z.input<Req>,
+    options: RequestOptions = {},
+  ): Promise<z.output<Res>> {
+    this.requireStarted()
+    const key = peer.toString()
+    try {
+      const result = await this.breakers.exec(key, async () => {
+        await this.ensureAuthenticated(peer, options.signal)
+        return await this.pool.use(peer, () => sendRequest(this.libp2p, peer, protocol, body, options), options)
+      })
+      this.sessions.recordRequest(peer, true, result.rttMs)
+      this.sessions.recordTraffic(peer, result.bytesIn, result.bytesOut)
+      return result.response
+    } catch (err) {
+      if ((err as Error)?.name !== 'CircuitOpenError') this.sessions.recordRequest(peer, false)
+      throw err
+    }
+  }
+
+  /**
+   * Stream a payload to a peer. With `compression.enabled`, each chunk is compressed when the
+   * adaptive policy says it pays (size, compressibility, the link's measured throughput).
+   */
+  async sendPayload<Meta extends z.ZodType>(
+    peer: PeerId,
+    protocol: PayloadProtocol<Meta>,
+    meta: z.input<Meta>,
+    data: Uint8Array | AsyncIterable<Uint8Array>,
+    options: Omit<SendPayloadOptions, 'codec'> & { compress?: boolean } = {},
+  ): Promise<SendPayloadResult> {
+    this.requireStarted()
+    const compress = options.compress ?? this.config.compression.enabled
+    const key = peer.toString()
+    const peerCodec: ChunkCodec = {
+      compress: async (chunk) => (await this.compressor.compress(key, chunk)).bytes,
+      decompress: this.codec.decompress,
+    }
+    const { compress: _ignored, ...rest } = options
+    const result = await this.breakers.exec(key, async () => {
+      await this.ensureAuthenticated(peer, options.signal)
+      return await this.pool.use(
+        peer,
+        () => sendPayload(this.libp2p, peer, protocol, meta, data, compress ? { ...rest, codec: peerCodec } : rest),
+        options,
+      )
+    })
+    this.compressor.recordTransfer(key, result.wireBytes, result.durationMs)
+    this.sessions.recordRequest(peer, true, result.durationMs)
+    this.sessions.recordTraffic(peer, 0, result.wireBytes)
+    return result
+  }
+
+  private gossip(): GossipBus {
+    this.requireStarted()
+    if (this.bus === undefined) throw new NotStartedError('gossip is disabled in this node (gossip.enabled: false)')
+    return this.bus
+  }
+
+  /** Publish a typed message on a gossip topic. */
+  async publish<S extends z.ZodType>(topic: Topic<S>, value: z.input<S>): Promise<PeerId[]> {
+    return this.gossip().publish(topic, value)
+  }
+
+  /** Subscribe to a typed gossip topic; returns an unsubscribe function. */
+  subscribe<S extends z.ZodType>(topic: Topic<S>, handler: (value: z.output<S>, info: GossipMessageInfo) => void): () => void {
+    return this.gossip().subscribe(topic, handler)
+  }
+
+  /** Peers subscribed to a topic, as far as this node knows. */
+  topicPeers(topic: Topic): PeerId[] {
+    return this.gossip().subscribers(topic)
+  }
+
+  /** Network-health metrics: peers, latency, success rates, traffic, limits. */
+  async health(): Promise<NodeHealth> {
+    const peers = await this.libp2p.peerStore.all()
+    const h = this.sessions.health()
+    let openCircuits = 0
+    for (const p of this.libp2p.getPeers()) {
+      if (this.breakers.state(p.toString()) === 'open') openCircuits++
+    }
+    return {
+      ...h,
+      connections: this.libp2p.getConnections().length,
+      knownPeers: peers.length,
+      deniedPeers: this.denyList.entries().length,
+      openCircuits,
+      pool: this.pool.stats(),
+    }
+  }
+}
+
+function usesWebSockets(addrs: string[]): boolean {
+  return addrs.some((a) => a.includes('/ws'))
+}
+
+/**
+ * Create a vAIn node from a config (validated with zod; see {@link NodeConfigSchema}). The node
+ * is not started: call `start()`.
+ *
+ * @throws {ConfigError} for an invalid config, listing every problem
+ * @throws {IdentityError} when the identity key file cannot be used
+ * @example
+ * ```ts
+ * import { createNode } from '@vain/net'
+ * const a = await createNode({ profile: 'loopback' })
+ * await a.start()
+ * const b = await createNode({ profile: 'loopback', bootstrap: a.multiaddrs.map(String) })
+ * await b.start()
+ * b.addEventListener('peer:authenticated', (e) => console.log('met', e.detail.peerId.toString()))
+ * ```
+ */
+export async function createNode(config: NodeConfigInput = {}, options: CreateNodeOptions = {}): Promise<VainNode> {
+  const cfg = parseNodeConfig(config)
+  let privateKey = options.privateKey
+  if (privateKey === undefined) {
+    const path = cfg.identity.path ?? (cfg.dataDir !== undefined ? join(cfg.dataDir, 'identity.key') : undefined)
+    if (path !== undefined) {
+      const identity = await loadOrCreateIdentity({
+        path,
+        ...(cfg.identity.passphrase !== undefined ? { passphrase: cfg.identity.passphrase } : {}),
+      })
+      privateKey = identity.privateKey
+    } else {
+      privateKey = await generateKeyPair('Ed25519')
+    }
+  }
+  const denyList = new PeerDenyList({ defaultTtlMs: cfg.handshake.denyMs })
+  const bootstrapPeers = new Set(cfg.bootstrap.map((a) => multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value ?? ''))
+  const services: Record<string, (components: any) => unknown> = {
+    identify: identify(),
+    ping: ping({ maxOutboundStreams: 32, maxInboundStreams: 32 }),
+    handshake: handshake({
+      descriptor: {
+        softwareVersion: cfg.softwareVersion,
+        roles: cfg.roles,
+        capabilities: cfg.capabilities,
+        ...(cfg.chainAddress !== undefined ? { chainAddress: cfg.chainAddress } : {}),
+      },
+      denyList,
+      graceMs: cfg.handshake.graceMs,
+      denyTtlMs: cfg.handshake.denyMs,
+    }),
+  }
+  if (cfg.discovery.pex) {
+    services.pex = peerExchange({ intervalMs: cfg.discovery.pexIntervalMs, targetPeers: cfg.discovery.targetPeers })
+  }
+  if (cfg.discovery.peerCache && cfg.dataDir !== undefined) {
+    services.peerCache = peerCache({ path: join(cfg.dataDir, 'peers.json') })
+  }
+  if (cfg.bootstrap.length > 0) {
+    services.bootstrap = bootstrapWithRedial({ list: cfg.bootstrap, minPeers: Math.min(3, cfg.discovery.targetPeers) })
+  }
+  if (cfg.discovery.dht) {
+    services.dht = kadDHT(dhtOptions({ addressPolicy: cfg.profile }))
+  }
+  if (cfg.gossip.enabled) {
+    services.pubsub = gossipsub(gossipOptions(cfg.profile))
+  }
+  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+  if (cfg.discovery.mdns) peerDiscovery.push(mdns({ serviceTag: 'vain.local' }) as any)
+
+  const libp2p = (await createLibp2p({
+    privateKey,
+    start: false,
+    addresses: {
+      listen: cfg.listen,
+      ...(cfg.announce.length > 0 ? { announce: cfg.announce } : {}),
+    },
+    transports: usesWebSockets(cfg.listen) || usesWebSockets(cfg.bootstrap) ? [tcp(), webSockets()] : [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: denyList.gater(
+      cfg.profile === 'public' ? {} : { denyDialMultiaddr: async () => false },
+    ),
+    connectionManager: {
+      maxConnections: cfg.limits.maxConnections,
+      inboundConnectionThreshold: cfg.profile === 'public' ? 10 : 10_000,
+      maxIncomingPendingConnections: cfg.profile === 'public' ? 50 : 1_000,
+    },
+    peerDiscovery,
+    services: services as any,
+  })) as unknown as Libp2p<VainServices>
+  return new VainNode(cfg, libp2p, denyList, bootstrapPeers)
+}
