@@ -6,28 +6,40 @@
  *   pnpm bench -- --quick      # networks of 10/30 nodes, smaller payloads
  *   pnpm bench -- --only throughput,compression
  */
+
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer, connect as tcpConnect, type Socket } from 'node:net'
+import { connect as tcpConnect } from 'node:net'
 import * as os from 'node:os'
+import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
 import {
   compressSync,
   createNode,
   decompressSync,
-  definePayloadProtocol,
   defineRequestProtocol,
   defineTopic,
   type VainNode,
 } from '../src/index.js'
+import { benchBlob } from './protocols.js'
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    only: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-})
+// `pnpm bench -- --quick` passes the `--` through: drop it
+const argv = process.argv.slice(2).filter((a) => a !== '--')
+let values: { quick: boolean; only?: string; help: boolean }
+try {
+  values = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }).values as typeof values
+} catch (err) {
+  console.error(`error: ${(err as Error).message}`)
+  process.exit(2)
+}
 if (values.help) {
   console.log('usage: pnpm bench [-- --quick] [-- --only formation,gossip,latency,throughput,compression]')
   process.exit(0)
@@ -128,8 +140,12 @@ async function gossip(nodes: VainNode[]): Promise<void> {
     if (times.length >= nodes.length - 1) toAll.push(Math.max(...times))
     else incomplete++
   }
-  console.log(`\n## Gossip propagation at N=${nodes.length} (${messages} messages of 1 KB, gossipsub, scoring on, loopback profile)`)
-  console.log(`to every node: median ${fmt(pct(toAll, 50))} ms, p99 ${fmt(pct(toAll, 99))} ms (${incomplete} messages missed a node within 10 s)`)
+  console.log(
+    `\n## Gossip propagation at N=${nodes.length} (${messages} messages of 1 KB, gossipsub, scoring on, loopback profile)`,
+  )
+  console.log(
+    `to every node: median ${fmt(pct(toAll, 50))} ms, p99 ${fmt(pct(toAll, 99))} ms (${incomplete} messages missed a node within 10 s)`,
+  )
   console.log(`per delivery: median ${fmt(pct(perNode, 50))} ms, p99 ${fmt(pct(perNode, 99))} ms\n`)
 }
 
@@ -139,7 +155,10 @@ async function latency(): Promise<void> {
     request: z.object({ text: z.string() }),
     response: z.object({ text: z.string() }),
   })
-  const a = await createNode({ profile: 'loopback', limits: { rateLimitCapacity: 1_000_000, rateLimitRefillPerSecond: 1_000_000 } as any })
+  const a = await createNode({
+    profile: 'loopback',
+    limits: { rateLimitCapacity: 1_000_000, rateLimitRefillPerSecond: 1_000_000 } as any,
+  })
   const b = await createNode({ profile: 'loopback' })
   await a.start()
   await b.start()
@@ -154,39 +173,32 @@ async function latency(): Promise<void> {
     rtts.push(performance.now() - t0)
   }
   const t0 = performance.now()
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    for (let i = 0; i < n / 16; i++) await b.request(a.peerId, echo, { text: 'ping' })
-  }))
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (let i = 0; i < n / 16; i++) await b.request(a.peerId, echo, { text: 'ping' })
+    }),
+  )
   const rps = n / ((performance.now() - t0) / 1000)
   console.log('## Request/response latency (two nodes, one stream per request, noise + yamux, CBOR + zod both ends)')
-  console.log(`${n} sequential requests: p50 ${fmt(pct(rtts, 50), 2)} ms, p99 ${fmt(pct(rtts, 99), 2)} ms; 16 concurrent callers: ${fmt(rps, 0)} requests/s\n`)
+  console.log(
+    `${n} sequential requests: p50 ${fmt(pct(rtts, 50), 2)} ms, p99 ${fmt(pct(rtts, 99), 2)} ms; 16 concurrent callers: ${fmt(rps, 0)} requests/s\n`,
+  )
   await Promise.all([a.stop(), b.stop()])
 }
 
-async function rawTcp(totalBytes: number, chunk: Uint8Array): Promise<number> {
-  const server = createServer()
-  let received = 0
-  const done = new Promise<void>((resolve) => {
-    server.on('connection', (socket: Socket) => {
-      socket.on('data', (d: Buffer) => {
-        received += d.byteLength
-        if (received >= totalBytes) resolve()
-      })
-    })
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const port = (server.address() as { port: number }).port
+async function rawTcp(port: number, totalBytes: number, chunk: Uint8Array): Promise<number> {
   const socket = tcpConnect(port, '127.0.0.1')
   await once(socket, 'connect')
+  const header = Buffer.alloc(8)
+  header.writeBigUInt64BE(BigInt(totalBytes))
   const t0 = performance.now()
+  socket.write(header)
   for (let sent = 0; sent < totalBytes; sent += chunk.byteLength) {
     if (!socket.write(chunk)) await once(socket, 'drain')
   }
-  await done
+  await once(socket, 'data') // the sink acknowledges after the last byte
   const ms = performance.now() - t0
   socket.destroy()
-  server.close()
   return totalBytes / (ms / 1000)
 }
 
@@ -195,42 +207,39 @@ async function throughput(): Promise<void> {
   const chunk = new Uint8Array(1 << 20)
   crypto.getRandomValues(chunk.subarray(0, 65536))
   for (let i = 65536; i < chunk.length; i++) chunk[i] = chunk[i % 65536] as number
-  const blob = definePayloadProtocol({
-    id: '/bench/blob/1.0.0',
-    meta: z.object({}),
-    maxPayloadBytes: 2 ** 31,
-    chunkBytes: 1 << 20,
+  // the receiver is its own process, as a real peer is: sender and receiver each get a core
+  const peer = spawn(process.execPath, ['--import', 'tsx', new URL('./throughput-peer.ts', import.meta.url).pathname], {
+    stdio: ['pipe', 'pipe', 'inherit'],
   })
-  const a = await createNode({ profile: 'loopback' })
-  const b = await createNode({ profile: 'loopback' })
-  await a.start()
+  const [line] = (await once(createInterface({ input: peer.stdout as NodeJS.ReadableStream }), 'line')) as [string]
+  const remote = JSON.parse(line) as { multiaddr: string; tcpPort: number }
+  const b = await createNode({ profile: 'loopback', discovery: { dht: false, pex: false }, gossip: { enabled: false } })
   await b.start()
-  await a.handlePayload(blob, async (_m, body) => {
-    for await (const _ of body) {
-      // consume
-    }
-  })
-  await b.connect(a.multiaddrs[0]!)
+  const peerId = await b.connect(remote.multiaddr)
   async function* source() {
     for (let sent = 0; sent < total; sent += chunk.byteLength) yield chunk
   }
   const runs: Array<{ raw: number; p2p: number }> = []
   for (let r = 0; r < 3; r++) {
-    const raw = await rawTcp(total, chunk)
+    const raw = await rawTcp(remote.tcpPort, total, chunk)
     const t0 = performance.now()
-    await b.sendPayload(a.peerId, blob, {}, source(), { compress: false })
+    await b.sendPayload(peerId, benchBlob, {}, source(), { compress: false })
     const p2p = total / ((performance.now() - t0) / 1000)
     runs.push({ raw, p2p })
   }
-  await Promise.all([a.stop(), b.stop()])
-  console.log(`## Payload throughput (${total / 2 ** 20} MiB, 1 MiB chunks, no compression; 3 alternating runs)`)
-  console.log('| run | raw TCP loopback (MB/s) | libp2p stream: noise + yamux (MB/s) | ratio |')
+  await b.stop()
+  peer.stdin?.end()
+  await once(peer, 'exit')
+  console.log(
+    `## Payload throughput (${total / 2 ** 20} MiB per run, 1 MiB chunks, no compression, receiver in a second process)`,
+  )
+  console.log('| run | raw TCP loopback (MB/s) | vAIn payload stream: libp2p TCP + noise + yamux (MB/s) | ratio |')
   console.log('| ---: | ---: | ---: | ---: |')
   runs.forEach((r, i) => {
     console.log(`| ${i + 1} | ${fmt(r.raw / 1e6, 0)} | ${fmt(r.p2p / 1e6, 0)} | ${fmt(r.p2p / r.raw, 2)} |`)
   })
   const ratios = runs.map((r) => r.p2p / r.raw)
-  console.log(`median ratio libp2p / raw TCP: ${fmt(pct(ratios, 50), 2)} (goal ≥ 0.5)\n`)
+  console.log(`median ratio vAIn stream / raw TCP: ${fmt(pct(ratios, 50), 2)} (goal ≥ 0.5)\n`)
 }
 
 function updateLikePayloads(): Record<string, Uint8Array> {
@@ -281,7 +290,9 @@ function compression(): void {
     }
   }
   const decision = compressSync(Object.values(updateLikePayloads())[1] as Uint8Array, { linkBytesPerSec: 10e6 })
-  console.log(`adaptive choice for the sparse update on a 10 MB/s link: ${decision.codec}-${decision.level} (${decision.reason})\n`)
+  console.log(
+    `adaptive choice for the sparse update on a 10 MB/s link: ${decision.codec}-${decision.level} (${decision.reason})\n`,
+  )
 }
 
 machine()

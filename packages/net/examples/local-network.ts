@@ -29,6 +29,8 @@ function fail(message: string): never {
 let args: { nodes: number; timeout: number; json: boolean }
 try {
   const { values } = parseArgs({
+    // `pnpm start -- --nodes 20` passes the `--` through: drop it
+    args: process.argv.slice(2).filter((a) => a !== '--'),
     options: {
       nodes: { type: 'string', short: 'n', default: '8' },
       timeout: { type: 'string', short: 't', default: '60' },
@@ -121,7 +123,7 @@ for (const node of nodes.slice(0, 8)) {
   const h = await node.health()
   const roles = node.config.roles.join(',')
   log(
-    `  ${short(node)} [${roles}] knows ${h.knownPeers} · connected ${h.connections} · authenticated ${h.authenticatedPeers} · rtt p50 ${h.rttMedianMs?.toFixed(1) ?? '–'} ms`,
+    `  ${short(node)} [${roles}] knows ${h.knownPeers} · connections ${h.connections} · authenticated ${h.authenticatedPeers} · rtt p50 ${h.rttMedianMs?.toFixed(1) ?? '–'} ms`,
   )
 }
 if (nodes.length > 8) log(`  … and ${nodes.length - 8} more`)

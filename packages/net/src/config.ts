@@ -33,7 +33,6 @@ const positiveMs = z
   .positive()
   .max(24 * 3600_000)
 
-
 /** The full configuration schema (input: everything optional; output: defaults filled in). */
 export const NodeConfigSchema = z
   .object({
@@ -135,6 +134,13 @@ export const NodeConfigSchema = z
       })
       .strict()
       .default({ idleTtlMs: 300_000, maxStreamsPerPeer: 16 }),
+    sessions: z
+      .object({
+        /** Ping authenticated peers this often to keep RTT figures fresh (0 = off). */
+        rttProbeIntervalMs: z.number().int().min(0).max(3600_000).default(30_000),
+      })
+      .strict()
+      .default({ rttProbeIntervalMs: 30_000 }),
     compression: z
       .object({
         /** Compress payload chunks when it pays off (size, compressibility, link speed). */

@@ -122,6 +122,7 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
   private running = false
   private readonly stopController = new AbortController()
   private readonly codec: ChunkCodec
+  private probeTimer: ReturnType<typeof setInterval> | undefined
 
   /** @internal use {@link createNode} */
   constructor(config: NodeConfig, libp2p: Libp2p<VainServices>, denyList: PeerDenyList, bootstrapPeers: Set<string>) {
@@ -140,7 +141,17 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
       baseBackoffMs: config.limits.breakerBaseBackoffMs,
       maxBackoffMs: config.limits.breakerMaxBackoffMs,
       // a remote that answered "rate limited" or "invalid" is alive: only transport failures count
-      isFailure: (err) => !(err instanceof VainNetError && ['RateLimitedError', 'RemoteError', 'InvalidMessageError', 'MessageTooLargeError', 'UnsupportedVersionError'].includes(err.name)),
+      isFailure: (err) =>
+        !(
+          err instanceof VainNetError &&
+          [
+            'RateLimitedError',
+            'RemoteError',
+            'InvalidMessageError',
+            'MessageTooLargeError',
+            'UnsupportedVersionError',
+          ].includes(err.name)
+        ),
     })
     this.rateLimiter = new RateLimiter({
       capacity: config.limits.rateLimitCapacity,
@@ -201,6 +212,7 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
     if (this.running) return
     await this.libp2p.start()
     this.pool.start()
+    this.startRttProbe()
     const pubsub = this.libp2p.services.pubsub
     if (pubsub !== undefined) this.bus = new GossipBus(pubsub)
     this.running = true
@@ -211,10 +223,40 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
     if (!this.running) return
     this.running = false
     this.stopController.abort(new NotStartedError('node stopped'))
+    if (this.probeTimer !== undefined) clearInterval(this.probeTimer)
+    this.probeTimer = undefined
     this.bus?.close()
     this.bus = undefined
     this.pool.stop()
     await this.libp2p.stop()
+  }
+
+  /** Ping connected peers now and then so sessions carry an RTT even without requests. */
+  private startRttProbe(): void {
+    const interval = this.config.sessions.rttProbeIntervalMs
+    if (interval === 0) return
+    const pinger = this.libp2p.services.ping as { ping(peer: PeerId, o?: { signal?: AbortSignal }): Promise<number> }
+    const probe = async (): Promise<void> => {
+      const peers = this.authenticatedPeers().slice(0, 64)
+      await Promise.allSettled(
+        peers.map(async (peer) => {
+          const rtt = await pinger.ping(peer, {
+            signal: AbortSignal.any([AbortSignal.timeout(5_000), this.stopController.signal]),
+          })
+          this.sessions.recordRtt(peer, rtt)
+        }),
+      )
+    }
+    this.probeTimer = setInterval(() => void probe(), interval)
+    this.probeTimer.unref?.()
+    // a first sample soon after peers authenticate
+    this.libp2p.services.handshake.addEventListener('peer:authenticated', (evt) => {
+      if (!this.running) return
+      void pinger
+        .ping(evt.detail.peerId, { signal: AbortSignal.any([AbortSignal.timeout(5_000), this.stopController.signal]) })
+        .then((rtt) => this.sessions.recordRtt(evt.detail.peerId, rtt))
+        .catch(() => {})
+    })
   }
 
   private requireStarted(): void {
@@ -228,7 +270,10 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
     const connection = await this.libp2p.dial(addr, options.signal === undefined ? {} : { signal: options.signal })
     const peer = connection.remotePeer
     if (this.config.handshake.required) {
-      await this.libp2p.services.handshake.authenticate(peer, options.signal === undefined ? {} : { signal: options.signal })
+      await this.libp2p.services.handshake.authenticate(
+        peer,
+        options.signal === undefined ? {} : { signal: options.signal },
+      )
     }
     return peer
   }
@@ -374,7 +419,10 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
   }
 
   /** Subscribe to a typed gossip topic; returns an unsubscribe function. */
-  subscribe<S extends z.ZodType>(topic: Topic<S>, handler: (value: z.output<S>, info: GossipMessageInfo) => void): () => void {
+  subscribe<S extends z.ZodType>(
+    topic: Topic<S>,
+    handler: (value: z.output<S>, info: GossipMessageInfo) => void,
+  ): () => void {
     return this.gossip().subscribe(topic, handler)
   }
 
@@ -438,7 +486,14 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
     }
   }
   const denyList = new PeerDenyList({ defaultTtlMs: cfg.handshake.denyMs })
-  const bootstrapPeers = new Set(cfg.bootstrap.map((a) => multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value ?? ''))
+  const bootstrapPeers = new Set(
+    cfg.bootstrap.map(
+      (a) =>
+        multiaddr(a)
+          .getComponents()
+          .find((c) => c.name === 'p2p')?.value ?? '',
+    ),
+  )
   const services: Record<string, (components: any) => unknown> = {
     identify: identify(),
     ping: ping({ maxOutboundStreams: 32, maxInboundStreams: 32 }),
@@ -482,9 +537,7 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
     transports: usesWebSockets(cfg.listen) || usesWebSockets(cfg.bootstrap) ? [tcp(), webSockets()] : [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: denyList.gater(
-      cfg.profile === 'public' ? {} : { denyDialMultiaddr: async () => false },
-    ),
+    connectionGater: denyList.gater(cfg.profile === 'public' ? {} : { denyDialMultiaddr: async () => false }),
     connectionManager: {
       maxConnections: cfg.limits.maxConnections,
       inboundConnectionThreshold: cfg.profile === 'public' ? 10 : 10_000,

@@ -1,2 +1,2 @@
-export { SessionTracker } from './session-tracker.js'
 export type { NetworkHealth, PeerSession, SessionTrackerInit } from './session-tracker.js'
+export { SessionTracker } from './session-tracker.js'

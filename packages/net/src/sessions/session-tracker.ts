@@ -125,9 +125,14 @@ export class SessionTracker {
     if (ok) s.requestsOk++
     else s.requestsFailed++
     s.successRate = s.requestsOk / (s.requestsOk + s.requestsFailed)
-    if (ok && rttMs !== undefined && Number.isFinite(rttMs) && rttMs >= 0) {
-      s.rttMs = s.rttMs === undefined ? rttMs : s.rttMs + this.rttAlpha * (rttMs - s.rttMs)
-    }
+    if (ok && rttMs !== undefined) this.recordRtt(peer, rttMs)
+  }
+
+  /** A round-trip time sample (a ping, or a request's RTT). */
+  recordRtt(peer: PeerId | string, rttMs: number): void {
+    if (!Number.isFinite(rttMs) || rttMs < 0) return
+    const s = this.session(peer)
+    s.rttMs = s.rttMs === undefined ? rttMs : s.rttMs + this.rttAlpha * (rttMs - s.rttMs)
   }
 
   /** Bytes exchanged with `peer`. */
@@ -159,7 +164,9 @@ export class SessionTracker {
       }
     }
     if (this.sessions.size > this.maxSessions) {
-      const idle = [...this.sessions.values()].filter((s) => s.connections === 0).sort((a, b) => a.lastSeen - b.lastSeen)
+      const idle = [...this.sessions.values()]
+        .filter((s) => s.connections === 0)
+        .sort((a, b) => a.lastSeen - b.lastSeen)
       for (const s of idle.slice(0, this.sessions.size - this.maxSessions)) {
         this.sessions.delete(s.peerId)
         removed++
@@ -172,7 +179,10 @@ export class SessionTracker {
   health(): NetworkHealth {
     const all = [...this.sessions.values()]
     const connected = all.filter((s) => s.connections > 0)
-    const rtts = connected.map((s) => s.rttMs).filter((r): r is number => r !== undefined).sort((a, b) => a - b)
+    const rtts = connected
+      .map((s) => s.rttMs)
+      .filter((r): r is number => r !== undefined)
+      .sort((a, b) => a - b)
     const quantile = (q: number): number | undefined =>
       rtts.length === 0 ? undefined : rtts[Math.min(rtts.length - 1, Math.floor(q * rtts.length))]
     let ok = 0
