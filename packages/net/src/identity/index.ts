@@ -13,12 +13,13 @@
  * ```
  * @module
  */
-export { loadOrCreateIdentity } from './load.js'
-export type { IdentityOptions, NodeIdentity } from './load.js'
+
+export type { ScryptParams } from './key-file.js'
 export {
   DEFAULT_SCRYPT_PARAMS,
   IDENTITY_FILE_FORMAT,
   IDENTITY_FILE_VERSION,
   MAX_IDENTITY_FILE_BYTES,
 } from './key-file.js'
-export type { ScryptParams } from './key-file.js'
+export type { IdentityOptions, NodeIdentity } from './load.js'
+export { loadOrCreateIdentity } from './load.js'

@@ -199,10 +199,9 @@ export async function decryptPrivateKey(file: KeyFile, passphrase: string, path:
     const plain = Buffer.concat([decipher.update(fromBase64(file.privateKey)), decipher.final()])
     return new Uint8Array(plain)
   } catch (cause) {
-    throw new IdentityError(
-      `identity file ${path}: wrong passphrase (or the encrypted key file was modified)`,
-      { cause },
-    )
+    throw new IdentityError(`identity file ${path}: wrong passphrase (or the encrypted key file was modified)`, {
+      cause,
+    })
   }
 }
 

@@ -3,7 +3,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises'
+import { link, lstat, mkdir, open, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
@@ -92,7 +92,7 @@ export async function loadOrCreateIdentity(options: IdentityOptions): Promise<No
 async function loadIfExists(path: string, passphrase: string | undefined): Promise<NodeIdentity | undefined> {
   let bytes: Uint8Array
   try {
-    const stats = await lstat(path)
+    const stats = await stat(path) // follows symlinks (e.g. mounted secrets); checks the target
     if (!stats.isFile()) {
       throw new IdentityError(`identity path ${path} is not a regular file`)
     }
@@ -109,11 +109,7 @@ async function loadIfExists(path: string, passphrase: string | undefined): Promi
   return decodeIdentity(bytes, path, passphrase)
 }
 
-async function decodeIdentity(
-  bytes: Uint8Array,
-  path: string,
-  passphrase: string | undefined,
-): Promise<NodeIdentity> {
+async function decodeIdentity(bytes: Uint8Array, path: string, passphrase: string | undefined): Promise<NodeIdentity> {
   const file = parseKeyFile(bytes, path)
   const encrypted = file.encryption !== undefined
   if (encrypted && passphrase === undefined) {
