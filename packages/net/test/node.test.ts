@@ -130,7 +130,9 @@ describe('requests, limits and breakers between two nodes', () => {
     b = await startNode()
     await a.handle(echo, (req) => ({ text: req.text }))
     await b.connect(a.multiaddrs[0]!)
-    const results = await Promise.allSettled(Array.from({ length: 12 }, () => b!.request(a!.peerId, echo, { text: 'x' })))
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, () => b!.request(a!.peerId, echo, { text: 'x' })),
+    )
     const limited = results.filter((r) => r.status === 'rejected' && r.reason instanceof RateLimitedError)
     expect(results.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(5)
     expect(limited.length).toBeGreaterThan(0)
@@ -149,7 +151,9 @@ describe('requests, limits and breakers between two nodes', () => {
       const port = Number(a.multiaddrs[0]!.toString().split('/')[4])
       await a.handle(echo, (req) => ({ text: req.text }))
       b = await createNode(
-        testConfig({ limits: { breakerFailureThreshold: 2, breakerBaseBackoffMs: 500, breakerMaxBackoffMs: 2_000 } as any }),
+        testConfig({
+          limits: { breakerFailureThreshold: 2, breakerBaseBackoffMs: 500, breakerMaxBackoffMs: 2_000 } as any,
+        }),
       )
       await b.start()
       await b.connect(a.multiaddrs[0]!)
@@ -220,10 +224,55 @@ describe('requests, limits and breakers between two nodes', () => {
   })
 })
 
+describe('transports and restarts', () => {
+  let a: VainNode | undefined
+  let b: VainNode | undefined
+  afterEach(async () => {
+    await stopNodes([a, b])
+  })
+
+  it('peers connect and authenticate over WebSockets', async () => {
+    a = await startNode({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+    const wsAddr = a.multiaddrs.find((m) => m.toString().includes('/ws'))
+    expect(wsAddr).toBeDefined()
+    b = await startNode({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+    await a.handle(echo, (req) => ({ text: req.text }))
+    const peer = await b.connect(wsAddr!)
+    expect(peer.equals(a.peerId)).toBe(true)
+    const conn = b.libp2p.getConnections(a.peerId)[0]
+    expect(conn?.remoteAddr.toString()).toContain('/ws')
+    await expect(b.request(a.peerId, echo, { text: 'over ws' })).resolves.toEqual({ text: 'over ws' })
+  })
+
+  it('a restarted node keeps its identity and redials persisted peers without bootstrap', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vain-restart-'))
+    try {
+      b = await startNode()
+      a = await startNode({ dataDir: dir, bootstrap: b.multiaddrs.map(String) })
+      const id = a.peerId
+      await waitFor(() => a!.authenticatedPeers().some((p) => p.equals(b!.peerId)), 20_000, 'a meets b')
+      await a.stop()
+      await waitFor(() => b!.connectedPeers().length === 0, 10_000, 'b sees a leave')
+      // no bootstrap this time: only the peer cache in dataDir knows b
+      a = await startNode({ dataDir: dir })
+      expect(a.peerId.equals(id)).toBe(true)
+      await waitFor(
+        () => a!.authenticatedPeers().some((p) => p.equals(b!.peerId)),
+        20_000,
+        'a redials b from its cache',
+      )
+    } finally {
+      await stopNodes([a])
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('stop()', () => {
   it('leaves no sockets or timers behind', async () => {
     const count = () =>
-      process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap' || r === 'TCPSocketWrap' || r === 'Timeout').length
+      process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap' || r === 'TCPSocketWrap' || r === 'Timeout')
+        .length
     const before = count()
     const nodes = await startNetwork(4)
     await waitFor(() => nodes.every((n) => n.authenticatedPeers().length >= 1), 20_000, 'connected')
