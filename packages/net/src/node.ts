@@ -538,6 +538,16 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: denyList.gater(cfg.profile === 'public' ? {} : { denyDialMultiaddr: async () => false }),
+    // loopback/LAN networks run many nodes per machine (demos, tests, benchmarks): a ping that is
+    // late because the event loop is busy must not tear connections down en masse
+    connectionMonitor:
+      cfg.profile === 'public'
+        ? {}
+        : {
+            pingInterval: 30_000,
+            pingTimeout: { minTimeout: 10_000, maxTimeout: 60_000 },
+            abortConnectionOnPingFailure: false,
+          },
     connectionManager: {
       maxConnections: cfg.limits.maxConnections,
       inboundConnectionThreshold: cfg.profile === 'public' ? 10 : 10_000,

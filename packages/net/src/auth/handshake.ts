@@ -75,6 +75,8 @@ export interface HandshakeInit {
   retryBaseMs?: number
   /** How long a rejected peer stays denied. Default: the deny list's default TTL. */
   denyTtlMs?: number
+  /** How long a peer that timed out or kept failing transiently stays denied (ms). Default 30 s. */
+  softDenyTtlMs?: number
   /** Largest accepted |now − descriptor timestamp|. Default 5 minutes. */
   maxClockSkewMs?: number
   /** Accepted vAIn protocol versions. Default `[descriptor.protocolVersion ?? 1]`. */
@@ -215,6 +217,7 @@ class VainHandshake extends TypedEventEmitter<HandshakeEvents> implements Handsh
   readonly #init: HandshakeInit
   readonly #log: Logger
   readonly #graceMs: number
+  readonly #softDenyTtlMs: number
   readonly #timeoutMs: number
   readonly #maxAttempts: number
   readonly #retryBaseMs: number
@@ -238,6 +241,7 @@ class VainHandshake extends TypedEventEmitter<HandshakeEvents> implements Handsh
     this.#log = components.logger.forComponent('vain:handshake')
     this.denyList = init.denyList ?? new PeerDenyList()
     this.#graceMs = init.graceMs ?? 10_000
+    this.#softDenyTtlMs = init.softDenyTtlMs ?? 30_000
     this.#timeoutMs = init.timeoutMs ?? 5_000
     this.#maxAttempts = Math.max(1, init.maxAttempts ?? 3)
     this.#retryBaseMs = init.retryBaseMs ?? 250
@@ -372,7 +376,16 @@ class VainHandshake extends TypedEventEmitter<HandshakeEvents> implements Handsh
       this.#graceTimers.delete(key)
       if (!this.#started || this.#authenticated.has(key) || this.#initiators.has(key)) return
       if (this.#components.connectionManager.getConnections(peer).length === 0) return
-      this.#reject(peer, new TimeoutError(`peer ${key} did not complete the handshake within ${this.#graceMs} ms`))
+      if (this.#responders.has(key)) {
+        // a handshake from this peer is under way (a loaded node is slow, not hostile): wait for it
+        this.#startGraceTimer(peer)
+        return
+      }
+      this.#reject(
+        peer,
+        new TimeoutError(`peer ${key} did not complete the handshake within ${this.#graceMs} ms`),
+        true,
+      )
     }, this.#graceMs)
     this.#graceTimers.set(key, timer)
   }
@@ -424,7 +437,8 @@ class VainHandshake extends TypedEventEmitter<HandshakeEvents> implements Handsh
       `handshake with ${peer} failed after ${this.#maxAttempts} attempts: ${lastError?.message ?? 'unknown error'}`,
       { cause: lastError },
     )
-    this.#reject(peer, error)
+    // only transient failures got here: deny briefly (back off), not for the full deny period
+    this.#reject(peer, error, true)
     throw error
   }
 
@@ -612,7 +626,12 @@ class VainHandshake extends TypedEventEmitter<HandshakeEvents> implements Handsh
     }
   }
 
-  #reject(peer: PeerId, error: VainNetError): void {
+  /**
+   * Deny and disconnect a peer. `soft` (timeouts, transient failures exhausted) denies only for
+   * `softDenyTtlMs` — a back-off for slow or overloaded peers; hard failures (bad signature, wrong
+   * key, unsupported version) deny for `denyTtlMs`.
+   */
+  #reject(peer: PeerId, error: VainNetError, soft = false): void {
     if (!this.#started) return
     const key = peer.toString()
     const timer = this.#graceTimers.get(key)
@@ -620,7 +639,7 @@ class VainHandshake extends TypedEventEmitter<HandshakeEvents> implements Handsh
     this.#graceTimers.delete(key)
     this.#authenticated.delete(key)
     const alreadyDenied = this.denyList.isDenied(peer)
-    this.denyList.deny(peer, `${error.name}: ${error.message}`, this.#init.denyTtlMs)
+    this.denyList.deny(peer, `${error.name}: ${error.message}`, soft ? this.#softDenyTtlMs : this.#init.denyTtlMs)
     if (!alreadyDenied) {
       this.#log('rejected %p: %s', peer, error.message)
       this.safeDispatchEvent('peer:rejected', { detail: { peerId: peer, reason: error.message, error } })
