@@ -12,6 +12,7 @@ import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
 import { type KadDHT, kadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
@@ -124,9 +125,18 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
   private readonly codec: ChunkCodec
   private probeTimer: ReturnType<typeof setInterval> | undefined
 
+  private readonly privateKey: PrivateKey
+
   /** @internal use {@link createNode} */
-  constructor(config: NodeConfig, libp2p: Libp2p<VainServices>, denyList: PeerDenyList, bootstrapPeers: Set<string>) {
+  constructor(
+    config: NodeConfig,
+    libp2p: Libp2p<VainServices>,
+    denyList: PeerDenyList,
+    bootstrapPeers: Set<string>,
+    privateKey: PrivateKey,
+  ) {
     super()
+    this.privateKey = privateKey
     this.config = config
     this.libp2p = libp2p
     this.denyList = denyList
@@ -276,6 +286,14 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
       )
     }
     return peer
+  }
+
+  /**
+   * Sign bytes with this node's identity key (Ed25519). Anyone can check the signature with
+   * {@link verifyPeerSignature} and this node's peer id.
+   */
+  async sign(data: Uint8Array): Promise<Uint8Array> {
+    return await this.privateKey.sign(data)
   }
 
   /** The signed descriptor a peer presented in the handshake. */
@@ -556,5 +574,24 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
     peerDiscovery,
     services: services as any,
   })) as unknown as Libp2p<VainServices>
-  return new VainNode(cfg, libp2p, denyList, bootstrapPeers)
+  return new VainNode(cfg, libp2p, denyList, bootstrapPeers, privateKey)
+}
+
+/**
+ * Check a signature made by {@link VainNode.sign}: the public key comes from the peer id itself
+ * (Ed25519 peer ids embed it). Returns false for a bad signature or a malformed peer id.
+ *
+ * @example
+ * ```ts
+ * const ok = await verifyPeerSignature(node.peerId.toString(), bytes, await node.sign(bytes))
+ * ```
+ */
+export async function verifyPeerSignature(peerId: string, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  try {
+    const key = peerIdFromString(peerId).publicKey
+    if (key === undefined) return false
+    return await key.verify(data, signature)
+  } catch {
+    return false
+  }
 }

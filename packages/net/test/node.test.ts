@@ -12,6 +12,7 @@ import {
   defineTopic,
   RateLimitedError,
   type VainNode,
+  verifyPeerSignature,
 } from '../src/index.js'
 import { startNetwork, startNode, stopNodes, testConfig, waitFor } from './fixtures/network.js'
 
@@ -265,6 +266,19 @@ describe('transports and restarts', () => {
       await stopNodes([a])
       await rm(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('signatures with the node identity', () => {
+  it('verifyPeerSignature accepts the node own signature and rejects tampering or a wrong signer', async () => {
+    const a = await createNode(testConfig())
+    const b = await createNode(testConfig())
+    const data = new TextEncoder().encode('round 3 update')
+    const sig = await a.sign(data)
+    expect(await verifyPeerSignature(a.peerId.toString(), data, sig)).toBe(true)
+    expect(await verifyPeerSignature(b.peerId.toString(), data, sig)).toBe(false)
+    expect(await verifyPeerSignature(a.peerId.toString(), new TextEncoder().encode('round 4 update'), sig)).toBe(false)
+    expect(await verifyPeerSignature('not-a-peer-id', data, sig)).toBe(false)
   })
 })
 
