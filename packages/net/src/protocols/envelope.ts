@@ -20,10 +20,17 @@ export const ResponseEnvelopeSchema = z.union([
   z.object({ v: z.number().int().nonnegative(), ok: z.literal(false), e: WireErrorSchema }),
 ])
 
-/** Turn any local error into its wire form; never leak stack traces or internal messages. */
+/**
+ * Turn any local error into its wire form. Our typed errors and errors marked `expose: true` keep
+ * their name and message; anything else becomes `InternalError` (no internals leak).
+ */
 export function toWireError(err: unknown): WireError {
   if (err instanceof RateLimitedError) return { n: err.name, m: err.message, r: err.retryAfterMs }
   if (err instanceof VainNetError) return { n: err.name, m: err.message.slice(0, 1024) }
+  // other libraries' errors that are meant for the peer (e.g. a rejected model update) say so
+  if (err instanceof Error && (err as { expose?: unknown }).expose === true) {
+    return { n: err.name.slice(0, 64), m: err.message.slice(0, 1024) }
+  }
   return { n: 'InternalError', m: 'the remote failed to handle the request' }
 }
 

@@ -1,0 +1,270 @@
+/**
+ * `vain` — the vAIn reference node.
+ *
+ *   vain start [options]          run a node
+ *   vain demo [options]           a local network of nodes (separate processes) training MNIST
+ *   vain job submit|status        talk to a running node's REST API
+ *   vain peers                    list a running node's peers
+ *   vain model export             save a model as a standard ONNX file
+ */
+import { writeFile } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import { AppConfigError, loadAppConfig } from './config.js'
+import { runDemo } from './demo.js'
+import { createLogger } from './logger.js'
+import { startVainNode } from './runtime.js'
+
+const HELP = `vain — the vAIn reference node (decentralized federated learning)
+
+Usage:
+  vain start [options]                 run a node until SIGINT/SIGTERM
+  vain demo [options]                  run a local vAIn network on 127.0.0.1 training MNIST
+  vain job submit --api URL FILE.json  submit a job (a JSON job spec) through a node
+  vain job status --api URL JOB_ID     show a job's progress
+  vain peers --api URL                 list a node's peers
+  vain model export --api URL HASH -o FILE.onnx
+                                       save a model as a standard ONNX inference model
+  vain help                            this text
+
+start options:
+  -c, --config FILE        JSON config file (flags override it)
+  -d, --data-dir DIR       identity, peers, models and job state (required)
+  -l, --listen ADDR        listen multiaddr (repeatable), default /ip4/127.0.0.1/tcp/0
+  -b, --bootstrap ADDR     bootstrap peer /…/p2p/<id> (repeatable)
+      --profile P          loopback | lan | public (default lan)
+      --roles R[,R]        trainer, aggregator, validator, light (default trainer,aggregator)
+      --api-port N         local REST API port on 127.0.0.1 (0 = any free port, default 0)
+      --no-api             no REST API
+      --mnist-shard I/N    train on MNIST shard I of N (non-IID, Dirichlet alpha)
+      --alpha A            Dirichlet alpha of the shards (default 0.5)
+      --json               machine-readable logs (one JSON object per line)
+  -v, --verbose            debug logs
+
+demo options:
+  -n, --nodes N            nodes, 2-50 (default 5)
+  -r, --rounds N           rounds (default 20)
+      --target ACC         stop early at this test accuracy, 0-1 (default 0.9)
+      --codec NAME         update codec: top-k (default), int8, fp16, fp32, dense
+      --json               print one JSON summary line at the end, no progress bars
+      --keep               keep the temporary data directories
+  -v, --verbose            per-node logs
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
+`
+
+function usage(message: string): never {
+  process.stderr.write(`vain: ${message}\n\nRun 'vain help' for usage.\n`)
+  process.exit(2)
+}
+
+async function api(base: string | undefined, path: string, init?: RequestInit): Promise<unknown> {
+  if (base === undefined) usage('--api URL is required (the node prints it at start: "REST API listening")')
+  let res: Response
+  try {
+    res = await fetch(new URL(path, base), init)
+  } catch (err) {
+    process.stderr.write(`vain: cannot reach ${base}: ${(err as Error).message}\n`)
+    process.exit(1)
+  }
+  const type = res.headers.get('content-type') ?? ''
+  const body: unknown = type.includes('json') ? await res.json() : new Uint8Array(await res.arrayBuffer())
+  if (!res.ok) {
+    const e = body as { error?: string; message?: string }
+    process.stderr.write(`vain: ${e.error ?? res.status}: ${e.message ?? ''}\n`)
+    process.exit(1)
+  }
+  return body
+}
+
+async function main(argv: string[]): Promise<void> {
+  // `pnpm demo -- --nodes 8` passes the `--` through: drop it
+  const [command, ...rest] = argv.filter((a) => a !== '--')
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(HELP)
+    return
+  }
+  if (command === 'start') {
+    let values: Record<string, unknown>
+    try {
+      values = parseArgs({
+        args: rest,
+        options: {
+          config: { type: 'string', short: 'c' },
+          'data-dir': { type: 'string', short: 'd' },
+          listen: { type: 'string', short: 'l', multiple: true },
+          bootstrap: { type: 'string', short: 'b', multiple: true },
+          profile: { type: 'string' },
+          roles: { type: 'string' },
+          'api-port': { type: 'string' },
+          'no-api': { type: 'boolean' },
+          'mnist-shard': { type: 'string' },
+          alpha: { type: 'string' },
+          json: { type: 'boolean' },
+          verbose: { type: 'boolean', short: 'v' },
+        },
+        strict: true,
+      }).values
+    } catch (err) {
+      usage((err as Error).message)
+    }
+    const shard = values['mnist-shard'] as string | undefined
+    const shardMatch = shard === undefined ? undefined : /^(\d+)\/(\d+)$/.exec(shard)
+    if (shard !== undefined && shardMatch === null) usage(`--mnist-shard must look like I/N (e.g. 0/5), got '${shard}'`)
+    const num = (v: unknown, flag: string): number | undefined => {
+      if (v === undefined) return undefined
+      const n = Number(v)
+      if (!Number.isFinite(n)) usage(`${flag} must be a number, got '${v}'`)
+      return n
+    }
+    const flags = {
+      dataDir: values['data-dir'],
+      listen: values.listen,
+      bootstrap: values.bootstrap,
+      profile: values.profile,
+      roles: typeof values.roles === 'string' ? values.roles.split(',').map((r) => r.trim()) : undefined,
+      apiPort: values['no-api'] === true ? null : num(values['api-port'], '--api-port'),
+      data:
+        shardMatch != null
+          ? {
+              dataset: 'mnist',
+              shard: Number(shardMatch[1]),
+              shards: Number(shardMatch[2]),
+              ...(values.alpha !== undefined ? { alpha: num(values.alpha, '--alpha') } : {}),
+            }
+          : undefined,
+      logLevel: values.verbose === true ? 'debug' : undefined,
+      json: values.json,
+    }
+    let config: Awaited<ReturnType<typeof loadAppConfig>>
+    try {
+      config = await loadAppConfig(values.config as string | undefined, flags)
+    } catch (err) {
+      if (err instanceof AppConfigError) {
+        process.stderr.write(`vain: ${err.message}\n`)
+        process.exit(2)
+      }
+      throw err
+    }
+    const log = createLogger({ level: config.logLevel, json: config.json, name: 'vain' })
+    let running: Awaited<ReturnType<typeof startVainNode>>
+    try {
+      running = await startVainNode(config, log)
+    } catch (err) {
+      const e = err as Error
+      log.error('could not start the node', { error: e.name, message: e.message })
+      process.exit(e.name === 'ConfigError' || e.name === 'IdentityError' ? 2 : 1)
+    }
+    // one line on stdout for scripts (the demo reads it): who we are and where to reach us
+    process.stdout.write(
+      `${JSON.stringify({
+        ready: true,
+        peerId: running.node.peerId.toString(),
+        multiaddrs: running.node.multiaddrs.map(String),
+        api: running.api?.url ?? null,
+        samples: running.localSamples,
+      })}\n`,
+    )
+    const shutdown = (signal: string): void => {
+      log.info(`${signal}: shutting down`)
+      void running.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      )
+    }
+    process.once('SIGINT', () => shutdown('SIGINT'))
+    process.once('SIGTERM', () => shutdown('SIGTERM'))
+    return
+  }
+  if (command === 'demo') {
+    let values: Record<string, unknown>
+    try {
+      values = parseArgs({
+        args: rest,
+        options: {
+          nodes: { type: 'string', short: 'n', default: '5' },
+          rounds: { type: 'string', short: 'r', default: '20' },
+          target: { type: 'string', default: '0.9' },
+          codec: { type: 'string', default: 'top-k' },
+          json: { type: 'boolean', default: false },
+          keep: { type: 'boolean', default: false },
+          verbose: { type: 'boolean', short: 'v', default: false },
+        },
+        strict: true,
+      }).values
+    } catch (err) {
+      usage((err as Error).message)
+    }
+    const nodes = Number(values.nodes)
+    const rounds = Number(values.rounds)
+    const target = Number(values.target)
+    if (!Number.isInteger(nodes) || nodes < 2 || nodes > 50) usage('--nodes must be an integer in 2..50')
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 1000) usage('--rounds must be an integer in 1..1000')
+    if (!(target > 0 && target <= 1)) usage('--target must be in (0, 1]')
+    const codec = String(values.codec)
+    if (!['top-k', 'int8', 'fp16', 'fp32', 'dense'].includes(codec)) usage(`unknown --codec '${codec}'`)
+    const summary = await runDemo({
+      nodes,
+      rounds,
+      target,
+      codec,
+      json: values.json === true,
+      keep: values.keep === true,
+      verbose: values.verbose === true,
+    })
+    process.exit(summary.ok ? 0 : 1)
+  }
+  if (command === 'job' || command === 'peers' || command === 'model') {
+    const { values, positionals } = (() => {
+      try {
+        return parseArgs({
+          args: command === 'peers' ? rest : rest.slice(1),
+          options: { api: { type: 'string' }, output: { type: 'string', short: 'o' } },
+          allowPositionals: true,
+          strict: true,
+        })
+      } catch (err) {
+        usage((err as Error).message)
+      }
+    })()
+    const base = values.api
+    const sub = rest[0]
+    if (command === 'peers') {
+      process.stdout.write(`${JSON.stringify(await api(base, '/peers'), null, 2)}\n`)
+      return
+    }
+    if (command === 'job' && sub === 'submit') {
+      const file = positionals[0] ?? usage('job submit needs a FILE.json with the job spec')
+      const { readFile } = await import('node:fs/promises')
+      let body: string
+      try {
+        body = await readFile(file, 'utf8')
+        JSON.parse(body)
+      } catch (err) {
+        usage(`cannot read a JSON job spec from ${file}: ${(err as Error).message}`)
+      }
+      const r = await api(base, '/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+      process.stdout.write(`${JSON.stringify(r)}\n`)
+      return
+    }
+    if (command === 'job' && sub === 'status') {
+      const id = positionals[0] ?? usage('job status needs a JOB_ID')
+      process.stdout.write(`${JSON.stringify(await api(base, `/jobs/${encodeURIComponent(id)}`), null, 2)}\n`)
+      return
+    }
+    if (command === 'model' && sub === 'export') {
+      const hash = positionals[0] ?? usage('model export needs a model HASH')
+      const out = values.output ?? usage('model export needs -o FILE.onnx')
+      const bytes = (await api(base, `/models/${encodeURIComponent(hash)}/onnx`)) as Uint8Array
+      await writeFile(out, bytes)
+      process.stdout.write(`wrote ${bytes.byteLength} bytes to ${out}\n`)
+      return
+    }
+    usage(`unknown ${command} subcommand '${sub ?? ''}'`)
+  }
+  usage(`unknown command '${command}'`)
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`vain: ${(err as Error)?.stack ?? err}\n`)
+  process.exit(1)
+})

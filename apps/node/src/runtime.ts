@@ -1,0 +1,146 @@
+/**
+ * Assemble one vAIn node: the @vain/net node, the round-protocol participant from @vain/fl with
+ * its network adapters (gossip + streams, on-disk models fetched from peers, persisted job state),
+ * local training on this node's own data, and the local REST API.
+ */
+import { join } from 'node:path'
+import {
+  createLocalTrainer,
+  createParticipant,
+  type Dataset,
+  datasetLearner,
+  jobAllowListEligibility,
+  type LocalTrainer,
+  loadMnist,
+  type Participant,
+  partitionDataset,
+  runtimeFactory,
+  subset,
+} from '@vain/fl'
+import { createNode, type VainNode } from '@vain/net'
+import { diskModelStore } from './adapters/models.js'
+import { fileJobStateStore } from './adapters/state.js'
+import { netTransport } from './adapters/transport.js'
+import { type ApiServer, startApi } from './api.js'
+import type { AppConfig } from './config.js'
+import type { Logger } from './logger.js'
+
+/** A running vAIn node. */
+export interface RunningNode {
+  node: VainNode
+  participant: Participant
+  models: Awaited<ReturnType<typeof diskModelStore>>
+  api: ApiServer | undefined
+  trainer: LocalTrainer
+  localSamples: number
+  stop(): Promise<void>
+}
+
+/** The non-IID MNIST shard of node `shard` of `shards` (Dirichlet label skew, seeded). */
+export async function mnistShard(shard: number, shards: number, alpha: number, seed: number): Promise<Dataset> {
+  const { train } = await loadMnist()
+  const parts = partitionDataset(train, { kind: 'dirichlet', clients: shards, alpha, seed, minSamples: 10 })
+  return subset(train, parts[shard] as Int32Array)
+}
+
+export async function startVainNode(config: AppConfig, log: Logger): Promise<RunningNode> {
+  const node = await createNode({
+    dataDir: config.dataDir,
+    listen: config.listen,
+    bootstrap: config.bootstrap,
+    profile: config.profile,
+    roles: config.roles,
+    discovery: { pexIntervalMs: 5_000 },
+  })
+  await node.start()
+  log.info('node started', { peerId: node.peerId.toString(), listen: node.multiaddrs.map(String) })
+  node.addEventListener('peer:authenticated', (e) =>
+    log.debug('peer authenticated', { peer: e.detail.peerId.toString(), roles: e.detail.descriptor.roles }),
+  )
+  node.addEventListener('peer:rejected', (e) =>
+    log.warn('peer rejected', { peer: e.detail.peerId.toString(), reason: e.detail.reason }),
+  )
+
+  const transport = await netTransport(node)
+  const models = await diskModelStore(node, join(config.dataDir, 'models'))
+  const state = await fileJobStateStore(join(config.dataDir, 'jobs'))
+  const trainer = createLocalTrainer()
+  let learner: ReturnType<typeof datasetLearner> | undefined
+  let localSamples = 0
+  if (config.data !== undefined && config.roles.includes('trainer')) {
+    const shard = await mnistShard(config.data.shard, config.data.shards, config.data.alpha, config.data.seed)
+    localSamples = shard.size
+    learner = datasetLearner(trainer, { mnist: shard }, config.data.shard + 1)
+    log.info('local data loaded', {
+      dataset: 'mnist',
+      shard: `${config.data.shard}/${config.data.shards}`,
+      samples: shard.size,
+    })
+  }
+  const participant = createParticipant({
+    transport,
+    models,
+    state,
+    policy: jobAllowListEligibility(),
+    ...(learner !== undefined ? { learner } : {}),
+    runtime: runtimeFactory(),
+    roles: { trainer: learner !== undefined, aggregator: config.roles.includes('aggregator') },
+  })
+  participant.addEventListener('job:joined', (e) =>
+    log.info('joined job', { job: e.detail.jobId.slice(0, 12), name: e.detail.spec.name }),
+  )
+  participant.addEventListener('round:started', (e) =>
+    log.debug('round started', {
+      job: e.detail.jobId.slice(0, 12),
+      round: e.detail.round,
+      committee: e.detail.committee.map((c) => c.slice(-6)),
+    }),
+  )
+  participant.addEventListener('update:sent', (e) =>
+    log.debug('update sent', { round: e.detail.round, bytes: e.detail.bytes, failed: e.detail.failed.length }),
+  )
+  participant.addEventListener('round:completed', (e) =>
+    log.info('round completed', {
+      job: e.detail.jobId.slice(0, 12),
+      round: e.detail.round,
+      model: e.detail.model.slice(0, 12),
+      contributions: e.detail.contributions.length,
+    }),
+  )
+  participant.addEventListener('rejected', (e) =>
+    log.warn(`rejected ${e.detail.kind}`, {
+      from: e.detail.from.slice(-8),
+      error: e.detail.errorName,
+      reason: e.detail.reason,
+    }),
+  )
+  participant.addEventListener('committee:disagreement', (e) =>
+    log.warn('committee member disagreed with the majority', { member: e.detail.member, round: e.detail.round }),
+  )
+  participant.addEventListener('round:failed', (e) =>
+    log.warn('round failed', { round: e.detail.round, reason: e.detail.reason }),
+  )
+  await participant.start()
+  const api =
+    config.apiPort === null ? undefined : await startApi({ node, participant, models, port: config.apiPort, log })
+  if (api !== undefined) log.info('REST API listening', { url: api.url })
+  let stopped = false
+  return {
+    node,
+    participant,
+    models,
+    api,
+    trainer,
+    localSamples,
+    stop: async () => {
+      if (stopped) return
+      stopped = true
+      await api?.close()
+      await participant.stop()
+      transport.close()
+      await trainer.close()
+      await node.stop()
+      log.info('node stopped (job state persisted)')
+    },
+  }
+}

@@ -1,0 +1,77 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
+const vain = (...args: string[]) =>
+  spawnSync(process.execPath, ['--conditions=vain-source', '--import', 'tsx', CLI, ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
+
+describe('vain CLI', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vain-cli-'))
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('prints help', () => {
+    const r = vain('help')
+    expect(r.status).toBe(0)
+    expect(r.stdout).toContain('vain start [options]')
+    expect(r.stdout).toContain('vain demo')
+  })
+
+  it('start with a bad config exits 2 and names every problem', async () => {
+    const r = vain('start', '--data-dir', dir, '--profile', 'moon', '--roles', 'trainer,king')
+    expect(r.status).toBe(2)
+    expect(r.stderr).toContain('invalid configuration')
+    expect(r.stderr).toMatch(/profile/)
+    expect(r.stderr).toMatch(/roles\.1/)
+  })
+
+  it('start without a data dir, with an unknown flag, or a broken config file exits 2 with a clear message', async () => {
+    expect(vain('start').stderr).toMatch(/dataDir/)
+    const unknown = vain('start', '--data-dir', dir, '--frobnicate')
+    expect(unknown.status).toBe(2)
+    expect(unknown.stderr).toMatch(/frobnicate/)
+    const file = join(dir, 'broken.json')
+    await writeFile(file, '{ "dataDir": ')
+    const broken = vain('start', '--config', file)
+    expect(broken.status).toBe(2)
+    expect(broken.stderr).toMatch(/not valid JSON/)
+    const bad = vain('start', '--data-dir', dir, '--mnist-shard', '7')
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toMatch(/--mnist-shard must look like I\/N/)
+  })
+
+  it('demo with a bad flag exits 2', () => {
+    const r = vain('demo', '--nodes', '1')
+    expect(r.status).toBe(2)
+    expect(r.stderr).toContain('--nodes must be an integer in 2..50')
+  })
+})
+
+describe('vain demo: nodes in separate processes train MNIST with no server', () => {
+  it('a 5-node job reaches accuracy far above chance', () => {
+    const r = vain('demo', '--nodes', '5', '--rounds', '6', '--target', '0.85', '--json')
+    expect(r.status, r.stderr).toBe(0)
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as {
+      ok: boolean
+      accuracy: number
+      rounds: number
+      uploadedBytes: number
+      curve: Array<{ accuracy: number }>
+    }
+    expect(summary.ok).toBe(true)
+    expect(summary.accuracy).toBeGreaterThan(0.7) // chance is 0.1
+    expect(summary.rounds).toBeGreaterThanOrEqual(1)
+    expect(summary.uploadedBytes).toBeGreaterThan(0)
+  })
+})

@@ -1,0 +1,133 @@
+/**
+ * The round protocol over real libp2p nodes on 127.0.0.1 (several vAIn nodes in this process,
+ * each with its own data dir, identity and MNIST shard): faults and bad input.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { createModel, encodeModel, type JobSpecInput, mlp, sha256, updateSigningBytes } from '@vain/fl'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { UPDATE_PROTOCOL } from '../src/adapters/transport.js'
+import type { AppConfig } from '../src/config.js'
+import { createLogger } from '../src/logger.js'
+import { type RunningNode, startVainNode } from '../src/runtime.js'
+
+const log = createLogger({ level: 'error', json: false })
+const N = 4
+
+async function waitFor(check: () => boolean | Promise<boolean>, ms: number, label: string): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out: ${label}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+describe('round protocol over libp2p: faults', () => {
+  let root: string
+  const nodes: Array<RunningNode | undefined> = []
+  let observer: RunningNode
+  const config = (i: number, bootstrap: string[]): AppConfig => ({
+    dataDir: join(root, `n${i}`),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    bootstrap,
+    profile: 'loopback',
+    roles: ['trainer', 'aggregator'],
+    apiPort: null,
+    data: { dataset: 'mnist', shard: i, shards: N, alpha: 1, seed: 1 },
+    logLevel: 'error',
+    json: false,
+  })
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'vain-net-'))
+    nodes[0] = await startVainNode(config(0, []), log)
+    const boot = [String(nodes[0].node.multiaddrs[0])]
+    for (let i = 1; i < N; i++) nodes[i] = await startVainNode(config(i, boot), log)
+    observer = await startVainNode(
+      { ...config(99, boot), roles: ['validator'], data: undefined, dataDir: join(root, 'obs') },
+      log,
+    )
+    await waitFor(() => observer.node.authenticatedPeers().length >= N, 30_000, 'observer meets all nodes')
+    await waitFor(() => nodes.every((n) => (n?.node.authenticatedPeers().length ?? 0) >= N - 1), 30_000, 'mesh')
+    await new Promise((r) => setTimeout(r, 2000))
+  })
+  afterAll(async () => {
+    await Promise.allSettled([observer?.stop(), ...nodes.map((n) => n?.stop())])
+    await rm(root, { recursive: true, force: true })
+  })
+
+  async function job(rounds: number, deadline = 4_000): Promise<string> {
+    const arch = mlp(784, [32], 10)
+    const initialModel = await observer.models.put(encodeModel(createModel(arch, { seed: 2 })))
+    const ids = nodes.map((n) => n?.node.peerId.toString() as string)
+    const spec: JobSpecInput = {
+      name: 'faults',
+      architecture: arch,
+      initialModel,
+      dataset: { name: 'mnist' },
+      strategy: { name: 'fedavg' },
+      aggregator: { name: 'mean' },
+      codec: { name: 'int8' },
+      rounds,
+      roundDeadlineMs: deadline,
+      minUpdates: 2,
+      committeeSize: 3,
+      local: { epochs: 1, batchSize: 32, lr: 0.05 },
+      maxUpdateBytes: 4 * 1024 * 1024,
+      participants: { aggregators: ids },
+    }
+    return (await observer.participant.submitJob(spec)).jobId
+  }
+
+  it('a forged update sent over the network is refused with a typed error; the node keeps working', async () => {
+    const jobId = await job(1)
+    await waitFor(() => nodes.every((n) => n?.participant.jobIds().includes(jobId) === true), 20_000, 'all joined')
+    const target = nodes[1] as RunningNode
+    const payload = new Uint8Array(64)
+    const unsigned = {
+      v: 1 as const,
+      jobId,
+      round: 0,
+      baseModel: (target.participant.status(jobId)?.model ?? '') as string,
+      trainer: nodes[2]?.node.peerId.toString() as string, // claims to be another node
+      numSamples: 100,
+      payloadHash: sha256(payload),
+      payloadBytes: payload.byteLength,
+    }
+    const meta = { ...unsigned, signature: await observer.node.sign(updateSigningBytes(unsigned)) }
+    const err = await observer.node
+      .sendPayload(target.node.peerId, UPDATE_PROTOCOL, meta, payload)
+      .catch((e: unknown) => e)
+    expect((err as { remoteName?: string }).remoteName).toBe('ForgedMessageError')
+    const s = await observer.participant.waitForJob(jobId)
+    expect(s?.finished).toBe(true)
+  })
+
+  it('an aggregator stopped mid-job does not stop the rounds; a restarted trainer rejoins from its persisted state', async () => {
+    const jobId = await job(4, 3_000)
+    const completed: number[] = []
+    observer.participant.addEventListener('round:completed', (e) => {
+      if (e.detail.jobId === jobId) completed.push(e.detail.round)
+    })
+    await waitFor(() => completed.length >= 1, 60_000, 'first round')
+    // stop a node that will be needed as aggregator or trainer; it comes back with the same data dir
+    const victim = nodes[3] as RunningNode
+    const victimId = victim.node.peerId.toString()
+    await victim.stop()
+    nodes[3] = undefined
+    await waitFor(() => completed.length >= 2, 90_000, 'a round completes without it')
+    nodes[3] = await startVainNode(config(3, [String(nodes[0]?.node.multiaddrs[0])]), log)
+    expect(nodes[3].node.peerId.toString()).toBe(victimId) // same identity from its data dir
+    expect(nodes[3].participant.jobIds()).toContain(jobId) // resumed from persisted state
+    const [done, rejoined] = await Promise.all([
+      observer.participant.waitForJob(jobId),
+      nodes[3].participant.waitForJob(jobId),
+    ])
+    expect(done?.finished).toBe(true)
+    expect(rejoined?.finished).toBe(true)
+    expect(rejoined?.model).toBe(done?.model)
+    void peerIdFromString
+  })
+})

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {IReputation} from "./interfaces/IReputation.sol";
+import {IStaking} from "./interfaces/IStaking.sol";
+import {InvalidTier, TierTooLow, ZeroAddress} from "./Errors.sol";
+
+/// @title RoundManager
+/// @notice Federated rounds on chain. An opener (OPENER_ROLE) opens a round with its committee of
+/// tier-3 nodes, a quorum and a deadline, and funds its reward pool. The committee agrees off chain
+/// on a result (new model hash, Merkle root of the accepted contributions with their rewards and
+/// reputation gains) and each member signs it (EIP-712); anyone submits `quorum` signatures to
+/// `settle`, whose gas does not depend on the number of contributors. Contributors then `claim`
+/// their reward and reputation with a Merkle proof. A committee member who signed a different
+/// result for a settled round has provably disagreed with the quorum: anyone can submit that
+/// signature to `slashDissenter`. A round not settled by its deadline can be cancelled by anyone,
+/// refunding the pool.
+///
+/// Merkle leaves are OpenZeppelin "standard" leaves (double keccak of the ABI encoding) of
+/// `(uint256 roundId, address account, uint256 amount, uint256 reputationGain, bytes32 commitment)`.
+contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
+    using SafeERC20 for IERC20;
+
+    /// @notice May open rounds.
+    bytes32 public constant OPENER_ROLE = keccak256("OPENER_ROLE");
+    /// @notice May change penalties and the committee tier.
+    bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
+    /// @notice Largest committee.
+    uint256 public constant MAX_COMMITTEE = 64;
+    bytes32 public constant RESULT_TYPEHASH = keccak256(
+        "RoundResult(uint256 roundId,bytes32 modelHash,bytes32 rewardsRoot,uint256 totalReward,uint32 contributions)"
+    );
+
+    enum Status {
+        None,
+        Open,
+        Settled,
+        Cancelled
+    }
+
+    /// @notice What a committee signs for a round.
+    struct RoundResult {
+        uint256 roundId;
+        bytes32 modelHash;
+        bytes32 rewardsRoot;
+        uint256 totalReward;
+        uint32 contributions;
+    }
+
+    struct Round {
+        bytes32 jobId;
+        address funder;
+        uint64 deadline;
+        uint16 quorum;
+        uint16 committeeSize;
+        Status status;
+        uint256 rewardPool;
+        bytes32 resultDigest;
+        bytes32 modelHash;
+        bytes32 rewardsRoot;
+        uint256 totalReward;
+        uint256 claimed;
+    }
+
+    IERC20 public immutable token;
+    IStaking public immutable staking;
+    IReputation public immutable reputation;
+    uint8 public committeeTier = 3;
+    /// @notice Stake taken from a committee member proven to disagree with the quorum.
+    uint256 public dissentSlashAmount;
+    /// @notice Reputation taken from a committee member proven to disagree with the quorum.
+    uint256 public dissentReputationPenalty;
+    uint256 public roundCount;
+
+    mapping(uint256 => Round) private _rounds;
+    mapping(uint256 => mapping(address => bool)) private _isCommittee;
+    mapping(uint256 => mapping(address => bool)) private _claimed;
+    mapping(uint256 => mapping(address => bool)) private _dissentSlashed;
+
+    event RoundOpened(
+        uint256 indexed roundId,
+        bytes32 indexed jobId,
+        address[] committee,
+        uint16 quorum,
+        uint64 deadline,
+        uint256 rewardPool
+    );
+    event RoundSettled(
+        uint256 indexed roundId,
+        bytes32 modelHash,
+        bytes32 rewardsRoot,
+        uint256 totalReward,
+        uint32 contributions,
+        uint256 signers
+    );
+    event RoundCancelled(uint256 indexed roundId, uint256 refund);
+    event RewardClaimed(
+        uint256 indexed roundId, address indexed account, uint256 amount, uint256 reputationGain, bytes32 commitment
+    );
+    event DissenterSlashed(uint256 indexed roundId, address indexed member, uint256 slashed, bytes32 signedDigest);
+    event DissentPenaltySet(uint256 slashAmount, uint256 reputationPenalty);
+    event CommitteeTierSet(uint8 tier);
+
+    /// @dev Committee empty, too large, or with a member twice.
+    error InvalidCommittee();
+    /// @dev The quorum must be a majority of the committee and at most its size.
+    error InvalidQuorum(uint16 quorum, uint256 committeeSize);
+    /// @dev The deadline must be in the future.
+    error InvalidDeadline(uint64 deadline);
+    /// @dev The round is not in the state the call needs.
+    error WrongRoundStatus(uint256 roundId, Status status);
+    /// @dev The round's deadline has passed.
+    error RoundExpired(uint256 roundId, uint64 deadline);
+    /// @dev The round's deadline has not passed yet.
+    error RoundNotExpired(uint256 roundId, uint64 deadline);
+    /// @dev The result is for another round.
+    error RoundMismatch(uint256 expected, uint256 got);
+    /// @dev The result pays out more than the round's pool.
+    error RewardExceedsPool(uint256 totalReward, uint256 rewardPool);
+    /// @dev Signatures must come from distinct signers in ascending address order.
+    error SignersNotAscending();
+    /// @dev `signer` is not on the round's committee.
+    error NotCommitteeMember(uint256 roundId, address signer);
+    /// @dev Fewer than `quorum` committee members signed.
+    error QuorumNotReached(uint256 signers, uint16 quorum);
+    /// @dev The reward was already claimed.
+    error AlreadyClaimed(uint256 roundId, address account);
+    /// @dev The Merkle proof does not lead to the round's root.
+    error InvalidProof();
+    /// @dev The signed result is the settled one: no disagreement.
+    error NotADissent();
+    /// @dev The member was already slashed for this round.
+    error AlreadySlashed(uint256 roundId, address member);
+
+    constructor(
+        IERC20 token_,
+        IStaking staking_,
+        IReputation reputation_,
+        uint256 dissentSlashAmount_,
+        uint256 dissentReputationPenalty_,
+        address admin
+    ) EIP712("vAIn RoundManager", "1") {
+        if (
+            address(token_) == address(0) || address(staking_) == address(0) || address(reputation_) == address(0)
+                || admin == address(0)
+        ) revert ZeroAddress();
+        token = token_;
+        staking = staking_;
+        reputation = reputation_;
+        dissentSlashAmount = dissentSlashAmount_;
+        dissentReputationPenalty = dissentReputationPenalty_;
+        emit DissentPenaltySet(dissentSlashAmount_, dissentReputationPenalty_);
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(GOVERNOR_ROLE, admin);
+        _grantRole(OPENER_ROLE, admin);
+    }
+
+    // ---------------------------------------------------------------- round lifecycle
+
+    /// @notice Opens a round and pulls `rewardPool` tokens from the caller (needs an allowance).
+    function openRound(
+        bytes32 jobId,
+        address[] calldata committee,
+        uint16 quorum,
+        uint64 deadline,
+        uint256 rewardPool
+    ) external onlyRole(OPENER_ROLE) nonReentrant returns (uint256 roundId) {
+        uint256 size = committee.length;
+        if (size == 0 || size > MAX_COMMITTEE) revert InvalidCommittee();
+        if (quorum == 0 || quorum > size || uint256(quorum) * 2 <= size) revert InvalidQuorum(quorum, size);
+        if (deadline <= block.timestamp) revert InvalidDeadline(deadline);
+        roundId = ++roundCount;
+        uint8 required = committeeTier;
+        for (uint256 i = 0; i < size; i++) {
+            address member = committee[i];
+            if (_isCommittee[roundId][member]) revert InvalidCommittee();
+            uint8 tier = reputation.tierOf(member);
+            if (tier < required) revert TierTooLow(member, tier, required);
+            _isCommittee[roundId][member] = true;
+        }
+        Round storage r = _rounds[roundId];
+        r.jobId = jobId;
+        r.funder = msg.sender;
+        r.deadline = deadline;
+        r.quorum = quorum;
+        r.committeeSize = uint16(size);
+        r.status = Status.Open;
+        r.rewardPool = rewardPool;
+        if (rewardPool > 0) token.safeTransferFrom(msg.sender, address(this), rewardPool);
+        emit RoundOpened(roundId, jobId, committee, quorum, deadline, rewardPool);
+    }
+
+    /// @notice Settles a round with the signatures of at least `quorum` committee members over
+    /// `result`, ordered by ascending signer address. Refunds the unallocated pool to the funder.
+    function settle(RoundResult calldata result, bytes[] calldata signatures) external nonReentrant {
+        uint256 roundId = result.roundId;
+        Round storage r = _rounds[roundId];
+        if (r.status != Status.Open) revert WrongRoundStatus(roundId, r.status);
+        if (block.timestamp > r.deadline) revert RoundExpired(roundId, r.deadline);
+        if (result.totalReward > r.rewardPool) revert RewardExceedsPool(result.totalReward, r.rewardPool);
+        bytes32 digest = resultDigest(result);
+        address last = address(0);
+        uint256 n = signatures.length;
+        for (uint256 i = 0; i < n; i++) {
+            address signer = ECDSA.recover(digest, signatures[i]);
+            if (signer <= last) revert SignersNotAscending();
+            if (!_isCommittee[roundId][signer]) revert NotCommitteeMember(roundId, signer);
+            last = signer;
+        }
+        if (n < r.quorum) revert QuorumNotReached(n, r.quorum);
+        r.status = Status.Settled;
+        r.resultDigest = digest;
+        r.modelHash = result.modelHash;
+        r.rewardsRoot = result.rewardsRoot;
+        r.totalReward = result.totalReward;
+        uint256 refund = r.rewardPool - result.totalReward;
+        if (refund > 0) token.safeTransfer(r.funder, refund);
+        emit RoundSettled(roundId, result.modelHash, result.rewardsRoot, result.totalReward, result.contributions, n);
+    }
+
+    /// @notice Pays `account` its reward and reputation for a settled round. Anyone may submit;
+    /// the tokens always go to `account`.
+    function claim(
+        uint256 roundId,
+        address account,
+        uint256 amount,
+        uint256 reputationGain,
+        bytes32 commitment,
+        bytes32[] calldata proof
+    ) external nonReentrant {
+        Round storage r = _rounds[roundId];
+        if (r.status != Status.Settled) revert WrongRoundStatus(roundId, r.status);
+        if (_claimed[roundId][account]) revert AlreadyClaimed(roundId, account);
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(roundId, account, amount, reputationGain, commitment))));
+        if (!MerkleProof.verifyCalldata(proof, r.rewardsRoot, leaf)) revert InvalidProof();
+        uint256 claimedAfter = r.claimed + amount;
+        if (claimedAfter > r.totalReward) revert RewardExceedsPool(claimedAfter, r.totalReward);
+        _claimed[roundId][account] = true;
+        r.claimed = claimedAfter;
+        if (reputationGain > 0) reputation.increase(account, reputationGain);
+        if (amount > 0) token.safeTransfer(account, amount);
+        emit RewardClaimed(roundId, account, amount, reputationGain, commitment);
+    }
+
+    /// @notice Slashes a committee member of a settled round who signed a different result for it.
+    function slashDissenter(RoundResult calldata signed, bytes calldata signature)
+        external
+        nonReentrant
+        returns (uint256 slashed)
+    {
+        uint256 roundId = signed.roundId;
+        Round storage r = _rounds[roundId];
+        if (r.status != Status.Settled) revert WrongRoundStatus(roundId, r.status);
+        bytes32 digest = resultDigest(signed);
+        if (digest == r.resultDigest) revert NotADissent();
+        address member = ECDSA.recover(digest, signature);
+        if (!_isCommittee[roundId][member]) revert NotCommitteeMember(roundId, member);
+        if (_dissentSlashed[roundId][member]) revert AlreadySlashed(roundId, member);
+        _dissentSlashed[roundId][member] = true;
+        uint256 amount = dissentSlashAmount;
+        if (amount > 0) slashed = staking.slash(member, amount, keccak256(abi.encode("dissent", roundId)));
+        reputation.decrease(member, dissentReputationPenalty);
+        emit DissenterSlashed(roundId, member, slashed, digest);
+    }
+
+    /// @notice Cancels a round whose deadline passed unsettled, refunding its pool to the funder.
+    function cancelExpired(uint256 roundId) external nonReentrant {
+        Round storage r = _rounds[roundId];
+        if (r.status != Status.Open) revert WrongRoundStatus(roundId, r.status);
+        if (block.timestamp <= r.deadline) revert RoundNotExpired(roundId, r.deadline);
+        r.status = Status.Cancelled;
+        uint256 refund = r.rewardPool;
+        if (refund > 0) token.safeTransfer(r.funder, refund);
+        emit RoundCancelled(roundId, refund);
+    }
+
+    // ---------------------------------------------------------------- privileged
+
+    /// @notice Sets the stake and reputation a proven dissenter loses.
+    function setDissentPenalty(uint256 slashAmount, uint256 reputationPenalty) external onlyRole(GOVERNOR_ROLE) {
+        dissentSlashAmount = slashAmount;
+        dissentReputationPenalty = reputationPenalty;
+        emit DissentPenaltySet(slashAmount, reputationPenalty);
+    }
+
+    /// @notice Sets the tier committee members need (1..3).
+    function setCommitteeTier(uint8 tier) external onlyRole(GOVERNOR_ROLE) {
+        if (tier == 0 || tier > 3) revert InvalidTier(tier);
+        committeeTier = tier;
+        emit CommitteeTierSet(tier);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice The EIP-712 digest committee members sign for `result`.
+    function resultDigest(RoundResult calldata result) public view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    RESULT_TYPEHASH,
+                    result.roundId,
+                    result.modelHash,
+                    result.rewardsRoot,
+                    result.totalReward,
+                    result.contributions
+                )
+            )
+        );
+    }
+
+    function roundOf(uint256 roundId) external view returns (Round memory) {
+        return _rounds[roundId];
+    }
+
+    function isCommitteeMember(uint256 roundId, address node) external view returns (bool) {
+        return _isCommittee[roundId][node];
+    }
+
+    function isClaimed(uint256 roundId, address account) external view returns (bool) {
+        return _claimed[roundId][account];
+    }
+
+    function isDissentSlashed(uint256 roundId, address member) external view returns (bool) {
+        return _dissentSlashed[roundId][member];
+    }
+}

@@ -1,0 +1,281 @@
+/**
+ * Deploys the vAIn suite and wires its roles:
+ * the round manager may slash stake and update reputation; governance may change every parameter
+ * and slash. With `admin: 'deployer'` (default; for demos and tests) the deployer also keeps the
+ * admin, governor and opener roles; with `admin: 'governance'` it hands the admin role to
+ * Governance and renounces all of its own, so only passed proposals can change the rules.
+ *
+ * @example
+ * ```ts
+ * import { deployVain } from '@vain/chain'
+ * const { addresses } = await deployVain(walletClient, { staking: { cooldownSeconds: 60n } })
+ * ```
+ * @module
+ */
+import {
+  type Abi,
+  type Account,
+  type Address,
+  type Chain,
+  type Hex,
+  type PublicClient,
+  parseEther,
+  publicActions,
+  type Transport,
+  type WalletClient,
+  zeroAddress,
+} from 'viem'
+import {
+  governanceAbi,
+  governanceBytecode,
+  nodeRegistryAbi,
+  nodeRegistryBytecode,
+  reputationAbi,
+  reputationBytecode,
+  roundManagerAbi,
+  roundManagerBytecode,
+  stakingAbi,
+  stakingBytecode,
+  vainTokenAbi,
+  vainTokenBytecode,
+} from './abi/index.js'
+import type { VainAddresses } from './client.js'
+import { decodeRevert, InvalidInputError, TransactionRevertedError } from './errors.js'
+import { VAIN_ROLES } from './roles.js'
+
+type Triple = readonly [bigint, bigint, bigint]
+
+/** Parameters of the suite; every field has a default. */
+export interface DeployVainParams {
+  token?: {
+    name?: string
+    symbol?: string
+    /** Whole supply, minted once (default 1,000,000,000 VAIN). */
+    initialSupply?: bigint
+    /** Receives the supply (default: the deployer). */
+    holder?: Address
+  }
+  staking?: {
+    /** Unstake cooldown (default 7 days). Keep it longer than the voting period. */
+    cooldownSeconds?: bigint
+    /** Receives slashed stake; omitted or zero: slashed stake is burned. */
+    treasury?: Address
+    /** Minimum stake of tiers 1, 2, 3 (default 100 / 1,000 / 10,000 VAIN). */
+    minStake?: Triple
+  }
+  reputation?: {
+    /** Default 1 day. */
+    decayPeriodSeconds?: bigint
+    /** Share lost per period in basis points (default 100 = 1 %). */
+    decayBps?: number
+    /** Minimum reputation of tiers 1, 2, 3 (default 0 / 100 / 1,000). */
+    minReputation?: Triple
+  }
+  rounds?: {
+    /** Stake taken from a proven dissenter (default 500 VAIN). */
+    dissentSlash?: bigint
+    /** Reputation taken from a proven dissenter (default 100). */
+    dissentReputationPenalty?: bigint
+  }
+  governance?: {
+    /** Default 3 days. */
+    votingPeriodSeconds?: bigint
+    /** Default 2 days. */
+    timelockSeconds?: bigint
+    /** Minimum for + abstain weight (default 10). */
+    quorumVotes?: bigint
+    /** Minimum tier to propose (default 2). */
+    proposalTier?: 1 | 2 | 3
+  }
+  /** Who keeps control after deployment (default `'deployer'`). */
+  admin?: 'deployer' | 'governance'
+}
+
+/** What {@link deployVain} returns. */
+export interface VainDeployment {
+  addresses: VainAddresses
+  /** Block of the last deployment transaction. */
+  blockNumber: bigint
+  /** Gas used by all deployment and wiring transactions. */
+  gasUsed: bigint
+  /** The parameters with defaults applied. */
+  params: ResolvedParams
+}
+
+type ResolvedParams = {
+  token: { name: string; symbol: string; initialSupply: bigint; holder: Address }
+  staking: { cooldownSeconds: bigint; treasury: Address; minStake: Triple }
+  reputation: { decayPeriodSeconds: bigint; decayBps: number; minReputation: Triple }
+  rounds: { dissentSlash: bigint; dissentReputationPenalty: bigint }
+  governance: { votingPeriodSeconds: bigint; timelockSeconds: bigint; quorumVotes: bigint; proposalTier: 1 | 2 | 3 }
+  admin: 'deployer' | 'governance'
+}
+
+function resolve(p: DeployVainParams, deployer: Address): ResolvedParams {
+  const r: ResolvedParams = {
+    token: {
+      name: p.token?.name ?? 'vAIn',
+      symbol: p.token?.symbol ?? 'VAIN',
+      initialSupply: p.token?.initialSupply ?? parseEther('1000000000'),
+      holder: p.token?.holder ?? deployer,
+    },
+    staking: {
+      cooldownSeconds: p.staking?.cooldownSeconds ?? 7n * 86_400n,
+      treasury: p.staking?.treasury ?? zeroAddress,
+      minStake: p.staking?.minStake ?? [parseEther('100'), parseEther('1000'), parseEther('10000')],
+    },
+    reputation: {
+      decayPeriodSeconds: p.reputation?.decayPeriodSeconds ?? 86_400n,
+      decayBps: p.reputation?.decayBps ?? 100,
+      minReputation: p.reputation?.minReputation ?? [0n, 100n, 1000n],
+    },
+    rounds: {
+      dissentSlash: p.rounds?.dissentSlash ?? parseEther('500'),
+      dissentReputationPenalty: p.rounds?.dissentReputationPenalty ?? 100n,
+    },
+    governance: {
+      votingPeriodSeconds: p.governance?.votingPeriodSeconds ?? 3n * 86_400n,
+      timelockSeconds: p.governance?.timelockSeconds ?? 2n * 86_400n,
+      quorumVotes: p.governance?.quorumVotes ?? 10n,
+      proposalTier: p.governance?.proposalTier ?? 2,
+    },
+    admin: p.admin ?? 'deployer',
+  }
+  const ascending = (t: Triple) => t[0] <= t[1] && t[1] <= t[2]
+  const problems = [
+    r.staking.minStake[0] > 0n && ascending(r.staking.minStake)
+      ? ''
+      : 'staking.minStake must be > 0 and non-decreasing',
+    ascending(r.reputation.minReputation) ? '' : 'reputation.minReputation must be non-decreasing',
+    r.reputation.decayPeriodSeconds > 0n ? '' : 'reputation.decayPeriodSeconds must be > 0',
+    r.reputation.decayBps >= 0 && r.reputation.decayBps <= 10_000 ? '' : 'reputation.decayBps must be in 0..10000',
+    r.staking.cooldownSeconds <= 365n * 86_400n ? '' : 'staking.cooldownSeconds must be at most 365 days',
+    r.governance.votingPeriodSeconds > 0n && r.governance.timelockSeconds > 0n && r.governance.quorumVotes > 0n
+      ? ''
+      : 'governance periods and quorum must be > 0',
+  ].filter((s) => s !== '')
+  if (problems.length > 0) throw new InvalidInputError(`invalid deployment parameters: ${problems.join('; ')}`)
+  return r
+}
+
+/**
+ * Deploys Token, Staking, Reputation, NodeRegistry, RoundManager and Governance with `client`'s
+ * account, wires their roles and returns the addresses.
+ *
+ * @throws {@link InvalidInputError} for inconsistent parameters; decoded contract errors if a
+ * deployment reverts.
+ */
+export async function deployVain(
+  client: WalletClient<Transport, Chain | undefined, Account>,
+  params: DeployVainParams = {},
+  options: { publicClient?: PublicClient } = {},
+): Promise<VainDeployment> {
+  const deployer = client.account.address
+  const p = resolve(params, deployer)
+  const reader = options.publicClient ?? (client.extend(publicActions) as unknown as PublicClient)
+  let gasUsed = 0n
+  let blockNumber = 0n
+
+  async function mined(hash: Hex) {
+    const receipt = await reader.waitForTransactionReceipt({ hash })
+    if (receipt.status !== 'success') throw new TransactionRevertedError(hash)
+    gasUsed += receipt.gasUsed
+    blockNumber = receipt.blockNumber
+    return receipt
+  }
+  async function deploy(abi: Abi, bytecode: Hex, args: readonly unknown[]): Promise<Address> {
+    try {
+      const hash = await client.deployContract({
+        abi,
+        bytecode,
+        args,
+        account: client.account,
+        chain: client.chain,
+      } as any)
+      const receipt = await mined(hash)
+      return receipt.contractAddress!
+    } catch (err) {
+      throw decodeRevert(err)
+    }
+  }
+  async function call(address: Address, abi: Abi, functionName: string, args: readonly unknown[]) {
+    try {
+      const hash = await client.writeContract({
+        address,
+        abi,
+        functionName,
+        args,
+        account: client.account,
+        chain: client.chain,
+      } as any)
+      await mined(hash)
+    } catch (err) {
+      throw decodeRevert(err)
+    }
+  }
+
+  const token = await deploy(vainTokenAbi, vainTokenBytecode, [
+    p.token.name,
+    p.token.symbol,
+    p.token.initialSupply,
+    p.token.holder,
+  ])
+  const staking = await deploy(stakingAbi, stakingBytecode, [
+    token,
+    p.staking.cooldownSeconds,
+    p.staking.treasury,
+    p.staking.minStake,
+    deployer,
+  ])
+  const reputation = await deploy(reputationAbi, reputationBytecode, [
+    staking,
+    p.reputation.decayPeriodSeconds,
+    p.reputation.decayBps,
+    p.reputation.minReputation,
+    deployer,
+  ])
+  const registry = await deploy(nodeRegistryAbi, nodeRegistryBytecode, [staking])
+  const roundManager = await deploy(roundManagerAbi, roundManagerBytecode, [
+    token,
+    staking,
+    reputation,
+    p.rounds.dissentSlash,
+    p.rounds.dissentReputationPenalty,
+    deployer,
+  ])
+  const governance = await deploy(governanceAbi, governanceBytecode, [
+    reputation,
+    p.governance.votingPeriodSeconds,
+    p.governance.timelockSeconds,
+    p.governance.quorumVotes,
+    p.governance.proposalTier,
+  ])
+
+  const { SLASHER, GOVERNOR, UPDATER, DEFAULT_ADMIN, OPENER } = VAIN_ROLES
+  await call(staking, stakingAbi, 'grantRole', [SLASHER, roundManager])
+  await call(staking, stakingAbi, 'grantRole', [SLASHER, governance])
+  await call(staking, stakingAbi, 'grantRole', [GOVERNOR, governance])
+  await call(reputation, reputationAbi, 'grantRole', [UPDATER, roundManager])
+  await call(reputation, reputationAbi, 'grantRole', [GOVERNOR, governance])
+  await call(roundManager, roundManagerAbi, 'grantRole', [GOVERNOR, governance])
+  await call(roundManager, roundManagerAbi, 'grantRole', [OPENER, governance])
+
+  if (p.admin === 'governance') {
+    for (const [address, abi, roles] of [
+      [staking, stakingAbi, [GOVERNOR]],
+      [reputation, reputationAbi, [GOVERNOR]],
+      [roundManager, roundManagerAbi, [GOVERNOR, OPENER]],
+    ] as const) {
+      await call(address, abi, 'grantRole', [DEFAULT_ADMIN, governance])
+      for (const role of roles) await call(address, abi, 'renounceRole', [role, deployer])
+      await call(address, abi, 'renounceRole', [DEFAULT_ADMIN, deployer])
+    }
+  }
+
+  return {
+    addresses: { token, staking, reputation, registry, roundManager, governance },
+    blockNumber,
+    gasUsed,
+    params: p,
+  }
+}

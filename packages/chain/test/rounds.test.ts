@@ -1,0 +1,160 @@
+import { type Hex, keccak256, parseEther, toHex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { beforeAll, describe, expect, it } from 'vitest'
+import {
+  AlreadyClaimedError,
+  buildRewardTree,
+  type Contribution,
+  InvalidInputError,
+  InvalidProofError,
+  loadRewardTree,
+  NotCommitteeMemberError,
+  QuorumNotReachedError,
+  quorumFor,
+  roundResultFrom,
+  selectCommittee,
+  TierTooLowError,
+  type VainClient,
+} from '../src/index.js'
+import { freshSuite, sharedChain } from './helpers.js'
+
+const shared = sharedChain()
+const commitment = (i: number) => keccak256(toHex(`update-${i}`))
+
+describe('round settlement on chain', () => {
+  let admin: VainClient
+  let committee: VainClient[]
+  let outsider: VainClient
+  const contributors = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15].map((i) => privateKeyToAccount(shared.keys[i]!).address)
+
+  beforeAll(async () => {
+    // reputation thresholds at 0: stake alone decides the tier
+    const suite = await freshSuite(shared, {
+      nodes: [3, 4, 5, 16],
+      params: { reputation: { minReputation: [0n, 0n, 0n] } },
+    })
+    admin = suite.admin
+    committee = suite.nodes.slice(0, 3)
+    outsider = suite.nodes[3]!
+    for (const m of committee) await m.staking.stake(parseEther('10000'))
+  })
+
+  async function openRound(pool: bigint) {
+    const { timestamp } = await shared.publicClient.getBlock()
+    const { roundId } = await admin.rounds.open({
+      jobId: keccak256(toHex('mnist')),
+      committee: committee.map((m) => m.account!),
+      deadline: timestamp + 3600n,
+      rewardPool: pool,
+    })
+    return roundId
+  }
+
+  it('settles with a quorum of signatures and pays 10 contributors by Merkle proof', async () => {
+    const roundId = await openRound(parseEther('100'))
+    const contributions: Contribution[] = contributors.map((account, i) => ({
+      account,
+      amount: parseEther(String(i + 1)),
+      reputationGain: BigInt(10 + i),
+      commitment: commitment(i),
+    }))
+    const tree = buildRewardTree(roundId, contributions)
+    expect(tree.totalReward).toBe(parseEther('55'))
+    const result = roundResultFrom(roundId, keccak256(toHex('model-1')), tree)
+    // two of three sign; given in any order, with a duplicate
+    const sigs = [await committee[2]!.rounds.signResult(result), await committee[0]!.rounds.signResult(result)]
+    const funderBefore = await admin.token.balanceOf()
+    const { events, receipt } = await outsider.rounds.settle(result, [...sigs, sigs[0]!])
+    expect(events.map((e) => e.eventName)).toContain('RoundSettled')
+    expect(receipt.gasUsed).toBeLessThan(200_000n) // whatever the number of contributors
+    expect((await admin.token.balanceOf()) - funderBefore).toBe(parseEther('45'))
+    const info = await admin.rounds.roundOf(roundId)
+    expect(info).toMatchObject({ status: 'settled', modelHash: result.modelHash, totalReward: parseEther('55') })
+
+    // contributors receive the tree dump (e.g. over gossip) and claim for themselves
+    const received = loadRewardTree(JSON.parse(JSON.stringify(tree.dump())))
+    for (const claim of received.claims()) await outsider.rounds.claim(claim)
+    for (const [i, account] of contributors.entries()) {
+      expect(await admin.token.balanceOf(account)).toBe(parseEther(String(i + 1)))
+      expect(await admin.reputation.reputationOf(account)).toBe(BigInt(10 + i))
+    }
+    await expect(outsider.rounds.claim(tree.claimFor(contributors[0]!))).rejects.toBeInstanceOf(AlreadyClaimedError)
+  })
+
+  it('refuses a short quorum, a foreign signer and a forged claim with typed errors', async () => {
+    const roundId = await openRound(parseEther('10'))
+    const tree = buildRewardTree(roundId, [
+      { account: contributors[0]!, amount: parseEther('1'), reputationGain: 1n, commitment: commitment(0) },
+      { account: contributors[1]!, amount: parseEther('2'), reputationGain: 1n, commitment: commitment(1) },
+    ])
+    const result = roundResultFrom(roundId, keccak256(toHex('m')), tree)
+    const one = await committee[0]!.rounds.signResult(result)
+    await expect(admin.rounds.settle(result, [one])).rejects.toBeInstanceOf(QuorumNotReachedError)
+    const foreign = await outsider.rounds.signResult(result)
+    await expect(admin.rounds.settle(result, [one, foreign])).rejects.toBeInstanceOf(NotCommitteeMemberError)
+    await admin.rounds.settle(result, [one, await committee[1]!.rounds.signResult(result)])
+    const forged = { ...tree.claimFor(contributors[0]!), amount: parseEther('2') }
+    await expect(admin.rounds.claim(forged)).rejects.toBeInstanceOf(InvalidProofError)
+  })
+
+  it('slashes a committee member who signed a different result', async () => {
+    const roundId = await openRound(0n)
+    const tree = buildRewardTree(roundId, [
+      { account: contributors[0]!, amount: 0n, reputationGain: 1n, commitment: commitment(0) },
+    ])
+    const result = roundResultFrom(roundId, keccak256(toHex('honest')), tree)
+    await admin.rounds.settle(result, [
+      await committee[0]!.rounds.signResult(result),
+      await committee[1]!.rounds.signResult(result),
+    ])
+    const dissent = { ...result, modelHash: keccak256(toHex('other')) }
+    const evidence = await committee[2]!.rounds.signResult(dissent)
+    const before = await admin.staking.stakeOf(committee[2]!.account!)
+    const { events } = await outsider.rounds.slashDissenter(dissent, evidence)
+    expect(events.map((e) => e.eventName)).toEqual(expect.arrayContaining(['Slashed', 'DissenterSlashed']))
+    expect(before - (await admin.staking.stakeOf(committee[2]!.account!))).toBe(parseEther('500'))
+  })
+
+  it('refuses a committee member below the committee tier', async () => {
+    const { timestamp } = await shared.publicClient.getBlock()
+    await outsider.staking.stake(parseEther('100'))
+    await expect(
+      admin.rounds.open({
+        jobId: keccak256(toHex('j')),
+        committee: [outsider.account!],
+        deadline: timestamp + 60n,
+        rewardPool: 0n,
+      }),
+    ).rejects.toSatisfy((e: unknown) => e instanceof TierTooLowError && e.tier === 1 && e.required === 3)
+  })
+})
+
+describe('settlement helpers (no chain)', () => {
+  const a = (n: number) => `0x${n.toString(16).padStart(40, '0')}` as const
+
+  it('selects the same stake-weighted committee whatever the candidates’ order', () => {
+    const candidates = [1, 2, 3, 4, 5, 6].map((n) => ({ address: a(n), stake: BigInt(n) * 10n ** 18n }))
+    const seed = keccak256(toHex('previous-model'))
+    const one = selectCommittee(candidates, { size: 3, seed })
+    const two = selectCommittee([...candidates].reverse(), { size: 3, seed })
+    expect(one).toEqual(two)
+    expect(new Set(one).size).toBe(3)
+    expect(selectCommittee(candidates, { size: 10, seed })).toHaveLength(6)
+    expect(selectCommittee([{ address: a(1), stake: 0n }], { size: 1, seed })).toEqual([])
+  })
+
+  it('quorum is the smallest majority', () => {
+    expect([1, 2, 3, 4, 5].map(quorumFor)).toEqual([1, 2, 2, 3, 3])
+  })
+
+  it('reward trees refuse duplicates, bad commitments and malformed dumps', () => {
+    const c = { account: a(1), amount: 1n, reputationGain: 1n, commitment: commitment(1) }
+    expect(() => buildRewardTree(1n, [c, c])).toThrow(InvalidInputError)
+    expect(() => buildRewardTree(1n, [{ ...c, commitment: '0x12' as Hex }])).toThrow(InvalidInputError)
+    expect(() => buildRewardTree(1n, [])).toThrow(InvalidInputError)
+    expect(() => loadRewardTree({ format: 'nope' })).toThrow(InvalidInputError)
+    const dump = buildRewardTree(1n, [c]).dump()
+    expect(() => loadRewardTree({ ...dump, roundId: '2' })).toThrow(/mixes rounds/)
+    expect(() => loadRewardTree({ ...dump, tree: { ...dump.tree, tree: ['0x00'] } })).toThrow(InvalidInputError)
+  })
+})

@@ -1,0 +1,239 @@
+/** Krum, Multi-Krum and Bulyan: distance-based Byzantine-robust selection. @module */
+import { ConfigError } from '../errors.js'
+import { reduceCoordinates } from './coordinate.js'
+import { BulyanPreconditionError, KrumPreconditionError } from './errors.js'
+import { sortRange } from './select.js'
+import type { Aggregator } from './types.js'
+import { assertFinite, checkInt, checkShapes } from './validate.js'
+
+/** Coordinates per block of the distance computation: n × 1024 float32 stay in L2 cache. */
+const DISTANCE_BLOCK = 1024
+
+/**
+ * All pairwise squared L2 distances as an n×n float64 matrix (row-major, zero diagonal).
+ * O(n²·d), computed block by block over the coordinates so each block of every update stays in
+ * cache; float64 partial sums added in a fixed order (deterministic).
+ */
+export function pairwiseSquaredDistances(updates: readonly Float32Array[]): Float64Array {
+  const n = updates.length
+  const d = checkShapes(updates)
+  assertFinite(updates)
+  const D = new Float64Array(n * n)
+  for (let start = 0; start < d; start += DISTANCE_BLOCK) {
+    const end = Math.min(start + DISTANCE_BLOCK, d)
+    for (let i = 0; i < n; i++) {
+      const a = updates[i]!
+      let j = i + 1
+      // two partners at a time: each a[k] is loaded once for both
+      for (; j + 1 < n; j += 2) {
+        const b = updates[j]!
+        const c = updates[j + 1]!
+        let s0 = 0
+        let s1 = 0
+        for (let k = start; k < end; k++) {
+          const x = a[k]!
+          const t0 = x - b[k]!
+          const t1 = x - c[k]!
+          s0 += t0 * t0
+          s1 += t1 * t1
+        }
+        D[i * n + j] = D[i * n + j]! + s0
+        D[i * n + j + 1] = D[i * n + j + 1]! + s1
+      }
+      if (j < n) {
+        const b = updates[j]!
+        let s0 = 0
+        for (let k = start; k < end; k++) {
+          const t0 = a[k]! - b[k]!
+          s0 += t0 * t0
+        }
+        D[i * n + j] = D[i * n + j]! + s0
+      }
+    }
+  }
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) D[j * n + i] = D[i * n + j]!
+  return D
+}
+
+/**
+ * Krum scores of the candidates `set` (indices into the n×n matrix `D`): the sum of squared
+ * distances from each candidate to its `neighbors` nearest other candidates, summed in
+ * ascending order (deterministic).
+ */
+export function krumScores(D: Float64Array, n: number, set: readonly number[], neighbors: number): Float64Array {
+  const scores = new Float64Array(set.length)
+  const scratch = new Float64Array(Math.max(1, set.length - 1))
+  for (let a = 0; a < set.length; a++) {
+    const i = set[a]!
+    let c = 0
+    for (let b = 0; b < set.length; b++) if (b !== a) scratch[c++] = D[i * n + set[b]!]!
+    sortRange(scratch, 0, c)
+    let s = 0
+    for (let k = 0; k < Math.min(neighbors, c); k++) s += scratch[k]!
+    scores[a] = s
+  }
+  return scores
+}
+
+/** Lexicographic order of two updates by value (equal contents compare 0). */
+function compareContent(a: Float32Array, b: Float32Array): number {
+  for (let j = 0; j < a.length; j++) {
+    const x = a[j]!
+    const y = b[j]!
+    if (x < y) return -1
+    if (x > y) return 1
+  }
+  return 0
+}
+
+/**
+ * Positions of `set` in ascending score order. Ties (common: mutual nearest neighbours have the
+ * same score) are broken by the updates' contents, not their positions, so the ranking — and
+ * everything built on it — does not depend on the order the updates arrived in.
+ */
+function rank(scores: Float64Array, updates: readonly Float32Array[], set: readonly number[]): number[] {
+  return Array.from(scores.keys()).sort(
+    (x, y) => scores[x]! - scores[y]! || compareContent(updates[set[x]!]!, updates[set[y]!]!) || x - y,
+  )
+}
+
+/** Unweighted float64 mean of the selected updates, in the given order. */
+function meanOf(updates: readonly Float32Array[], selected: readonly number[], d: number): Float32Array {
+  const acc = new Float64Array(d)
+  for (const i of selected) {
+    const u = updates[i]!
+    for (let j = 0; j < d; j++) acc[j] = acc[j]! + u[j]!
+  }
+  const out = new Float32Array(d)
+  const m = selected.length
+  for (let j = 0; j < d; j++) out[j] = acc[j]! / m
+  return out
+}
+
+/** Options of {@link krum}. */
+export interface KrumInit {
+  /** Number of Byzantine updates to tolerate; needs `n >= 2f + 3`. */
+  f: number
+}
+
+/** Options of {@link multiKrum}. */
+export interface MultiKrumInit extends KrumInit {
+  /** How many best-scored updates to average; default `n - f`. */
+  m?: number
+}
+
+function krumCheck(name: string, n: number, f: number): void {
+  if (n < 2 * f + 3) throw new KrumPreconditionError(name, n, f, 2 * f + 3)
+}
+
+/**
+ * Multi-Krum (Blanchard et al. 2017): score every update by the sum of squared distances to its
+ * `n − f − 2` nearest neighbours, average the `m` best-scored ones (unweighted; score ties are
+ * broken by the updates' contents and the sum runs in rank order, so the result is exactly
+ * invariant to the order of the inputs). Throws `KrumPreconditionError` when `n < 2f + 3`.
+ * O(n²·d) for the distances.
+ *
+ * @example
+ * ```ts
+ * import { multiKrum } from '@vain/fl'
+ * const out = multiKrum({ f: 2, m: 5 }).aggregate(deltas) // needs >= 7 updates
+ * ```
+ */
+export function multiKrum(init: MultiKrumInit): Aggregator {
+  const f = checkInt('multiKrum f', init.f, 0)
+  const m0 = init.m === undefined ? undefined : checkInt('multiKrum m', init.m, 1)
+  const name = m0 === 1 ? 'krum' : 'multi-krum'
+  return {
+    name,
+    aggregate(updates) {
+      const d = checkShapes(updates)
+      const n = updates.length
+      krumCheck(name, n, f)
+      const m = m0 ?? n - f
+      if (m > n) throw new ConfigError(`multiKrum m = ${m} exceeds the ${n} updates`)
+      const D = pairwiseSquaredDistances(updates)
+      const all = Array.from({ length: n }, (_, i) => i)
+      // summed in rank order: the result does not depend on the order of the inputs
+      const selected = rank(krumScores(D, n, all, n - f - 2), updates, all).slice(0, m)
+      return meanOf(updates, selected, d)
+    },
+    reset() {},
+  }
+}
+
+/**
+ * Krum (Blanchard et al. 2017): returns (a copy of) the single update whose summed squared
+ * distance to its `n − f − 2` nearest neighbours is smallest (ties broken by content).
+ * Throws `KrumPreconditionError` when `n < 2f + 3`.
+ *
+ * @example
+ * ```ts
+ * import { krum } from '@vain/fl'
+ * const chosen = krum({ f: 1 }).aggregate(deltas) // needs >= 5 updates
+ * ```
+ */
+export function krum(init: KrumInit): Aggregator {
+  return multiKrum({ f: init.f, m: 1 })
+}
+
+/** Options of {@link bulyan}. */
+export interface BulyanInit {
+  /** Number of Byzantine updates to tolerate; needs `n >= 4f + 3`. */
+  f: number
+}
+
+/**
+ * Bulyan (El Mhamdi et al. 2018): repeatedly applies Krum to the remaining updates to select
+ * `θ = n − 2f` of them, then, for every coordinate, averages the `β = θ − 2f` selected values
+ * closest to that coordinate's median. Throws `BulyanPreconditionError` when `n < 4f + 3`.
+ * Weights are ignored. Pairwise distances are computed once (O(n²·d)) and reused by every Krum
+ * pass; in the last passes Krum looks at no fewer than one neighbour.
+ *
+ * @example
+ * ```ts
+ * import { bulyan, BulyanPreconditionError } from '@vain/fl'
+ * try { bulyan({ f: 2 }).aggregate(deltas) } catch (err) {
+ *   if (err instanceof BulyanPreconditionError) console.warn(`need ${err.required} updates`)
+ * }
+ * ```
+ */
+export function bulyan(init: BulyanInit): Aggregator {
+  const f = checkInt('bulyan f', init.f, 0)
+  return {
+    name: 'bulyan',
+    aggregate(updates) {
+      const d = checkShapes(updates)
+      const n = updates.length
+      if (n < 4 * f + 3) throw new BulyanPreconditionError('bulyan', n, f, 4 * f + 3)
+      const theta = n - 2 * f
+      const beta = theta - 2 * f
+      const D = pairwiseSquaredDistances(updates)
+      let remaining = Array.from({ length: n }, (_, i) => i)
+      const selected: number[] = []
+      while (selected.length < theta) {
+        const neighbors = Math.max(1, remaining.length - f - 2)
+        const scores = krumScores(D, n, remaining, neighbors)
+        const best = rank(scores, updates, remaining)[0]!
+        selected.push(remaining[best]!)
+        remaining = remaining.filter((_, k) => k !== best)
+      }
+      selected.sort((x, y) => x - y)
+      return reduceCoordinates(updates, selected, d, (buf, off, m) => {
+        sortRange(buf, off, off + m)
+        const mid = off + ((m - 1) >> 1)
+        const med = (m & 1) === 1 ? buf[mid]! : (buf[mid]! + buf[mid + 1]!) / 2
+        // grow a window around the median, taking the closer neighbour first (ties: lower)
+        let lo = mid
+        let hi = mid + 1
+        let s = 0
+        for (let taken = 0; taken < beta; taken++) {
+          const takeLow = hi >= off + m || (lo >= off && med - buf[lo]! <= buf[hi]! - med)
+          if (takeLow) s += buf[lo--]!
+          else s += buf[hi++]!
+        }
+        return s / beta
+      })
+    },
+    reset() {},
+  }
+}

@@ -1,0 +1,3 @@
+export * from './architecture.js'
+export * from './model.js'
+export * from './serialize.js'

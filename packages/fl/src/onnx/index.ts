@@ -1,0 +1,3 @@
+export { OPSET_VERSION } from './builder.js'
+export * from './graphs.js'
+export * from './interchange.js'

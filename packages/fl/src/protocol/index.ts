@@ -1,0 +1,6 @@
+export * from './committee.js'
+export * from './local-network.js'
+export * from './messages.js'
+export * from './participant.js'
+export type * from './ports.js'
+export * from './runtime.js'

@@ -1,0 +1,102 @@
+/**
+ * The small interfaces (ports) the round protocol runs against. The node app passes network
+ * implementations (libp2p gossip + streams, the content-addressed store, chain-based eligibility);
+ * {@link createLocalNetwork} provides in-process ones for simulations and tests.
+ * @module
+ */
+import type { Model } from '../models/index.js'
+import type { EligibleNode } from './committee.js'
+import type { JobAnnouncement, JobSpec, RoundResult, UpdateMeta } from './messages.js'
+
+/** Options with an abort signal. */
+export interface SignalOptions {
+  signal?: AbortSignal
+}
+
+/** Messaging: signed gossip for jobs and results, direct streams for updates. */
+export interface RoundTransport {
+  /** This node's id (a libp2p peer id string in the app). */
+  readonly self: string
+  sign(data: Uint8Array): Promise<Uint8Array>
+  /** Verify a signature by `signer` (its public key is derived from its id). */
+  verify(signer: string, data: Uint8Array, signature: Uint8Array): Promise<boolean>
+  publishJob(announcement: JobAnnouncement): Promise<void>
+  publishResult(result: RoundResult): Promise<void>
+  /** Stream an update to one committee member; resolves when it accepted the bytes. */
+  sendUpdate(to: string, meta: UpdateMeta, payload: Uint8Array, options?: SignalOptions): Promise<void>
+  /** Handlers get raw, unvalidated values: the protocol validates everything. */
+  onJob(handler: (announcement: unknown, from: string) => void): () => void
+  onResult(handler: (result: unknown, from: string) => void): () => void
+  /** `from` must be the authenticated sender (the transport guarantees it). */
+  onUpdate(handler: (meta: unknown, payload: Uint8Array, from: string) => Promise<void>): () => void
+  /**
+   * Ask peers for the signed results of a job's latest completed round (raw, unvalidated): how a
+   * node that restarted or fell behind catches up when no more gossip for the job will come.
+   */
+  requestLatest?(jobId: string, options?: SignalOptions): Promise<unknown[]>
+  /** Serve such requests from this node's own record. */
+  onLatestRequest?(handler: (jobId: string) => RoundResult[] | undefined): () => void
+}
+
+/** Content-addressed model storage: the address is the sha2-256 hex of the encoded model. */
+export interface ModelStore {
+  put(bytes: Uint8Array): Promise<string>
+  /** Local or from any peer that has it; must verify the hash. */
+  get(hash: string, options?: SignalOptions & { providers?: string[] }): Promise<Uint8Array>
+}
+
+/** What a participant persists per job to resume after a restart. */
+export interface PersistedJobState {
+  announcement: JobAnnouncement
+  round: number
+  attempt: number
+  model: string
+  history: Array<{ round: number; model: string; contributions: number; completedAt: number }>
+  finished: boolean
+  /** The agreeing committee results of the latest completed round (served to nodes catching up). */
+  lastResults?: RoundResult[]
+}
+
+/** Persistence of job state (the app uses @vain/memory snapshots). */
+export interface JobStateStore {
+  load(jobId: string): Promise<PersistedJobState | undefined>
+  save(state: PersistedJobState): Promise<void>
+  list(): Promise<string[]>
+}
+
+/** Who may serve on a committee and who is expected to train (the chain plugs in stake/tier). */
+export interface EligibilityPolicy {
+  committeeCandidates(job: JobAnnouncement, round: number): Promise<EligibleNode[]> | EligibleNode[]
+  /** Trainers expected this round, if known: members aggregate as soon as all of them arrived. */
+  expectedTrainers?(job: JobAnnouncement, round: number): Promise<string[] | undefined> | string[] | undefined
+}
+
+/** Local training on this node's own data. */
+export interface Learner {
+  /** True if this node can take part in the job (it has the dataset, supports the model). */
+  supports(spec: JobSpec): boolean
+  train(
+    spec: JobSpec,
+    model: Model,
+    round: number,
+    options?: SignalOptions,
+  ): Promise<{ params: Float32Array; numSamples: number }>
+}
+
+/** One verified client update, as the aggregation runtime receives it. */
+export interface VerifiedUpdate {
+  trainer: string
+  numSamples: number
+  delta: Float32Array
+}
+
+/** Encoding and aggregation for a job, resolved from its spec (codec, aggregator, strategy). */
+export interface AggregationRuntime {
+  encodeUpdate(delta: Float32Array): Uint8Array
+  decodeUpdate(bytes: Uint8Array, length: number): Float32Array
+  /** New global parameters; must be deterministic for the same inputs in the same order. */
+  aggregate(global: Float32Array, updates: readonly VerifiedUpdate[]): Float32Array
+}
+
+/** Builds the aggregation runtime of a job; one per (job, node). */
+export type AggregationRuntimeFactory = (spec: JobSpec, self: string) => AggregationRuntime
