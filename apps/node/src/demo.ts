@@ -23,6 +23,8 @@ export interface DemoOptions {
   json: boolean
   keep: boolean
   verbose: boolean
+  /** Print nothing (benchmarks read the returned summary). */
+  quiet?: boolean
 }
 
 export interface DemoSummary {
@@ -34,7 +36,10 @@ export interface DemoSummary {
   uploadedBytes: number
   denseBytesPerRound: number
   seconds: number
-  curve: Array<{ round: number; accuracy: number; uploadedBytes: number }>
+  curve: Array<{ round: number; accuracy: number; uploadedBytes: number; seconds: number }>
+  /** Seconds from the job announcement to the first round, and the mean per round after it. */
+  secondsToFirstRound: number
+  meanSecondsPerRound: number
 }
 
 interface Child {
@@ -52,7 +57,7 @@ function startChild(args: string[], verbose: boolean): Promise<Child> {
   })
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream })
-    const timer = setTimeout(() => reject(new Error('a node did not start within 60 s')), 60_000)
+    const timer = setTimeout(() => reject(new Error('a node did not start within 180 s')), 180_000)
     lines.once('line', (line) => {
       clearTimeout(timer)
       try {
@@ -76,7 +81,7 @@ function codecSpec(name: string): JobSpecInput['codec'] {
 export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const started = performance.now()
   const out = (line: string): void => {
-    if (!opts.json) process.stdout.write(`${line}\n`)
+    if (!opts.json && opts.quiet !== true) process.stdout.write(`${line}\n`)
   }
   const root = await mkdtemp(join(tmpdir(), 'vain-demo-'))
   const children: Child[] = []
@@ -103,22 +108,25 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const shardArgs = (i: number) => ['--mnist-shard', `${i}/${opts.nodes}`]
     const first = await startChild(['--data-dir', join(root, 'n0'), ...shardArgs(0), ...common], opts.verbose)
     children.push(first)
-    const rest = await Promise.all(
-      Array.from({ length: opts.nodes - 1 }, (_, k) =>
-        startChild(
-          [
-            '--data-dir',
-            join(root, `n${k + 1}`),
-            ...shardArgs(k + 1),
-            '--bootstrap',
-            first.multiaddrs[0] as string,
-            ...common,
-          ],
-          opts.verbose,
+    // start the others a few at a time: each process loads onnxruntime and MNIST
+    for (let k = 1; k < opts.nodes; k += 6) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(6, opts.nodes - k) }, (_, j) =>
+          startChild(
+            [
+              '--data-dir',
+              join(root, `n${k + j}`),
+              ...shardArgs(k + j),
+              '--bootstrap',
+              first.multiaddrs[0] as string,
+              ...common,
+            ],
+            opts.verbose,
+          ),
         ),
-      ),
-    )
-    children.push(...rest)
+      )
+      children.push(...batch)
+    }
     observer = await startVainNode(
       {
         dataDir: join(root, 'observer'),
@@ -136,7 +144,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const ids = children.map((c) => c.peerId)
     const short = (id: string) => `…${id.slice(-4)}`
     // 2. wait until the observer sees every node and the gossip mesh can carry the job
-    const meshDeadline = Date.now() + 60_000
+    const meshDeadline = Date.now() + 60_000 + 2_000 * opts.nodes
     while (Date.now() < meshDeadline) {
       const authed = new Set(obs.node.authenticatedPeers().map(String))
       if (ids.every((id) => authed.has(id)) && obs.node.topicPeers(JOBS_TOPIC).length >= Math.min(3, opts.nodes)) break
@@ -158,6 +166,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const dense = 4 * initial.params.length
     const curve: DemoSummary['curve'] = []
     let uploadedBytes = 0
+    let lastRoundAt = 0
+    let jobAt = 0
     let best = 0
     let done = false
     const finished = new Promise<void>((resolve) => {
@@ -169,7 +179,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
           const m = decodeModel(await obs.models.get(model, { providers: e.detail.agreeing }))
           const { accuracy } = await trainer.evaluate(m, test)
           best = Math.max(best, accuracy)
-          curve.push({ round: round + 1, accuracy, uploadedBytes: bytes })
+          const now = performance.now()
+          curve.push({
+            round: round + 1,
+            accuracy,
+            uploadedBytes: bytes,
+            seconds: (now - (lastRoundAt || jobAt)) / 1000,
+          })
+          lastRoundAt = now
           const per = contributions.length === 0 ? 0 : bytes / committee.length / contributions.length
           const ratio = per > 0 ? dense / per : 0
           const width = 20
@@ -184,6 +201,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         })()
       })
     })
+    jobAt = performance.now()
     const job = await obs.participant.submitJob({
       name: 'mnist-demo',
       architecture: arch,
@@ -217,9 +235,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       denseBytesPerRound: dense * opts.nodes * Math.min(3, opts.nodes),
       seconds,
       curve,
+      secondsToFirstRound: curve[0]?.seconds ?? 0,
+      meanSecondsPerRound:
+        curve.length > 1 ? curve.slice(1).reduce((a, c) => a + c.seconds, 0) / (curve.length - 1) : 0,
     }
     await trainer.close()
-    if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`)
+    if (opts.json && opts.quiet !== true) process.stdout.write(`${JSON.stringify(summary)}\n`)
     else {
       out(
         `done: ${(100 * summary.accuracy).toFixed(1)} % after ${summary.rounds} rounds (centralized ${(100 * centralizedAccuracy).toFixed(1)} %) · ${kb(uploadedBytes)} uploaded in total · ${seconds.toFixed(0)} s`,
