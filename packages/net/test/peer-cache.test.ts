@@ -160,7 +160,8 @@ describe('persistent peer cache', () => {
   })
 
   it('stop() releases every timer and writes the file', async () => {
-    vi.useFakeTimers()
+    // the cache only uses setTimeout: fake just that, so unrelated async work (fs, setImmediate) is not counted
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     try {
       const cache = peerCache(cacheInit())(
         stubComponents(peerIdFromPrivateKey(await generateKeyPair('Ed25519'))) as never,
