@@ -49,6 +49,8 @@ export async function startApi(opts: {
   models: ModelStore
   port: number
   log: Logger
+  /** The node's chain status (stake, tier, role verdicts), when it has a chain. */
+  chain?: () => unknown
 }): Promise<ApiServer> {
   const { node, participant, models } = opts
   const server = createServer((req, res) => {
@@ -63,6 +65,7 @@ export async function startApi(opts: {
             roles: node.config.roles,
             jobs: participant.jobIds(),
             health: await node.health(),
+            ...(opts.chain !== undefined ? { chain: opts.chain() } : {}),
           })
         }
         if (req.method === 'GET' && url.pathname === '/peers') {

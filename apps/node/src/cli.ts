@@ -6,9 +6,12 @@
  *   vain job submit|status        talk to a running node's REST API
  *   vain peers                    list a running node's peers
  *   vain model export             save a model as a standard ONNX file
+ *   vain stake|unstake|tier       stake and tiers on chain
+ *   vain propose|vote|proposal    governance
  */
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import { CHAIN_COMMANDS, CHAIN_HELP, runChainCommand } from './chain-cli.js'
 import { AppConfigError, loadAppConfig } from './config.js'
 import { runDemo } from './demo.js'
 import { createLogger } from './logger.js'
@@ -24,6 +27,8 @@ Usage:
   vain peers --api URL                 list a node's peers
   vain model export --api URL HASH -o FILE.onnx
                                        save a model as a standard ONNX inference model
+  vain stake|unstake|tier|propose|vote|proposal
+                                       stake, tiers and governance on chain (below)
   vain help                            this text
 
 start options:
@@ -37,8 +42,16 @@ start options:
       --no-api             no REST API
       --mnist-shard I/N    train on MNIST shard I of N (non-IID, Dirichlet alpha)
       --alpha A            Dirichlet alpha of the shards (default 0.5)
+      --rpc URL            chain JSON-RPC endpoint (the config's chain.rpcUrl)
+      --account N          sign with a local chain's development account N (chain.account)
+      --addresses FILE|deploy
+                           the vAIn suite's addresses (JSON), or deploy one (development chains)
       --json               machine-readable logs (one JSON object per line)
   -v, --verbose            debug logs
+  With a "chain" section (or --rpc), eligibility is read from chain ("staked and tier >= the
+  role's tier": aggregators tier 3), the node registers its peer id, committees settle rounds
+  on chain and trainers claim rewards. The key comes from chain.privateKey, chain.account or
+  VAIN_PRIVATE_KEY.
 
 demo options:
   -n, --nodes N            nodes, 2-50 (default 5)
@@ -47,8 +60,10 @@ demo options:
       --codec NAME         update codec: top-k (default), int8, fp16, fp32, dense
       --json               print one JSON summary line at the end, no progress bars
       --keep               keep the temporary data directories
+      --no-chain           no local chain (no stake, tiers, settlement or rewards)
   -v, --verbose            per-node logs
 
+${CHAIN_HELP}
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
 `
 
@@ -76,11 +91,37 @@ async function api(base: string | undefined, path: string, init?: RequestInit): 
   return body
 }
 
+/** `--rpc`, `--account`, `--addresses` of `vain start`, as a (partial) chain section. */
+async function chainFlags(values: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
+  const { rpc, account, addresses } = values as { rpc?: string; account?: string; addresses?: string }
+  if (rpc === undefined && account === undefined && addresses === undefined) return undefined
+  let parsedAddresses: unknown
+  if (addresses === 'deploy') parsedAddresses = 'deploy'
+  else if (addresses !== undefined) {
+    const { readFile } = await import('node:fs/promises')
+    try {
+      const parsed = JSON.parse(await readFile(addresses, 'utf8'))
+      parsedAddresses = parsed?.chain?.addresses ?? parsed?.addresses ?? parsed
+    } catch (err) {
+      usage(`--addresses: cannot read the suite's addresses from ${addresses}: ${(err as Error).message}`)
+    }
+  }
+  return {
+    rpcUrl: rpc,
+    account: account === undefined ? undefined : Number(account),
+    addresses: parsedAddresses,
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   // `pnpm demo -- --nodes 8` passes the `--` through: drop it
   const [command, ...rest] = argv.filter((a) => a !== '--')
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(HELP)
+    return
+  }
+  if ((CHAIN_COMMANDS as readonly string[]).includes(command)) {
+    process.exitCode = await runChainCommand(command as (typeof CHAIN_COMMANDS)[number], rest)
     return
   }
   if (command === 'start') {
@@ -99,6 +140,9 @@ async function main(argv: string[]): Promise<void> {
           'no-api': { type: 'boolean' },
           'mnist-shard': { type: 'string' },
           alpha: { type: 'string' },
+          rpc: { type: 'string' },
+          account: { type: 'string' },
+          addresses: { type: 'string' },
           json: { type: 'boolean' },
           verbose: { type: 'boolean', short: 'v' },
         },
@@ -134,6 +178,7 @@ async function main(argv: string[]): Promise<void> {
           : undefined,
       logLevel: values.verbose === true ? 'debug' : undefined,
       json: values.json,
+      chain: await chainFlags(values),
     }
     let config: Awaited<ReturnType<typeof loadAppConfig>>
     try {
@@ -187,8 +232,10 @@ async function main(argv: string[]): Promise<void> {
           codec: { type: 'string', default: 'top-k' },
           json: { type: 'boolean', default: false },
           keep: { type: 'boolean', default: false },
+          chain: { type: 'boolean', default: true },
           verbose: { type: 'boolean', short: 'v', default: false },
         },
+        allowNegative: true,
         strict: true,
       }).values
     } catch (err) {
@@ -210,6 +257,7 @@ async function main(argv: string[]): Promise<void> {
       json: values.json === true,
       keep: values.keep === true,
       verbose: values.verbose === true,
+      chain: values.chain !== false,
     })
     process.exit(summary.ok ? 0 : 1)
   }

@@ -5,6 +5,91 @@
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 
+const hexAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address')
+const vainAmount = z
+  .string()
+  .regex(/^\d+(\.\d{1,18})?$/, 'must be an amount of VAIN as a decimal string, e.g. "10" or "2.5"')
+
+/** Addresses of a deployed vAIn suite (what `deployVain` returns). */
+export const ChainAddressesSchema = z.strictObject({
+  token: hexAddress,
+  staking: hexAddress,
+  reputation: hexAddress,
+  registry: hexAddress,
+  roundManager: hexAddress,
+  governance: hexAddress,
+})
+
+/**
+ * The optional `chain` section: where the vAIn contracts are and which key signs for this node.
+ * Without it a node behaves as before (eligibility from the job's allow-lists, nothing settled).
+ *
+ * @example
+ * ```json
+ * { "chain": { "rpcUrl": "http://127.0.0.1:8545", "account": 1, "addresses": "deploy" } }
+ * ```
+ */
+export const ChainConfigSchema = z
+  .strictObject({
+    /** JSON-RPC endpoint (http or https). */
+    rpcUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    /** This node's key (0x + 64 hex). Prefer the VAIN_PRIVATE_KEY environment variable. */
+    privateKey: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{64}$/, 'must be 0x + 64 hex characters')
+      .optional(),
+    /** Index of a funded development account of a local chain (Hardhat's mnemonic), instead of a key. */
+    account: z.number().int().min(0).max(999).optional(),
+    /** The suite's addresses, or "deploy" to deploy a fresh suite (local development chains only). */
+    addresses: z.union([ChainAddressesSchema, z.literal('deploy')], {
+      error:
+        'must be the suite\'s addresses { token, staking, reputation, registry, roundManager, governance } (0x…), or "deploy"',
+    }),
+    /** Retries while the chain is unreachable: attempts per request and backoff. */
+    retry: z
+      .strictObject({
+        attempts: z.number().int().min(1).max(1_000).default(6),
+        minDelayMs: z.number().int().min(10).max(60_000).default(200),
+        maxDelayMs: z.number().int().min(10).max(600_000).default(5_000),
+      })
+      .prefault({}),
+    /** Register this node's peer id in the NodeRegistry at start (needs the tier-1 stake). */
+    register: z.boolean().default(true),
+    /** Settle completed rounds on chain (sign as a committee member, claim as a trainer). */
+    settle: z.boolean().default(true),
+    /** Slash committee members proven to have signed another result than the settled one. */
+    slashDissenters: z.boolean().default(true),
+    /** Reward pool of each round this node opens on chain as a job's creator (VAIN). */
+    rewardPerRound: vainAmount.default('10'),
+    /** Reputation each accepted contribution earns when claimed. */
+    reputationPerContribution: z.number().int().min(0).max(1_000_000).default(10),
+    /** Seconds a round opened on chain stays open for settlement. */
+    roundDeadlineSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86_400)
+      .default(3_600),
+    /** Tier each role needs, if not @vain/chain's defaults (light 1, trainer 2, aggregator 3, validator 3). */
+    roleTiers: z
+      .strictObject({
+        light: z.number().int().min(1).max(3).optional(),
+        trainer: z.number().int().min(1).max(3).optional(),
+        aggregator: z.number().int().min(1).max(3).optional(),
+        validator: z.number().int().min(1).max(3).optional(),
+      })
+      .optional(),
+    /** How often to poll the chain for round events (ms). */
+    pollMs: z.number().int().min(50).max(60_000).default(500),
+    /** First block to read the suite's events from (its deployment block; 0 on a local chain). */
+    fromBlock: z.number().int().min(0).default(0),
+  })
+  .refine((c) => !(c.privateKey !== undefined && c.account !== undefined), {
+    message: 'give either privateKey or account, not both',
+  })
+export type ChainConfig = z.output<typeof ChainConfigSchema>
+export type ChainConfigInput = z.input<typeof ChainConfigSchema>
+
 export const AppConfigSchema = z.strictObject({
   dataDir: z.string().min(1),
   listen: z.array(z.string().min(1)).min(1).default(['/ip4/127.0.0.1/tcp/0']),
@@ -29,6 +114,8 @@ export const AppConfigSchema = z.strictObject({
     .optional(),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   json: z.boolean().default(false),
+  /** Stake, tiers, eligibility and settlement on an EVM chain (optional). */
+  chain: ChainConfigSchema.optional(),
 })
 export type AppConfig = z.output<typeof AppConfigSchema>
 
@@ -38,30 +125,77 @@ export class AppConfigError extends Error {
   override name = 'AppConfigError'
 }
 
+/** Flags over file values; the `chain` section is merged field by field. */
+function mergeConfig(fromFile: Record<string, unknown>, flags: Record<string, unknown>): Record<string, unknown> {
+  const defined = (o: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
+  const merged: Record<string, unknown> = { ...fromFile, ...defined(flags) }
+  const fileChain = fromFile.chain
+  const flagChain = flags.chain
+  if (flagChain !== undefined) {
+    const base = typeof fileChain === 'object' && fileChain !== null && !Array.isArray(fileChain) ? fileChain : {}
+    merged.chain = { ...(base as Record<string, unknown>), ...defined(flagChain as Record<string, unknown>) }
+  }
+  return merged
+}
+
+/** Read a JSON object from a config file (a typed error names the file and the problem). */
+export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw new AppConfigError(`cannot read config file ${file}: ${(err as Error).message}`)
+  }
+  try {
+    const parsed: unknown = JSON.parse(text)
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object')
+    return parsed as Record<string, unknown>
+  } catch (err) {
+    throw new AppConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`)
+  }
+}
+
+function problems(error: z.ZodError, prefix = ''): string {
+  return error.issues.map((i) => `  - ${prefix}${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')
+}
+
+/**
+ * The `chain` section alone, for the chain commands (`vain stake`, `vain tier`...): from a config
+ * file's `chain` key (a full node config or just `{ "chain": ... }`) merged with flags.
+ *
+ * @throws {@link AppConfigError} when there is no chain section or it is invalid.
+ */
+export async function loadChainConfig(file: string | undefined, flags: Record<string, unknown>): Promise<ChainConfig> {
+  const fromFile = file === undefined ? {} : await readConfigFile(file)
+  const section = fromFile.chain
+  if (section !== undefined && (typeof section !== 'object' || section === null || Array.isArray(section))) {
+    throw new AppConfigError(`invalid configuration (${file}):\n  - chain: expected an object`)
+  }
+  const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined))
+  const merged = { ...((section as Record<string, unknown> | undefined) ?? {}), ...defined }
+  if (merged.rpcUrl === undefined && merged.addresses === undefined) {
+    throw new AppConfigError(
+      'no chain configured: pass --config FILE.json with a "chain" section, or --rpc URL and --addresses FILE.json',
+    )
+  }
+  const result = ChainConfigSchema.safeParse(merged)
+  if (!result.success) {
+    throw new AppConfigError(
+      `invalid chain configuration${file !== undefined ? ` (${file} + flags)` : ''}:\n${problems(result.error, 'chain.')}`,
+    )
+  }
+  return result.data
+}
+
 /** Read and merge a JSON config file with flag values, then validate. */
 export async function loadAppConfig(file: string | undefined, flags: Record<string, unknown>): Promise<AppConfig> {
-  let fromFile: Record<string, unknown> = {}
-  if (file !== undefined) {
-    let text: string
-    try {
-      text = await readFile(file, 'utf8')
-    } catch (err) {
-      throw new AppConfigError(`cannot read config file ${file}: ${(err as Error).message}`)
-    }
-    try {
-      const parsed: unknown = JSON.parse(text)
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object')
-      fromFile = parsed as Record<string, unknown>
-    } catch (err) {
-      throw new AppConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`)
-    }
-  }
-  const merged = { ...fromFile, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) }
+  const fromFile = file === undefined ? {} : await readConfigFile(file)
+  const merged = mergeConfig(fromFile, flags)
   const result = AppConfigSchema.safeParse(merged)
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`)
     throw new AppConfigError(
-      `invalid configuration${file !== undefined ? ` (${file} + flags)` : ''}:\n${lines.join('\n')}`,
+      `invalid configuration${file !== undefined ? ` (${file} + flags)` : ''}:\n${problems(result.error)}`,
     )
   }
   return result.data

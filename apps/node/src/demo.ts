@@ -3,15 +3,25 @@
  * (`vain start`), each with its own non-IID shard of MNIST (the data never leaves its process);
  * this process joins as an observer, submits a job, and shows the rounds as the nodes train and
  * aggregate with no server: accuracy on the 2,000 held-out digits, bytes uploaded, time.
+ *
+ * With `chain` (the CLI's default): a local Hardhat chain runs in this process, the vAIn suite is
+ * deployed on it, every node is funded and stakes enough for tier 3 (so it may aggregate) and
+ * registers its peer id; committees are drawn from chain eligibility, the observer (the job's
+ * creator) opens and funds a chain round per round, the committee settles it, and trainers claim
+ * their rewards by Merkle proof — a line per round shows the rewards paid.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { connectVain, deployVain, type LocalChain, startLocalChain, type VainClient } from '@vain/chain'
 import { createLocalTrainer, createModel, decodeModel, encodeModel, type JobSpecInput, loadMnist, mlp } from '@vain/fl'
+import { type Address, parseEther } from 'viem'
 import { JOBS_TOPIC } from './adapters/transport.js'
+import { DEV_DEPLOY_PARAMS, formatVain, shortAddress } from './chain/connect.js'
+import { ChainConfigSchema } from './config.js'
 import { createLogger } from './logger.js'
 import { startVainNode } from './runtime.js'
 
@@ -25,6 +35,30 @@ export interface DemoOptions {
   verbose: boolean
   /** Print nothing (benchmarks read the returned summary). */
   quiet?: boolean
+  /**
+   * Run a local chain: stake, tiers, settlement and rewards (the CLI's default; `--no-chain`
+   * turns it off). Off when omitted.
+   */
+  chain?: boolean
+}
+
+/** What the chain did during a demo. */
+export interface DemoChainSummary {
+  rpcUrl: string
+  /** Rounds settled on chain by their committee. */
+  settledRounds: number
+  /** Rewards claimed, e.g. `250 VAIN`. */
+  rewardsPaid: string
+  /** Nodes paid at least one reward. */
+  paidNodes: number
+  nodes: Array<{
+    peerId: string
+    address: string
+    staked: string
+    tier: number
+    reputation: string
+    earned: string
+  }>
 }
 
 export interface DemoSummary {
@@ -40,6 +74,8 @@ export interface DemoSummary {
   /** Seconds from the job announcement to the first round, and the mean per round after it. */
   secondsToFirstRound: number
   meanSecondsPerRound: number
+  /** Present when the demo ran with a chain. */
+  chain?: DemoChainSummary
 }
 
 interface Child {
@@ -50,6 +86,11 @@ interface Child {
 }
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url))
+
+/** Each node's stake: enough for tier 3 (aggregators) with the development parameters. */
+const NODE_STAKE = parseEther('10000')
+const NODE_FUNDS = parseEther('12000')
+const REWARD_PER_ROUND = '50'
 
 function startChild(args: string[], verbose: boolean): Promise<Child> {
   const proc = spawn(process.execPath, ['--conditions=vain-source', '--import', 'tsx', CLI, 'start', ...args], {
@@ -87,12 +128,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const children: Child[] = []
   const log = createLogger({ level: opts.verbose ? 'debug' : 'warn', json: false, name: 'observer' })
   let observer: Awaited<ReturnType<typeof startVainNode>> | undefined
+  let chain: LocalChain | undefined
   const cleanup = async (): Promise<void> => {
     await observer?.stop().catch(() => {})
     for (const c of children) c.proc.kill('SIGTERM')
     await Promise.all(
       children.map((c) => (c.proc.exitCode !== null ? undefined : new Promise((r) => c.proc.once('exit', r)))),
     )
+    await chain?.stop().catch(() => {})
     if (!opts.keep) await rm(root, { recursive: true, force: true })
   }
   process.once('SIGINT', () => {
@@ -101,12 +144,23 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   })
   try {
     out(
-      `vAIn demo — ${opts.nodes} nodes on 127.0.0.1 (separate processes), MNIST split non-IID (Dirichlet α=0.5) across nodes`,
+      `vAIn demo — ${opts.nodes} nodes on 127.0.0.1 (separate processes), MNIST split non-IID (Dirichlet α=0.5) across nodes${opts.chain === true ? ', local chain' : ''}`,
     )
+    // 0. the chain: deploy the suite, fund every node and stake enough for tier 3
+    let chainSetup: ChainSetup | undefined
+    if (opts.chain === true) {
+      chainSetup = await setUpChain(opts.nodes, root, out, (c) => {
+        chain = c
+      })
+    }
+    const chainArgs = (i: number) => (chainSetup === undefined ? [] : ['--config', chainSetup.configFor(i)])
     // 1. the network: node 0 first, the others bootstrap from it and find each other (PEX, DHT)
     const common = ['--profile', 'loopback', '--json', ...(opts.verbose ? ['-v'] : [])]
     const shardArgs = (i: number) => ['--mnist-shard', `${i}/${opts.nodes}`]
-    const first = await startChild(['--data-dir', join(root, 'n0'), ...shardArgs(0), ...common], opts.verbose)
+    const first = await startChild(
+      ['--data-dir', join(root, 'n0'), ...shardArgs(0), ...chainArgs(0), ...common],
+      opts.verbose,
+    )
     children.push(first)
     // start the others a few at a time: each process loads onnxruntime and MNIST
     for (let k = 1; k < opts.nodes; k += 6) {
@@ -117,6 +171,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
               '--data-dir',
               join(root, `n${k + j}`),
               ...shardArgs(k + j),
+              ...chainArgs(k + j),
               '--bootstrap',
               first.multiaddrs[0] as string,
               ...common,
@@ -137,6 +192,19 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         apiPort: null,
         logLevel: opts.verbose ? 'debug' : 'warn',
         json: false,
+        // the job's creator: it opens and funds a chain round per round (the deployer holds the OPENER role)
+        ...(chainSetup !== undefined
+          ? {
+              chain: ChainConfigSchema.parse({
+                rpcUrl: chainSetup.chain.rpcUrl,
+                account: 0,
+                addresses: chainSetup.admin.addresses,
+                register: false,
+                rewardPerRound: REWARD_PER_ROUND,
+                pollMs: 250,
+              }),
+            }
+          : {}),
       },
       log,
     )
@@ -152,6 +220,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     }
     await new Promise((r) => setTimeout(r, 1500)) // a gossipsub heartbeat or two
     out(`peers ${obs.node.authenticatedPeers().length}/${opts.nodes} · ${ids.map(short).join(' ')}`)
+    // every node registers its peer id on chain at start: committees are drawn from those bindings
+    const nodeAddresses =
+      chainSetup === undefined ? new Map<string, Address>() : await waitRegistered(chainSetup.admin, ids, 60_000)
+    if (chainSetup !== undefined) {
+      out(
+        `registered on chain: ${nodeAddresses.size}/${ids.length} peer ids ↔ addresses · committees drawn from staked tier-3 nodes, weighted by stake`,
+      )
+    }
 
     // 3. the centralized baseline (the ceiling), trained here while nothing else runs
     const { train, test } = await loadMnist()
@@ -170,9 +246,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     let jobAt = 0
     let best = 0
     let done = false
+    const rewards = chainSetup === undefined ? undefined : followRewards(obs, out)
     const finished = new Promise<void>((resolve) => {
       obs.participant.addEventListener('round:completed', (e) => {
         void (async () => {
+          if (done) return
           const { round, model, contributions, committee } = e.detail
           const bytes = contributions.reduce((a, c) => a + c.payloadBytes, 0) * committee.length
           uploadedBytes += bytes
@@ -219,10 +297,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       participants: { aggregators: ids, trainers: ids },
     })
     out(
-      `job ${job.jobId.slice(0, 12)} announced: MLP 784-64-10, FedAvg, codec ${opts.codec}, committee of ${Math.min(3, opts.nodes)} per round`,
+      `job ${job.jobId.slice(0, 12)} announced: MLP 784-64-10, FedAvg, codec ${opts.codec}, committee of ${Math.min(3, opts.nodes)} per round${chainSetup !== undefined ? `, ${REWARD_PER_ROUND} VAIN of rewards a round settled on chain` : ''}`,
     )
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), opts.rounds * 30_000 + 30_000).unref())
     const outcome = await Promise.race([finished, timeout])
+    // the last rounds' settlements and claims trail the rounds by a moment
+    let chainSummary: DemoChainSummary | undefined
+    if (chainSetup !== undefined && rewards !== undefined) {
+      await rewards.paidFor(curve.length, 20_000)
+      rewards.mute()
+      chainSummary = await rewards.summary(chainSetup.chain.rpcUrl, chainSetup.admin, ids, nodeAddresses)
+    }
     const seconds = (performance.now() - started) / 1000
     const last = curve.at(-1)
     const summary: DemoSummary = {
@@ -238,17 +323,191 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       secondsToFirstRound: curve[0]?.seconds ?? 0,
       meanSecondsPerRound:
         curve.length > 1 ? curve.slice(1).reduce((a, c) => a + c.seconds, 0) / (curve.length - 1) : 0,
+      ...(chainSummary !== undefined ? { chain: chainSummary } : {}),
     }
     await trainer.close()
     if (opts.json && opts.quiet !== true) process.stdout.write(`${JSON.stringify(summary)}\n`)
     else {
       out(
-        `done: ${(100 * summary.accuracy).toFixed(1)} % after ${summary.rounds} rounds (centralized ${(100 * centralizedAccuracy).toFixed(1)} %) · ${kb(uploadedBytes)} uploaded in total · ${seconds.toFixed(0)} s`,
+        `done: ${(100 * summary.accuracy).toFixed(1)} % after ${summary.rounds} rounds (centralized ${(100 * centralizedAccuracy).toFixed(1)} %) · ${kb(uploadedBytes)} uploaded in total${chainSummary !== undefined ? ` · rewards paid to ${chainSummary.paidNodes} nodes` : ''} · ${seconds.toFixed(0)} s`,
       )
+      if (chainSummary !== undefined) {
+        out(
+          `chain: ${chainSummary.settledRounds} rounds settled by their committees · ${chainSummary.rewardsPaid} paid in rewards to ${chainSummary.paidNodes} nodes`,
+        )
+        for (const n of chainSummary.nodes) {
+          out(
+            `  ${short(n.peerId)} ${n.address.startsWith('0x') ? shortAddress(n.address) : n.address}  stake ${n.staked}  tier ${n.tier}  reputation ${n.reputation}  earned ${n.earned}`,
+          )
+        }
+      }
       if (outcome === 'timeout') out('! the job did not finish in time')
     }
     return summary
   } finally {
     await cleanup()
+  }
+}
+
+interface ChainSetup {
+  chain: LocalChain
+  admin: VainClient
+  /** Path of node `i`'s config file (its chain section). */
+  configFor(i: number): string
+}
+
+/** Local chain, suite, and every node funded and staked for tier 3; writes each node's chain config. */
+async function setUpChain(
+  nodes: number,
+  root: string,
+  out: (line: string) => void,
+  keep: (chain: LocalChain) => void,
+): Promise<ChainSetup> {
+  const t0 = performance.now()
+  const chain = await startLocalChain({ accounts: nodes + 1 })
+  keep(chain)
+  const { addresses } = await deployVain(chain.walletClient(0), DEV_DEPLOY_PARAMS)
+  const account = (i: number) => chain.accounts[i] as { address: Address; privateKey: `0x${string}` }
+  const admin = connectVain({ rpcUrl: chain.rpcUrl, addresses, privateKey: account(0).privateKey })
+  out(
+    `chain ${chain.rpcUrl.replace('http://', '')} (Hardhat, in this process) · vAIn suite deployed in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  )
+  // the deployer holds the supply: fund the nodes (one sender: in order), then each stakes (in parallel)
+  for (let i = 1; i <= nodes; i++) await admin.token.transfer(account(i).address, NODE_FUNDS)
+  const before = await admin.standing(account(1).address)
+  const tiers = await Promise.all(
+    Array.from({ length: nodes }, async (_, k) => {
+      const node = connectVain({ rpcUrl: chain.rpcUrl, addresses, privateKey: account(k + 1).privateKey })
+      await node.staking.stake(NODE_STAKE)
+      return (await node.standing()).tier
+    }),
+  )
+  out(
+    `funded ${nodes} nodes with ${formatVain(NODE_FUNDS)}, each staked ${formatVain(NODE_STAKE)}: tier ${before.tier} → ${[...new Set(tiers)].join('/')} (aggregators need tier 3)`,
+  )
+  const configFor = (i: number): string => join(root, `chain-n${i}.json`)
+  await Promise.all(
+    Array.from({ length: nodes }, (_, i) =>
+      writeFile(
+        configFor(i),
+        JSON.stringify({ chain: { rpcUrl: chain.rpcUrl, account: i + 1, addresses, pollMs: 250 } }, null, 2),
+      ),
+    ),
+  )
+  return { chain, admin, configFor }
+}
+
+/** Waits until every peer id is bound to an address in the NodeRegistry (or `ms` passed). */
+async function waitRegistered(admin: VainClient, ids: readonly string[], ms: number): Promise<Map<string, Address>> {
+  const found = new Map<string, Address>()
+  const deadline = Date.now() + ms
+  while (found.size < ids.length && Date.now() < deadline) {
+    for (const id of ids) {
+      if (found.has(id)) continue
+      const a = await admin.registry.nodeOf(id)
+      if (a !== undefined) found.set(id, a)
+    }
+    if (found.size < ids.length) await new Promise((r) => setTimeout(r, 250))
+  }
+  return found
+}
+
+interface RoundPayout {
+  round: number | undefined
+  signers: number
+  /** Contributions of the settled result (Infinity until the settlement is seen). */
+  contributions: number
+  paid: bigint
+  accounts: Set<string>
+  printed: boolean
+}
+
+/** Follows settlements and claims from the observer's chain view; prints a line per round once paid. */
+function followRewards(obs: Awaited<ReturnType<typeof startVainNode>>, out: (line: string) => void) {
+  const service = obs.chain
+  if (service === undefined) throw new Error('the observer has no chain')
+  const rounds = new Map<bigint, RoundPayout>()
+  const committees = new Map<bigint, number>()
+  const earned = new Map<string, bigint>()
+  let muted = false
+  const entry = (roundId: bigint, round: number | undefined): RoundPayout => {
+    let e = rounds.get(roundId)
+    if (e === undefined) {
+      e = { round, signers: 0, contributions: Number.POSITIVE_INFINITY, paid: 0n, accounts: new Set(), printed: false }
+      rounds.set(roundId, e)
+    }
+    e.round ??= round
+    return e
+  }
+  const check = (roundId: bigint): void => {
+    const r = rounds.get(roundId)
+    if (r === undefined || r.printed || r.accounts.size < r.contributions) return
+    r.printed = true
+    if (muted) return
+    const round = r.round === undefined ? '?' : String(r.round + 1).padStart(2)
+    out(
+      `         ⛓ round ${round} settled on chain (#${roundId}, ${r.signers}/${committees.get(roundId) ?? '?'} committee signatures) · ${formatVain(r.paid)} paid to ${r.accounts.size} nodes`,
+    )
+  }
+  service.on('round:opened', (r) => committees.set(r.roundId, r.committee.length))
+  service.on('round:settled', (r) => {
+    const e = entry(r.roundId, r.round)
+    e.signers = r.signers
+    e.contributions = r.contributions
+    check(r.roundId)
+  })
+  service.on('reward:claimed', (c) => {
+    const e = entry(c.roundId, c.round)
+    e.paid += c.amount
+    e.accounts.add(c.account)
+    earned.set(c.account, (earned.get(c.account) ?? 0n) + c.amount)
+    check(c.roundId)
+  })
+  return {
+    /** Waits until rounds 0..count-1 are settled and every reward of them claimed (or `ms` passed). */
+    async paidFor(count: number, ms: number): Promise<void> {
+      const end = Date.now() + ms
+      const paid = () => new Set([...rounds.values()].filter((r) => r.printed).map((r) => r.round))
+      while (Date.now() < end) {
+        const p = paid()
+        if (Array.from({ length: count }, (_, i) => i).every((i) => p.has(i))) return
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    },
+    /** No more lines (the summary follows). */
+    mute(): void {
+      muted = true
+    },
+    async summary(
+      rpcUrl: string,
+      admin: VainClient,
+      ids: readonly string[],
+      addresses: ReadonlyMap<string, Address>,
+    ): Promise<DemoChainSummary> {
+      const nodes = await Promise.all(
+        ids.map(async (peerId) => {
+          const address = addresses.get(peerId)
+          if (address === undefined) {
+            return { peerId, address: '(unregistered)', staked: '0 VAIN', tier: 0, reputation: '0', earned: '0 VAIN' }
+          }
+          const s = await admin.standing(address)
+          return {
+            peerId,
+            address,
+            staked: formatVain(s.staked),
+            tier: s.tier,
+            reputation: String(s.reputation),
+            earned: formatVain(earned.get(address) ?? 0n),
+          }
+        }),
+      )
+      return {
+        rpcUrl,
+        settledRounds: [...rounds.values()].filter((r) => Number.isFinite(r.contributions)).length,
+        rewardsPaid: formatVain([...earned.values()].reduce((a, b) => a + b, 0n)),
+        paidNodes: [...earned.values()].filter((v) => v > 0n).length,
+        nodes,
+      }
+    },
   }
 }

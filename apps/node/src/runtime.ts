@@ -22,6 +22,7 @@ import { diskModelStore } from './adapters/models.js'
 import { fileJobStateStore } from './adapters/state.js'
 import { netTransport } from './adapters/transport.js'
 import { type ApiServer, startApi } from './api.js'
+import { ChainService } from './chain/service.js'
 import type { AppConfig } from './config.js'
 import type { Logger } from './logger.js'
 
@@ -33,6 +34,8 @@ export interface RunningNode {
   api: ApiServer | undefined
   trainer: LocalTrainer
   localSamples: number
+  /** Stake, eligibility and settlement on chain, when the config has a `chain` section. */
+  chain: ChainService | undefined
   stop(): Promise<void>
 }
 
@@ -77,14 +80,17 @@ export async function startVainNode(config: AppConfig, log: Logger): Promise<Run
       samples: shard.size,
     })
   }
+  const roles = { trainer: learner !== undefined, aggregator: config.roles.includes('aggregator') }
+  // with a chain: "staked and tier >= the role's tier", read from chain; else the job's allow-lists
+  const chain = config.chain === undefined ? undefined : new ChainService({ config: config.chain, node, log, roles })
   const participant = createParticipant({
     transport,
     models,
     state,
-    policy: jobAllowListEligibility(),
+    policy: chain?.policy ?? jobAllowListEligibility(),
     ...(learner !== undefined ? { learner } : {}),
     runtime: runtimeFactory(),
-    roles: { trainer: learner !== undefined, aggregator: config.roles.includes('aggregator') },
+    roles,
   })
   participant.addEventListener('job:joined', (e) =>
     log.info('joined job', { job: e.detail.jobId.slice(0, 12), name: e.detail.spec.name }),
@@ -120,9 +126,20 @@ export async function startVainNode(config: AppConfig, log: Logger): Promise<Run
   participant.addEventListener('round:failed', (e) =>
     log.warn('round failed', { round: e.detail.round, reason: e.detail.reason }),
   )
+  // the chain side follows the participant's events: attach it before jobs resume
+  await chain?.start(participant)
   await participant.start()
   const api =
-    config.apiPort === null ? undefined : await startApi({ node, participant, models, port: config.apiPort, log })
+    config.apiPort === null
+      ? undefined
+      : await startApi({
+          node,
+          participant,
+          models,
+          port: config.apiPort,
+          log,
+          ...(chain !== undefined ? { chain: () => chain.status() } : {}),
+        })
   if (api !== undefined) log.info('REST API listening', { url: api.url })
   let stopped = false
   return {
@@ -132,11 +149,13 @@ export async function startVainNode(config: AppConfig, log: Logger): Promise<Run
     api,
     trainer,
     localSamples,
+    chain,
     stop: async () => {
       if (stopped) return
       stopped = true
       await api?.close()
       await participant.stop()
+      await chain?.stop()
       transport.close()
       await trainer.close()
       await node.stop()

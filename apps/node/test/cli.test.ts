@@ -26,6 +26,31 @@ describe('vain CLI', () => {
     expect(r.status).toBe(0)
     expect(r.stdout).toContain('vain start [options]')
     expect(r.stdout).toContain('vain demo')
+    expect(r.stdout).toContain('vain stake AMOUNT')
+    expect(r.stdout).toContain('vain vote ID for|against|abstain')
+    expect(r.stdout).toContain('--no-chain')
+  })
+
+  it('start with a bad chain section exits 2 and names every problem', async () => {
+    const file = join(dir, 'chain.json')
+    await writeFile(
+      file,
+      JSON.stringify({ chain: { rpcUrl: 'ftp://x', privateKey: '0x12', addresses: { token: '0x1' } } }),
+    )
+    const r = vain('start', '--data-dir', dir, '--config', file)
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/chain\.rpcUrl: must be an http\(s\) URL/)
+    expect(r.stderr).toMatch(/chain\.privateKey: must be 0x \+ 64 hex/)
+    expect(r.stderr).toMatch(/chain\.addresses: must be the suite's addresses/)
+  })
+
+  it('chain commands without a chain, or with bad input, exit 2 with a clear message', () => {
+    const none = vain('tier')
+    expect(none.status).toBe(2)
+    expect(none.stderr).toMatch(/no chain configured/)
+    const amount = vain('stake', 'lots', '--rpc', 'http://127.0.0.1:1', '--addresses', join(dir, 'missing.json'))
+    expect(amount.status).toBe(2)
+    expect(amount.stderr).toMatch(/cannot read addresses/)
   })
 
   it('start with a bad config exits 2 and names every problem', async () => {
@@ -51,15 +76,17 @@ describe('vain CLI', () => {
     expect(bad.stderr).toMatch(/--mnist-shard must look like I\/N/)
   })
 
-  it('demo with a bad flag exits 2', () => {
+  it('demo with a bad flag exits 2; --no-chain is a flag', () => {
     const r = vain('demo', '--nodes', '1')
     expect(r.status).toBe(2)
     expect(r.stderr).toContain('--nodes must be an integer in 2..50')
+    const off = vain('demo', '--no-chain', '--nodes', '1')
+    expect(off.stderr).toContain('--nodes must be an integer in 2..50')
   })
 })
 
-describe('vain demo: nodes in separate processes train MNIST with no server', () => {
-  it('a 5-node job reaches accuracy far above chance', () => {
+describe('vain demo: nodes in separate processes train MNIST with no server, settled on a local chain', () => {
+  it('a 5-node job reaches accuracy far above chance and pays its trainers', () => {
     const r = vain('demo', '--nodes', '5', '--rounds', '6', '--target', '0.85', '--json')
     expect(r.status, r.stderr).toBe(0)
     const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as {
@@ -68,10 +95,14 @@ describe('vain demo: nodes in separate processes train MNIST with no server', ()
       rounds: number
       uploadedBytes: number
       curve: Array<{ accuracy: number }>
+      chain?: { settledRounds: number; paidNodes: number; nodes: Array<{ tier: number }> }
     }
     expect(summary.ok).toBe(true)
     expect(summary.accuracy).toBeGreaterThan(0.7) // chance is 0.1
     expect(summary.rounds).toBeGreaterThanOrEqual(1)
     expect(summary.uploadedBytes).toBeGreaterThan(0)
+    expect(summary.chain?.settledRounds).toBeGreaterThanOrEqual(1)
+    expect(summary.chain?.paidNodes).toBeGreaterThanOrEqual(1)
+    expect(summary.chain?.nodes.map((n) => n.tier)).toEqual([3, 3, 3, 3, 3])
   })
 })

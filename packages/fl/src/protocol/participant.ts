@@ -413,6 +413,8 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
         spec.committeeSize,
       )
       const expected = await this.init.policy.expectedTrainers?.(announcement, round)
+      // the policy may be slow (read from chain): a stop while it ran must not start a round
+      if (signal.aborted) break
       const work: RoundWork = {
         round,
         attempt,
@@ -457,6 +459,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
           },
         })
       }
+      if (signal.aborted) break // listeners added below would never hear an abort that already happened
       if (model !== undefined && this.init.roles.trainer && this.init.learner?.supports(spec) === true) {
         tasks.push(this.trainAndSend(run, work, model))
       }
