@@ -6,7 +6,10 @@
  * content hash, **local training on onnxruntime-node** (the whole SGD step — forward, backward,
  * momentum, weight decay, FedProx — is one ONNX graph built in TypeScript), evaluation, ONNX
  * export/import, a float64 reference of every step, MNIST and synthetic datasets, and seeded
- * federated partitioners (IID, Dirichlet label skew, shards, quantity skew).
+ * federated partitioners (IID, Dirichlet label skew, shards, quantity skew); strategies, robust
+ * aggregators, update codecs, DP and secure aggregation, attack models; `runSimulation` (many
+ * clients on worker threads), a model registry with lineage and observable state, and
+ * personalization (local fine-tuning, Reptile meta-learning).
  *
  * @example
  * ```ts
@@ -28,8 +31,11 @@ export * from './data/index.js'
 export * from './errors.js'
 export * from './models/index.js'
 export * from './onnx/index.js'
+export * from './personalization/index.js'
 export * from './privacy/index.js'
 export * from './protocol/index.js'
 export * from './random.js'
+export * from './registry/index.js'
+export * from './simulation/index.js'
 export * from './strategies/index.js'
 export * from './train/index.js'
