@@ -8,6 +8,7 @@
  *   pnpm --filter @vain/node bench -- --full    # N = 10, 50, 100
  */
 import * as os from 'node:os'
+import { createModel, loadMnist, mlp, partitionDataset, runSimulation } from '@vain/fl'
 import { runDemo } from '../src/demo.js'
 
 const args = process.argv.slice(2).filter((a) => a !== '--')
@@ -22,9 +23,30 @@ console.log(
   `workload: MLP 784-64-10 (50,890 params), MNIST 8,000 digits split non-IID (Dirichlet 0.5) across N nodes, 2 local epochs, FedAvg + mean, top-k 5 % + int8 with error feedback, committee 3, ${rounds} rounds, every node a trainer and an aggregator candidate\n`,
 )
 console.log(
-  '| N | processes up + mesh (s) | first round (s) | later rounds (s/round) | upload per round | dense per round | accuracy after rounds |',
+  '| N | processes up + mesh (s) | first round (s) | later rounds (s/round) | upload per round | dense per round | accuracy after rounds | in-process simulation, same job | difference |',
 )
-console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+/** The same job in-process (runSimulation): same shards, initial model, codec and local training. */
+async function simulate(n: number): Promise<number> {
+  const { train, test } = await loadMnist()
+  const partition = partitionDataset(train, { kind: 'dirichlet', clients: n, alpha: 0.5, seed: 1, minSamples: 10 })
+  const result = await runSimulation({
+    dataset: { train, test },
+    model: createModel(mlp(784, [64], 10), { seed: 1 }),
+    clients: n,
+    rounds,
+    fraction: 1,
+    partition,
+    strategy: { name: 'fedavg' },
+    aggregator: { name: 'mean' },
+    codec: { name: 'top-k', params: { fraction: 0.05, values: 'int8', errorFeedback: true } },
+    local: { epochs: 2, batchSize: 32, lr: 0.05, momentum: 0.9 },
+    seed: 1,
+    progress: false,
+  })
+  return result.finalAccuracy
+}
+
 for (const n of sizes) {
   const t0 = performance.now()
   try {
@@ -40,8 +62,9 @@ for (const n of sizes) {
     })
     const setup = s.seconds - s.curve.reduce((a, c) => a + c.seconds, 0)
     const perRound = s.curve.length > 0 ? s.uploadedBytes / s.curve.length : 0
+    const sim = await simulate(n)
     console.log(
-      `| ${n} | ${setup.toFixed(1)} | ${s.secondsToFirstRound.toFixed(1)} | ${s.meanSecondsPerRound.toFixed(1)} | ${(perRound / 1e3).toFixed(0)} KB | ${(s.denseBytesPerRound / 1e6).toFixed(1)} MB | ${(100 * s.accuracy).toFixed(1)} % (${s.rounds}/${rounds}) |`,
+      `| ${n} | ${setup.toFixed(1)} | ${s.secondsToFirstRound.toFixed(1)} | ${s.meanSecondsPerRound.toFixed(1)} | ${(perRound / 1e3).toFixed(0)} KB | ${(s.denseBytesPerRound / 1e6).toFixed(1)} MB | ${(100 * s.accuracy).toFixed(1)} % (${s.rounds}/${rounds}) | ${(100 * sim).toFixed(1)} % | ${(100 * (s.accuracy - sim)).toFixed(1)} pt |`,
     )
   } catch (err) {
     console.log(
