@@ -525,6 +525,9 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
       denyList,
       graceMs: cfg.handshake.graceMs,
       denyTtlMs: cfg.handshake.denyMs,
+      // a busy machine running many local nodes answers slowly: give each attempt more time there
+      timeoutMs: cfg.profile === 'public' ? 5_000 : 15_000,
+      isProtected: (peer) => bootstrapPeers.has(peer.toString()),
     }),
   }
   if (cfg.discovery.pex) {

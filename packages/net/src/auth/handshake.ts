@@ -77,6 +77,12 @@ export interface HandshakeInit {
   denyTtlMs?: number
   /** How long a peer that timed out or kept failing transiently stays denied (ms). Default 30 s. */
   softDenyTtlMs?: number
+  /**
+   * Peers never denied for timeouts or transient failures (only disconnected), e.g. bootstrap
+   * peers: when many nodes join at once the bootstrap is slow, and denying it would cut a node
+   * off from the only peer it knows. Hard failures (forgery) still deny.
+   */
+  isProtected?: (peer: PeerId) => boolean
   /** Largest accepted |now − descriptor timestamp|. Default 5 minutes. */
   maxClockSkewMs?: number
   /** Accepted vAIn protocol versions. Default `[descriptor.protocolVersion ?? 1]`. */
@@ -633,6 +639,12 @@ class VainHandshake extends TypedEventEmitter<HandshakeEvents> implements Handsh
    */
   #reject(peer: PeerId, error: VainNetError, soft = false): void {
     if (!this.#started) return
+    if (soft && this.#init.isProtected?.(peer) === true) {
+      this.#log('handshake with protected peer %p failed, disconnecting without deny: %s', peer, error.message)
+      this.#authenticated.delete(peer.toString())
+      void this.#disconnect(peer)
+      return
+    }
     const key = peer.toString()
     const timer = this.#graceTimers.get(key)
     if (timer !== undefined) clearTimeout(timer)
