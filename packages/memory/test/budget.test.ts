@@ -117,7 +117,7 @@ describe('a RAM budget shared by several stores', () => {
           expect(budget.usedBytes).toBeLessThanOrEqual(6_000)
         }
       }),
-      { numRuns: 60 },
+      { numRuns: 300 },
     )
   })
 })

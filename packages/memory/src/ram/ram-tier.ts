@@ -6,8 +6,6 @@
 import { LRUCache } from 'lru-cache'
 import type { BudgetConsumer, MemoryBudget } from '../budget/memory-budget.js'
 
-const PEEK_STALE = { allowStale: true } as const
-
 /** Why an entry left the RAM tier without being deleted. */
 export type EvictionReason = 'capacity' | 'budget'
 
@@ -117,14 +115,12 @@ export class RamTier implements BudgetConsumer {
     }
     const budget = this.budget
     if (budget.usedBytes + size > budget.maxBytes) {
-      // the budget may be short: find the real growth and make room for it (shedding others)
-      const previous = this.cache.peek(key, PEEK_STALE)
-      const delta = size - (previous === undefined ? 0 : entryBytes(key, previous))
-      if (!budget.reserve(this, delta)) {
-        this.cache.delete(key)
-        return false
-      }
-      budget.release(delta) // accounted below, from the actual change
+      // the budget may be short: give the old value's bytes back first (shedding could evict it
+      // anyway, and then the real growth would be the whole entry), then make room for the whole
+      // entry, shedding others above their reservation
+      this.cache.delete(key)
+      if (!budget.reserve(this, size)) return false
+      budget.release(size) // accounted below, from the actual change
     }
     // account the actual change of this cache's size (new entry, replaced entry, own evictions)
     const before = this.cache.calculatedSize
