@@ -122,7 +122,8 @@ function codecSpec(name: string): JobSpecInput['codec'] {
 export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const started = performance.now()
   const out = (line: string): void => {
-    if (!opts.json && opts.quiet !== true) process.stdout.write(`${line}\n`)
+    // with --json, stdout carries only the summary: progress goes to stderr
+    if (opts.quiet !== true) (opts.json ? process.stderr : process.stdout).write(`${line}\n`)
   }
   const root = await mkdtemp(join(tmpdir(), 'vain-demo-'))
   const children: Child[] = []

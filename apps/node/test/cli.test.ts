@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +11,28 @@ const vain = (...args: string[]) =>
     encoding: 'utf8',
     timeout: 120_000,
   })
+
+/** Run the CLI without blocking the test worker; resolves with status null when killed at `timeoutMs`. */
+function vainAsync(timeoutMs: number, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(process.execPath, ['--conditions=vain-source', '--import', 'tsx', CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d
+  })
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d
+  })
+  const timer = setTimeout(() => proc.kill('SIGINT'), timeoutMs)
+  return new Promise((resolve) => {
+    proc.once('close', (status) => {
+      clearTimeout(timer)
+      resolve({ status, stdout, stderr })
+    })
+  })
+}
 
 describe('vain CLI', () => {
   let dir: string
@@ -86,9 +108,11 @@ describe('vain CLI', () => {
 })
 
 describe('vain demo: nodes in separate processes train MNIST with no server, settled on a local chain', () => {
-  it('a 5-node job reaches accuracy far above chance and pays its trainers', () => {
-    const r = vain('demo', '--nodes', '5', '--rounds', '6', '--target', '0.85', '--json')
-    expect(r.status, r.stderr).toBe(0)
+  it('a 5-node job reaches accuracy far above chance and pays its trainers', { timeout: 330_000 }, async () => {
+    const r = await vainAsync(300_000, 'demo', '--nodes', '5', '--rounds', '6', '--target', '0.85', '--json')
+    // on failure, show what the demo printed (progress goes to stderr with --json)
+    expect(r.status, `${r.stderr}\n${r.stdout}`.slice(-4000)).toBe(0)
+    expect(r.stderr).toMatch(/round +1\/6/)
     const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as {
       ok: boolean
       accuracy: number
