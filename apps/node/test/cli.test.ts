@@ -13,7 +13,10 @@ const vain = (...args: string[]) =>
   })
 
 /** Run the CLI without blocking the test worker; resolves with status null when killed at `timeoutMs`. */
-function vainAsync(timeoutMs: number, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function vainAsync(
+  timeoutMs: number,
+  ...args: string[]
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const proc = spawn(process.execPath, ['--conditions=vain-source', '--import', 'tsx', CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
