@@ -237,6 +237,46 @@ function yBytes(y: bigint): Buffer {
 
 // ——— client ———
 
+/**
+ * A client's two X25519 key pairs, made before it knows its id or the roster (a network run
+ * advertises the public keys first; the roster then assigns ids). Opaque; pass to
+ * {@link createSecAggClient} as `keys`.
+ */
+export class SecAggKeys {
+  /** @internal */
+  readonly encryption: X25519Pair
+  /** @internal */
+  readonly masking: X25519Pair
+  /** @internal use {@link generateSecAggKeys} */
+  constructor(encryption: X25519Pair, masking: X25519Pair) {
+    this.encryption = encryption
+    this.masking = masking
+  }
+  /** The public encryption key (32 bytes). */
+  get encryptionKey(): Uint8Array {
+    return this.encryption.publicRaw
+  }
+  /** The public masking key (32 bytes). */
+  get maskingKey(): Uint8Array {
+    return this.masking.publicRaw
+  }
+}
+
+/**
+ * Fresh key pairs for one secure-aggregation run.
+ *
+ * @example
+ * ```ts
+ * import { createSecAggClient, generateSecAggKeys } from '@vain/fl'
+ * const keys = generateSecAggKeys() // advertise keys.encryptionKey and keys.maskingKey
+ * // …once the roster assigned id 4:
+ * const client = createSecAggClient({ id: 4, threshold: 3, vectorLength: 10, keys })
+ * ```
+ */
+export function generateSecAggKeys(): SecAggKeys {
+  return new SecAggKeys(generateX25519(), generateX25519())
+}
+
 /** A client of one secure-aggregation run (one object per client per run). */
 export interface SecAggClient {
   readonly id: number
@@ -261,13 +301,14 @@ export interface SecAggClient {
  * const keys = client.advertiseKeys() // send to the server, and so on (see runSecureAggregation)
  * ```
  */
-export function createSecAggClient(init: SecAggConfig & { id: number }): SecAggClient {
+export function createSecAggClient(init: SecAggConfig & { id: number; keys?: SecAggKeys }): SecAggClient {
   const cfg = resolve(init)
   const id = init.id
   checkId(id)
   let stage = 0
-  const encryption = generateX25519()
-  const masking = generateX25519()
+  const keys = init.keys ?? generateSecAggKeys()
+  if (!(keys instanceof SecAggKeys)) throw new ConfigError('keys must come from generateSecAggKeys()')
+  const { encryption, masking } = keys
   const selfSeed = new Uint8Array(randomBytes(SEED_BYTES))
   let roster = new Map<number, AdvertiseKeysMessage>()
   /** Shares this client holds of other clients' secrets (and of its own). */
@@ -485,63 +526,128 @@ export function createSecAggServer(config: SecAggConfig): SecAggServer {
     },
     unmask(messages) {
       enter(3, 'unmask')
-      const survivors = [...inputs.keys()].sort((a, b) => a - b)
-      const selfShares = new Map<number, ShamirShare[]>()
-      const keyShares = new Map<number, ShamirShare[]>()
-      const responders = new Set<number>()
-      for (const m of messages) {
-        if (!inputs.has(m.from))
-          throw new SecAggProtocolError(`unmasking shares from client ${m.from}, which is not a survivor`)
-        if (responders.has(m.from)) throw new SecAggProtocolError(`client ${m.from} sent unmasking shares twice`)
-        responders.add(m.from)
-        for (const r of m.selfMaskShares) {
-          if (!inputs.has(r.owner))
-            throw new SecAggProtocolError(`client ${m.from} revealed a self-mask share of non-survivor ${r.owner}`)
-          if (r.share.x !== m.from) throw new InvalidShareError(`client ${m.from} sent a share with x = ${r.share.x}`)
-          selfShares.set(r.owner, [...(selfShares.get(r.owner) ?? []), r.share])
-        }
-        for (const r of m.maskingKeyShares) {
-          if (!u2.has(r.owner) || inputs.has(r.owner)) {
-            throw new SecAggProtocolError(
-              `client ${m.from} revealed a masking-key share of ${r.owner}, which is not a dropped client`,
-            )
-          }
-          if (r.share.x !== m.from) throw new InvalidShareError(`client ${m.from} sent a share with x = ${r.share.x}`)
-          keyShares.set(r.owner, [...(keyShares.get(r.owner) ?? []), r.share])
-        }
-      }
-      atLeast('unmasking', responders.size)
-      // one extra share beyond t, when there is one, detects a corrupted share
-      const pick = (shares: ShamirShare[]): ShamirShare[] =>
-        [...shares].sort((a, b) => a.x - b.x).slice(0, cfg.threshold + 1)
-      const sum = new Uint32Array(cfg.vectorLength)
-      for (const u of survivors) addMask(sum, inputs.get(u)!, 1)
-      for (const u of survivors) {
-        const shares = selfShares.get(u) ?? []
-        atLeast('unmasking', shares.length, `self-mask shares of client ${u}`)
-        const seed = combineShares(pick(shares), { threshold: cfg.threshold, byteLength: SEED_BYTES })
-        addMask(sum, expandMask(seed, cfg.vectorLength), -1)
-      }
-      for (const u of u2) {
-        if (inputs.has(u)) continue
-        const shares = keyShares.get(u) ?? []
-        atLeast('unmasking', shares.length, `masking-key shares of dropped client ${u}`)
-        const raw = combineShares(pick(shares), { threshold: cfg.threshold, byteLength: 32 })
-        let key: KeyObject
-        try {
-          key = privateKeyFromRaw(raw)
-        } catch (cause) {
-          throw new InvalidShareError(`recovered masking key of client ${u} is invalid`, { cause })
-        }
-        for (const v of survivors) {
-          const seed = derive(agree(key, roster.get(v)!.maskingKey), 'mask', cfg.context, u, v)
-          // v added +PRG(s_uv) if v < u, −PRG otherwise: undo it
-          addMask(sum, expandMask(seed, cfg.vectorLength), v < u ? -1 : 1)
-        }
-      }
-      return { sum: decodeFixedPoint(sum, cfg.fractionalBits), contributors: survivors }
+      return unmaskSum(cfg, roster, u2, inputs, messages)
     },
   }
+}
+
+/** What {@link recoverSum} needs: the stages' outcomes as a coordinator fixed them. */
+export interface RecoverSumInput {
+  /** Every client that advertised keys (the roster). */
+  roster: readonly AdvertiseKeysMessage[]
+  /** Ids of the clients that shared keys (stage 2); their masks are in the inputs. */
+  sharers: readonly number[]
+  /** The survivors' masked inputs (stage 3). */
+  inputs: readonly MaskedInputMessage[]
+  /** Unmasking messages from at least `threshold` survivors (stage 4). */
+  unmasking: readonly UnmaskingMessage[]
+}
+
+/**
+ * Recovers the sum from the outcome of the four stages, without running them: how each member
+ * of a committee recomputes, on its own, the sum a coordinator's cut-offs define (any `threshold`
+ * honest shares give the same seeds, so every member gets the same sum).
+ *
+ * @throws {TooFewSurvivorsError} when fewer than `threshold` shares of some secret arrived
+ * @throws {SecAggProtocolError} for inconsistent input (unknown ids, a share of a non-sharer…)
+ * @example
+ * ```ts
+ * import { recoverSum } from '@vain/fl'
+ * const { sum, contributors } = recoverSum({ threshold: 3, vectorLength: n }, { roster, sharers, inputs, unmasking })
+ * ```
+ */
+export function recoverSum(config: SecAggConfig, input: RecoverSumInput): SecAggResult {
+  const cfg = resolve(config)
+  const roster = new Map<number, AdvertiseKeysMessage>()
+  for (const m of input.roster) {
+    checkId(m.id)
+    if (roster.has(m.id)) throw new SecAggProtocolError(`roster lists client ${m.id} twice`)
+    if (m.encryptionKey?.length !== 32 || m.maskingKey?.length !== 32)
+      throw new SecAggProtocolError(`client ${m.id} has malformed keys`)
+    roster.set(m.id, m)
+  }
+  const u2 = new Set<number>()
+  for (const id of [...input.sharers].sort((a, b) => a - b)) {
+    if (!roster.has(id)) throw new SecAggProtocolError(`sharer ${id} is not in the roster`)
+    u2.add(id)
+  }
+  const inputs = new Map<number, Uint32Array>()
+  for (const m of input.inputs) {
+    if (!u2.has(m.from)) throw new SecAggProtocolError(`masked input from client ${m.from}, which did not share keys`)
+    if (inputs.has(m.from)) throw new SecAggProtocolError(`client ${m.from} sent two masked inputs`)
+    if (!(m.masked instanceof Uint32Array) || m.masked.length !== cfg.vectorLength)
+      throw new SecAggProtocolError(`masked input of client ${m.from} has the wrong length`)
+    inputs.set(m.from, m.masked)
+  }
+  if (inputs.size < cfg.threshold) throw new TooFewSurvivorsError('masked-inputs', inputs.size, cfg.threshold)
+  return unmaskSum(cfg, roster, u2, inputs, input.unmasking)
+}
+
+function unmaskSum(
+  cfg: Resolved,
+  roster: ReadonlyMap<number, AdvertiseKeysMessage>,
+  u2: ReadonlySet<number>,
+  inputs: ReadonlyMap<number, Uint32Array>,
+  messages: readonly UnmaskingMessage[],
+): SecAggResult {
+  const atLeast = (stageName: string, n: number, detail = ''): void => {
+    if (n < cfg.threshold) throw new TooFewSurvivorsError(stageName, n, cfg.threshold, detail)
+  }
+  const survivors = [...inputs.keys()].sort((a, b) => a - b)
+  const selfShares = new Map<number, ShamirShare[]>()
+  const keyShares = new Map<number, ShamirShare[]>()
+  const responders = new Set<number>()
+  for (const m of messages) {
+    if (!inputs.has(m.from))
+      throw new SecAggProtocolError(`unmasking shares from client ${m.from}, which is not a survivor`)
+    if (responders.has(m.from)) throw new SecAggProtocolError(`client ${m.from} sent unmasking shares twice`)
+    responders.add(m.from)
+    for (const r of m.selfMaskShares) {
+      if (!inputs.has(r.owner))
+        throw new SecAggProtocolError(`client ${m.from} revealed a self-mask share of non-survivor ${r.owner}`)
+      if (r.share.x !== m.from) throw new InvalidShareError(`client ${m.from} sent a share with x = ${r.share.x}`)
+      selfShares.set(r.owner, [...(selfShares.get(r.owner) ?? []), r.share])
+    }
+    for (const r of m.maskingKeyShares) {
+      if (!u2.has(r.owner) || inputs.has(r.owner)) {
+        throw new SecAggProtocolError(
+          `client ${m.from} revealed a masking-key share of ${r.owner}, which is not a dropped client`,
+        )
+      }
+      if (r.share.x !== m.from) throw new InvalidShareError(`client ${m.from} sent a share with x = ${r.share.x}`)
+      keyShares.set(r.owner, [...(keyShares.get(r.owner) ?? []), r.share])
+    }
+  }
+  atLeast('unmasking', responders.size)
+  // one extra share beyond t, when there is one, detects a corrupted share
+  const pick = (shares: ShamirShare[]): ShamirShare[] =>
+    [...shares].sort((a, b) => a.x - b.x).slice(0, cfg.threshold + 1)
+  const sum = new Uint32Array(cfg.vectorLength)
+  for (const u of survivors) addMask(sum, inputs.get(u)!, 1)
+  for (const u of survivors) {
+    const shares = selfShares.get(u) ?? []
+    atLeast('unmasking', shares.length, `self-mask shares of client ${u}`)
+    const seed = combineShares(pick(shares), { threshold: cfg.threshold, byteLength: SEED_BYTES })
+    addMask(sum, expandMask(seed, cfg.vectorLength), -1)
+  }
+  for (const u of u2) {
+    if (inputs.has(u)) continue
+    const shares = keyShares.get(u) ?? []
+    atLeast('unmasking', shares.length, `masking-key shares of dropped client ${u}`)
+    const raw = combineShares(pick(shares), { threshold: cfg.threshold, byteLength: 32 })
+    let key: KeyObject
+    try {
+      key = privateKeyFromRaw(raw)
+    } catch (cause) {
+      throw new InvalidShareError(`recovered masking key of client ${u} is invalid`, { cause })
+    }
+    for (const v of survivors) {
+      const seed = derive(agree(key, roster.get(v)!.maskingKey), 'mask', cfg.context, u, v)
+      // v added +PRG(s_uv) if v < u, −PRG otherwise: undo it
+      addMask(sum, expandMask(seed, cfg.vectorLength), v < u ? -1 : 1)
+    }
+  }
+  return { sum: decodeFixedPoint(sum, cfg.fractionalBits), contributors: survivors }
 }
 
 // ——— in-process run ———

@@ -28,6 +28,7 @@ interface Member {
   resultHandlers: Set<(r: unknown, from: string) => void>
   updateHandlers: Set<UpdateHandler>
   latestHandlers: Set<(jobId: string) => RoundResult[] | undefined>
+  secAggHandlers: Set<(frame: Uint8Array, from: string) => Promise<Uint8Array>>
   models: Map<string, Uint8Array>
   online: boolean
 }
@@ -62,6 +63,8 @@ export class LocalNetwork {
   /** Bytes of encoded updates sent, total. */
   updateBytes = 0
   updates = 0
+  /** Bytes of secure-aggregation frames sent (requests and answers), total. */
+  secAggBytes = 0
 
   /** Add a node (a fresh Ed25519 key) or get the existing one's handle again (a restart). */
   join(id: string): LocalNode {
@@ -76,6 +79,7 @@ export class LocalNetwork {
         resultHandlers: new Set(),
         updateHandlers: new Set(),
         latestHandlers: new Set(),
+        secAggHandlers: new Set(),
         models: new Map(),
         online: true,
       }
@@ -143,6 +147,30 @@ export class LocalNetwork {
           }
         }
         return []
+      },
+      requestSecAgg: async (to, frame, options = {}) => {
+        const target = this.members.get(to)
+        if (target === undefined || !target.online || !member.online)
+          throw new PeerUnreachableError(`${to} is unreachable`)
+        const handler = [...target.secAggHandlers][0]
+        if (handler === undefined) throw new PeerUnreachableError(`${to} does not serve secure aggregation`)
+        this.secAggBytes += frame.byteLength
+        await new Promise((r) => setImmediate(r))
+        options.signal?.throwIfAborted()
+        const answer = await new Promise<Uint8Array>((resolve, reject) => {
+          const onAbort = () => reject(options.signal?.reason)
+          options.signal?.addEventListener('abort', onAbort, { once: true })
+          handler(frame.slice(), id)
+            .then(resolve, reject)
+            .finally(() => options.signal?.removeEventListener('abort', onAbort))
+        })
+        if (!target.online || !member.online) throw new PeerUnreachableError(`${to} went offline`)
+        this.secAggBytes += answer.byteLength
+        return answer.slice()
+      },
+      onSecAggRequest: (h) => {
+        member.secAggHandlers.add(h)
+        return () => member.secAggHandlers.delete(h)
       },
       onLatestRequest: (h) => {
         member.latestHandlers.add(h)

@@ -8,6 +8,13 @@ import { TypedEventEmitter } from 'main-event'
 import { countParameters, decodeModel, encodeModel, type Model, parseArchitecture, toModel } from '../models/index.js'
 import { majority, selectCommittee } from './committee.js'
 import {
+  ForgedMessageError,
+  InvalidJobError,
+  RejectedUpdateError,
+  type RoundProtocolError,
+  StaleUpdateError,
+} from './errors.js'
+import {
   type Contribution,
   computeJobId,
   type JobAnnouncement,
@@ -36,6 +43,8 @@ import type {
   RoundTransport,
   VerifiedUpdate,
 } from './ports.js'
+import { decodeSecAggFrame, encodeSecAggFrame, SecAggRequestSchema } from './secure.js'
+import { authenticateSecAgg, runSecureTrainer, SecureRoundMember } from './secure-round.js'
 
 /** Roles a participant plays. */
 export interface ParticipantRoles {
@@ -79,7 +88,15 @@ export interface ParticipantEvents {
     committee: string[]
     baseModel: string
   }>
-  'update:sent': CustomEvent<{ jobId: string; round: number; to: string[]; bytes: number; failed: string[] }>
+  'update:sent': CustomEvent<{
+    jobId: string
+    round: number
+    to: string[]
+    bytes: number
+    failed: string[]
+    /** Why the update could not be sent at all (e.g. a secure-aggregation stage closed). */
+    error?: string
+  }>
   'update:accepted': CustomEvent<{ jobId: string; round: number; trainer: string; bytes: number }>
   'result:published': CustomEvent<RoundResult>
   'round:completed': CustomEvent<{
@@ -103,29 +120,13 @@ export interface ParticipantEvents {
   rejected: CustomEvent<RejectionEvent>
 }
 
-/** Errors of the round protocol (named; `reason` goes to `rejected` events). */
-export class RoundProtocolError extends Error {
-  static override name = 'RoundProtocolError'
-  override name = 'RoundProtocolError'
-  /** Safe to report to the remote peer (name and message), e.g. over @vain/net protocols. */
-  readonly expose = true
-}
-export class InvalidJobError extends RoundProtocolError {
-  static override name = 'InvalidJobError'
-  override name = 'InvalidJobError'
-}
-export class ForgedMessageError extends RoundProtocolError {
-  static override name = 'ForgedMessageError'
-  override name = 'ForgedMessageError'
-}
-export class StaleUpdateError extends RoundProtocolError {
-  static override name = 'StaleUpdateError'
-  override name = 'StaleUpdateError'
-}
-export class RejectedUpdateError extends RoundProtocolError {
-  static override name = 'RejectedUpdateError'
-  override name = 'RejectedUpdateError'
-}
+export {
+  ForgedMessageError,
+  InvalidJobError,
+  RejectedUpdateError,
+  RoundProtocolError,
+  StaleUpdateError,
+} from './errors.js'
 
 interface RoundWork {
   round: number
@@ -137,6 +138,8 @@ interface RoundWork {
   resolveMajority?: (r: RoundResult) => void
   allArrived?: () => void
   expected: string[] | undefined
+  /** This member's side of a secure-aggregation round (jobs with `secureAggregation`). */
+  secure?: SecureRoundMember
 }
 
 interface JobRun {
@@ -192,6 +195,9 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       t.onResult((r, from) => this.onResult(r, from)),
       t.onUpdate((m, payload, from) => this.onUpdate(m, payload, from)),
     )
+    if (t.onSecAggRequest !== undefined) {
+      this.unsubscribe.push(t.onSecAggRequest((frame, from) => this.onSecAgg(frame, from)))
+    }
     if (t.onLatestRequest !== undefined) {
       this.unsubscribe.push(t.onLatestRequest((jobId) => this.jobs.get(jobId)?.state.lastResults))
     }
@@ -325,12 +331,26 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     if (a === undefined || this.jobs.has(a.jobId)) return
     const saved = await this.init.state.load(a.jobId)
     if (saved?.finished === true) return
-    await this.join(a, saved)
+    try {
+      await this.join(a, saved)
+    } catch (err) {
+      // a job this node cannot run (unknown codec, needs a transport feature…): say why, go on
+      this.reject({
+        kind: 'job',
+        from,
+        reason: (err as Error).message,
+        errorName: (err as Error).name,
+        jobId: a.jobId,
+      })
+    }
   }
 
   private async join(announcement: JobAnnouncement, saved?: PersistedJobState): Promise<void> {
     if (this.jobs.has(announcement.jobId) || !this.running) return
     const spec = announcement.spec
+    if (spec.secureAggregation && this.init.transport.requestSecAgg === undefined) {
+      throw new InvalidJobError('this job asks for secure aggregation, which this node’s transport does not carry')
+    }
     if (
       this.init.roles.trainer &&
       this.init.learner !== undefined &&
@@ -444,6 +464,20 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       this.checkMajority(run, work)
       if (run.ahead.size > 0) this.catchUp(run)
       const isMember = committee.includes(this.self) && this.init.roles.aggregator
+      if (isMember && spec.secureAggregation) {
+        work.secure = new SecureRoundMember({
+          ref: { jobId: announcement.jobId, round, attempt, baseModel },
+          self: this.self,
+          committee,
+          vectorLength: countParameters(parseArchitecture(spec.architecture)),
+          expected,
+          deadlineMs: spec.roundDeadlineMs,
+          unmaskWaitMs: grace / 2,
+          sign: (d) => this.init.transport.sign(d),
+          verify: (a, d, sig) => this.init.transport.verify(a, d, sig),
+          signal,
+        })
+      }
       const tasks: Array<Promise<unknown>> = []
       let model: Model | undefined
       try {
@@ -461,11 +495,14 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       }
       if (signal.aborted) break // listeners added below would never hear an abort that already happened
       if (model !== undefined && this.init.roles.trainer && this.init.learner?.supports(spec) === true) {
-        tasks.push(this.trainAndSend(run, work, model))
+        tasks.push(spec.secureAggregation ? this.trainSecure(run, work, model) : this.trainAndSend(run, work, model))
       }
       if (model !== undefined && isMember) {
-        for (const e of run.early.splice(0)) this.onUpdate(e.meta, e.payload, e.from).catch(() => {})
-        tasks.push(this.aggregateAsMember(run, work, model))
+        if (spec.secureAggregation) tasks.push(this.aggregateSecure(run, work, model))
+        else {
+          for (const e of run.early.splice(0)) this.onUpdate(e.meta, e.payload, e.from).catch(() => {})
+          tasks.push(this.aggregateAsMember(run, work, model))
+        }
       }
       const timeout = new Promise<undefined>((resolve) => {
         const t = setTimeout(() => resolve(undefined), spec.roundDeadlineMs + grace)
@@ -473,6 +510,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
         void majorityPromise.then(() => clearTimeout(t))
       })
       const winner = await Promise.race([majorityPromise, timeout])
+      work.secure?.close()
       await Promise.allSettled(tasks)
       if (signal.aborted) break
       if (winner === undefined) {
@@ -684,25 +722,188 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       delta: u.delta,
     }))
     const params = run.runtime.aggregate(model.params, updates)
-    const bytes = encodeModel(toModel(model.architecture, params))
-    const newModel = await this.init.models.put(bytes)
-    const unsigned = {
-      v: ROUND_PROTOCOL_VERSION as 1,
-      jobId: announcement.jobId,
-      round: work.round,
-      attempt: work.attempt,
-      baseModel: work.baseModel,
-      newModel,
-      contributions: accepted.map((u) => ({
+    await this.publishAggregate(
+      run,
+      work,
+      model,
+      params,
+      accepted.map((u) => ({
         trainer: u.meta.trainer,
         numSamples: u.meta.numSamples,
         payloadHash: u.meta.payloadHash,
         payloadBytes: u.meta.payloadBytes,
       })),
+    )
+  }
+
+  /** Store the new model and publish this member's signed result. */
+  private async publishAggregate(
+    run: JobRun,
+    work: RoundWork,
+    model: Model,
+    params: Float32Array,
+    contributions: Contribution[],
+  ): Promise<void> {
+    const bytes = encodeModel(toModel(model.architecture, params))
+    const newModel = await this.init.models.put(bytes)
+    const unsigned = {
+      v: ROUND_PROTOCOL_VERSION as 1,
+      jobId: run.announcement.jobId,
+      round: work.round,
+      attempt: work.attempt,
+      baseModel: work.baseModel,
+      newModel,
+      contributions,
       aggregator: this.self,
     }
     const result: RoundResult = { ...unsigned, signature: await this.init.transport.sign(resultSigningBytes(unsigned)) }
     await this.publishResult(result)
+  }
+
+  // ——— secure aggregation (jobs with `secureAggregation: true`; flow in ./secure.ts) ———
+
+  /** Send a secure-aggregation frame to a member, or handle it here when this node is that member. */
+  private sendSecAgg(run: JobRun, to: string, frame: Uint8Array): Promise<Uint8Array> {
+    if (to === this.self) return this.onSecAgg(frame, this.self)
+    const t = this.init.transport
+    const deadline = AbortSignal.timeout(
+      run.spec.roundDeadlineMs + (this.init.resultGraceMs ?? run.spec.roundDeadlineMs),
+    )
+    return (t.requestSecAgg as NonNullable<RoundTransport['requestSecAgg']>).call(t, to, frame, {
+      signal: AbortSignal.any([run.abort.signal, deadline]),
+    })
+  }
+
+  private async trainSecure(run: JobRun, work: RoundWork, model: Model): Promise<void> {
+    const learner = this.init.learner as Learner
+    const { spec, announcement } = run
+    const signal = run.abort.signal
+    const training = learner.train(spec, model, work.round, { signal })
+    const delta = training.then((result) => {
+      const d = new Float32Array(result.params.length)
+      for (let i = 0; i < d.length; i++) d[i] = (result.params[i] as number) - (model.params[i] as number)
+      return d
+    })
+    delta.catch(() => {})
+    try {
+      const numSamples = learner.numSamples?.(spec) ?? (await training).numSamples
+      const outcome = await runSecureTrainer({
+        ref: { jobId: announcement.jobId, round: work.round, attempt: work.attempt, baseModel: work.baseModel },
+        self: this.self,
+        committee: work.committee,
+        vectorLength: model.params.length,
+        numSamples,
+        delta,
+        send: (to, frame) => this.sendSecAgg(run, to, frame),
+        sign: (d) => this.init.transport.sign(d),
+        verify: (a, d, sig) => this.init.transport.verify(a, d, sig),
+      })
+      this.safeDispatchEvent('update:sent', {
+        detail: {
+          jobId: announcement.jobId,
+          round: work.round,
+          to: work.committee,
+          bytes: outcome.bytes,
+          failed: outcome.failed,
+        },
+      })
+    } catch (err) {
+      if (signal.aborted) return
+      this.safeDispatchEvent('update:sent', {
+        detail: {
+          jobId: announcement.jobId,
+          round: work.round,
+          to: work.committee,
+          bytes: 0,
+          failed: work.committee,
+          error: `${(err as Error).name}: ${(err as Error).message}`,
+        },
+      })
+    }
+  }
+
+  private async aggregateSecure(run: JobRun, work: RoundWork, model: Model): Promise<void> {
+    const secure = work.secure as SecureRoundMember
+    const agg = await secure.result()
+    if (run.abort.signal.aborted || run.current !== work) return
+    const fail = (reason: string): void => {
+      this.safeDispatchEvent('round:failed', {
+        detail: { jobId: run.announcement.jobId, round: work.round, attempt: work.attempt, reason },
+      })
+    }
+    if (agg === undefined) return fail(`secure aggregation: ${secure.failure ?? 'no aggregate'}`)
+    if (agg.contributions.length < run.spec.minUpdates) {
+      return fail(`only ${agg.contributions.length}/${run.spec.minUpdates} updates in the secure sum`)
+    }
+    for (let i = 0; i < agg.mean.length; i++) {
+      if (!Number.isFinite(agg.mean[i] as number)) return fail('secure aggregate contains NaN or Infinity')
+    }
+    const params = run.runtime.aggregate(model.params, [
+      { trainer: 'secure-aggregate', numSamples: agg.numSamples, delta: agg.mean },
+    ])
+    await this.publishAggregate(run, work, model, params, agg.contributions)
+  }
+
+  /** Serve a secure-aggregation request; throws typed errors the transport reports to the sender. */
+  private async onSecAgg(frame: Uint8Array, from: string): Promise<Uint8Array> {
+    const { header: req, body } = decodeSecAggFrame(frame, SecAggRequestSchema)
+    if (from !== this.self) {
+      await authenticateSecAgg(req, from, (a, d, sig) => this.init.transport.verify(a, d, sig)).catch((err: Error) => {
+        this.reject({
+          kind: 'update',
+          from,
+          reason: err.message,
+          errorName: err.name,
+          jobId: req.jobId,
+          round: req.round,
+        })
+        throw err
+      })
+    }
+    const run = this.jobs.get(req.jobId)
+    if (run === undefined) throw new StaleUpdateError('unknown job')
+    if (!run.spec.secureAggregation) throw new RejectedUpdateError('this job does not use secure aggregation')
+    // the sender may be a moment ahead of this node: wait briefly for the round to start here
+    const until = this.now() + Math.min(10_000, run.spec.roundDeadlineMs / 2)
+    let work = run.current
+    while (
+      !run.abort.signal.aborted &&
+      (work === undefined || work.round < req.round || (work.round === req.round && work.attempt < req.attempt)) &&
+      this.now() < until
+    ) {
+      await new Promise((r) => setTimeout(r, 25))
+      work = run.current
+    }
+    if (
+      work === undefined ||
+      work.round !== req.round ||
+      work.attempt !== req.attempt ||
+      work.baseModel !== req.baseModel
+    ) {
+      throw new StaleUpdateError(
+        `secure-aggregation ${req.kind} for round ${req.round}.${req.attempt}, this node is at ${work?.round}.${work?.attempt}`,
+      )
+    }
+    if (work.secure === undefined) throw new RejectedUpdateError('this node is not on the committee')
+    try {
+      const response = await work.secure.handle(req, body, from)
+      if (req.kind === 'masked') {
+        this.safeDispatchEvent('update:accepted', {
+          detail: { jobId: req.jobId, round: req.round, trainer: req.trainer, bytes: body.byteLength },
+        })
+      }
+      return encodeSecAggFrame(response)
+    } catch (err) {
+      this.reject({
+        kind: 'update',
+        from,
+        reason: (err as Error).message,
+        errorName: (err as Error).name,
+        jobId: req.jobId,
+        round: req.round,
+      })
+      throw err
+    }
   }
 
   /** Publish a signed result (protected so tests can model a lying member). */

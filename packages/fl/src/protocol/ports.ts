@@ -36,6 +36,14 @@ export interface RoundTransport {
   requestLatest?(jobId: string, options?: SignalOptions): Promise<unknown[]>
   /** Serve such requests from this node's own record. */
   onLatestRequest?(handler: (jobId: string) => RoundResult[] | undefined): () => void
+  /**
+   * Secure aggregation (jobs with `secureAggregation: true` need it): send one signed frame to a
+   * committee member and get its answer, which the member may hold until a stage closes (up to
+   * the round deadline). Errors the member throws arrive as errors here.
+   */
+  requestSecAgg?(to: string, frame: Uint8Array, options?: SignalOptions): Promise<Uint8Array>
+  /** Serve such frames; `from` must be the authenticated sender. */
+  onSecAggRequest?(handler: (frame: Uint8Array, from: string) => Promise<Uint8Array>): () => void
 }
 
 /** Content-addressed model storage: the address is the sha2-256 hex of the encoded model. */
@@ -75,6 +83,11 @@ export interface EligibilityPolicy {
 export interface Learner {
   /** True if this node can take part in the job (it has the dataset, supports the model). */
   supports(spec: JobSpec): boolean
+  /**
+   * Samples this node trains on for the job, known before training (secure aggregation
+   * advertises it at the start of a round; without it, a trainer advertises after training).
+   */
+  numSamples?(spec: JobSpec): number
   train(
     spec: JobSpec,
     model: Model,

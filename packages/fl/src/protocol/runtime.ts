@@ -57,6 +57,23 @@ export function runtimeFactory(): AggregationRuntimeFactory {
         `strategy '${spec.strategy.name}' keeps server state that changing committees cannot share; use fedavg, fedprox or reptile`,
       )
     }
+    if (spec.secureAggregation) {
+      // members only ever see the sum of the updates: no per-update robust aggregator, no
+      // compression (masks make every vector dense and uniform), no central-DP noise yet
+      if (spec.aggregator.name !== 'mean') {
+        throw new UnsupportedJobError(
+          `secure aggregation reveals only the sum of the updates: aggregator must be 'mean', not '${spec.aggregator.name}'`,
+        )
+      }
+      if (spec.codec.name !== 'dense') {
+        throw new UnsupportedJobError(
+          `secure aggregation sends dense fixed-point vectors: codec must be 'dense', not '${spec.codec.name}'`,
+        )
+      }
+      if (spec.privacy !== undefined) {
+        throw new UnsupportedJobError('secure aggregation with differential privacy is not supported yet')
+      }
+    }
     let codec: Pick<AggregationRuntime, 'encodeUpdate' | 'decodeUpdate'>
     let aggregate: AggregationRuntime['aggregate']
     try {
@@ -95,6 +112,7 @@ export function runtimeFactory(): AggregationRuntimeFactory {
 export function datasetLearner(trainer: LocalTrainer, datasets: Record<string, Dataset>, seed = 1): Learner {
   return {
     supports: (spec) => datasets[spec.dataset.name] !== undefined,
+    numSamples: (spec) => datasets[spec.dataset.name]?.labels.length ?? 0,
     train: async (spec: JobSpec, model: Model, round: number, options = {}) => {
       const data = datasets[spec.dataset.name] as Dataset
       const result = await trainer.train(model, data, {

@@ -1,0 +1,28 @@
+/**
+ * Errors of the round protocol: named, and safe to report to the remote peer (`expose`).
+ * @module
+ */
+
+/** Errors of the round protocol (named; `reason` goes to `rejected` events). */
+export class RoundProtocolError extends Error {
+  static override name = 'RoundProtocolError'
+  override name = 'RoundProtocolError'
+  /** Safe to report to the remote peer (name and message), e.g. over @vain/net protocols. */
+  readonly expose = true
+}
+export class InvalidJobError extends RoundProtocolError {
+  static override name = 'InvalidJobError'
+  override name = 'InvalidJobError'
+}
+export class ForgedMessageError extends RoundProtocolError {
+  static override name = 'ForgedMessageError'
+  override name = 'ForgedMessageError'
+}
+export class StaleUpdateError extends RoundProtocolError {
+  static override name = 'StaleUpdateError'
+  override name = 'StaleUpdateError'
+}
+export class RejectedUpdateError extends RoundProtocolError {
+  static override name = 'RejectedUpdateError'
+  override name = 'RejectedUpdateError'
+}

@@ -1,0 +1,241 @@
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  createLocalNetwork,
+  createLocalTrainer,
+  createModel,
+  createParticipant,
+  type Dataset,
+  datasetLearner,
+  decodeModel,
+  decodeSecAggFrame,
+  encodeModel,
+  encodeSecAggFrame,
+  gaussianBlobs,
+  type JobSpecInput,
+  type LocalTrainer,
+  memoryJobStateStore,
+  type Participant,
+  type ParticipantInit,
+  partitionDataset,
+  type RoundTransport,
+  runtimeFactory,
+  SecAggRequestSchema,
+  SecAggResponseSchema,
+  secAggSigningBytes,
+  softmaxRegression,
+  splitDataset,
+  staticEligibility,
+  subset,
+  toHex,
+} from '../src/index.js'
+
+const FEATURES = 10
+const CLASSES = 4
+const LOCAL = { epochs: 1, batchSize: 32, lr: 0.1 }
+
+/** A transport that stops sending one kind of secure-aggregation message: a trainer that vanishes at that stage. */
+function dropAt(transport: RoundTransport, kind: 'masked' | 'unmask'): RoundTransport {
+  const inner = transport.requestSecAgg?.bind(transport)
+  return {
+    ...transport,
+    requestSecAgg: async (to, frame, options) => {
+      const { header } = decodeSecAggFrame(frame, SecAggRequestSchema)
+      if (header.kind === kind) throw new Error(`dropped before sending ${kind}`)
+      return (inner as NonNullable<typeof inner>)(to, frame, options)
+    },
+  }
+}
+
+describe('secure aggregation over the round protocol (in-process network)', () => {
+  let trainer: LocalTrainer
+  let train: Dataset
+  let test: Dataset
+  beforeAll(() => {
+    trainer = createLocalTrainer()
+    const all = gaussianBlobs({ samples: 3000, features: FEATURES, numClasses: CLASSES, separation: 3, seed: 7 })
+    ;({ train, test } = splitDataset(all, 2500))
+  })
+  afterAll(async () => {
+    await trainer.close()
+  })
+
+  function spec(initialModel: string, overrides: Partial<JobSpecInput> = {}): JobSpecInput {
+    return {
+      name: 'blobs-secure',
+      architecture: softmaxRegression(FEATURES, CLASSES),
+      initialModel,
+      dataset: { name: 'blobs' },
+      strategy: { name: 'fedavg' },
+      aggregator: { name: 'mean' },
+      codec: { name: 'dense' },
+      secureAggregation: true,
+      rounds: 3,
+      roundDeadlineMs: 4_000,
+      minUpdates: 2,
+      committeeSize: 3,
+      local: LOCAL,
+      maxUpdateBytes: 1 << 20,
+      ...overrides,
+    }
+  }
+
+  async function setup(n: number, options: { aggregators?: number; drop?: Record<string, 'masked' | 'unmask'> } = {}) {
+    const net = createLocalNetwork()
+    const ids = Array.from({ length: n }, (_, i) => `node-${i}`)
+    const aggregators = ids.slice(0, options.aggregators ?? n)
+    const shards = partitionDataset(train, { kind: 'dirichlet', clients: n, alpha: 1, seed: 3 })
+    const data = ids.map((_, i) => subset(train, shards[i] as Int32Array))
+    const participants = ids.map((id, i) => {
+      const local = net.join(id)
+      const drop = options.drop?.[id]
+      const init: ParticipantInit = {
+        transport: drop === undefined ? local.transport : dropAt(local.transport, drop),
+        models: local.models,
+        state: memoryJobStateStore(),
+        policy: staticEligibility(aggregators, ids),
+        learner: datasetLearner(trainer, { blobs: data[i] as Dataset }, i + 1),
+        runtime: runtimeFactory(),
+        roles: { trainer: true, aggregator: aggregators.includes(id) },
+      }
+      return createParticipant(init)
+    })
+    await Promise.all(participants.map((p) => p.start()))
+    const initial = createModel(softmaxRegression(FEATURES, CLASSES), { seed: 1 })
+    const initialModel = await net.join('node-0').models.put(encodeModel(initial))
+    return { net, ids, participants, initialModel, initial, data }
+  }
+
+  /** Plain FedAvg of the given trainers' round-0 updates, computed here from their own data. */
+  async function plainRound0(initial: ReturnType<typeof createModel>, data: Dataset[], who: number[]) {
+    let total = 0
+    const sum = new Float64Array(initial.params.length)
+    for (const i of who) {
+      const shard = data[i] as Dataset
+      const r = await trainer.train(initial, shard, { ...LOCAL, momentum: 0, weightDecay: 0, seed: (i + 1) * 1000 })
+      const n = shard.labels.length
+      total += n
+      for (let k = 0; k < sum.length; k++)
+        sum[k] = (sum[k] as number) + n * ((r.model.params[k] as number) - (initial.params[k] as number))
+    }
+    return Float32Array.from(initial.params, (p, k) => p + (sum[k] as number) / total)
+  }
+
+  it('5 nodes train with secure aggregation: no plain update ever travels, the model is the FedAvg of the updates, accuracy far above chance', async () => {
+    const { net, participants, initialModel, initial, data } = await setup(5)
+    const models: string[] = []
+    participants[2]?.addEventListener('round:completed', (e) => models.push(e.detail.model))
+    const job = await (participants[0] as Participant).submitJob(spec(initialModel))
+    const states = await Promise.all(participants.map((p) => p.waitForJob(job.jobId)))
+    for (const s of states) expect(s?.round).toBe(3)
+    expect(new Set(states.map((s) => s?.model)).size).toBe(1)
+    expect(net.updates).toBe(0) // no plain update was ever sent
+    expect(net.secAggBytes).toBeGreaterThan(0)
+    // round 0's model is plain FedAvg of the 5 updates, up to the fixed-point resolution
+    const round0 = decodeModel(await net.join('observer').models.get(models[0] as string))
+    const expected = await plainRound0(initial, data, [0, 1, 2, 3, 4])
+    let worst = 0
+    for (let k = 0; k < expected.length; k++)
+      worst = Math.max(worst, Math.abs((round0.params[k] as number) - (expected[k] as number)))
+    expect(worst).toBeLessThan(1e-4)
+    const final = decodeModel(await net.join('observer').models.get(states[0]?.model as string))
+    expect((await trainer.evaluate(final, test)).accuracy).toBeGreaterThan(0.8) // chance is 0.25
+    await Promise.all(participants.map((p) => p.stop()))
+  })
+
+  it('dropouts: a trainer gone after uploading is still in the sum (its self mask rebuilt from shares), one gone before uploading is left out', async () => {
+    const { net, participants, initialModel, initial, data } = await setup(7, {
+      aggregators: 3,
+      drop: { 'node-5': 'unmask', 'node-6': 'masked' },
+    })
+    const completed: Array<{ model: string; trainers: string[] }> = []
+    participants[1]?.addEventListener('round:completed', (e) =>
+      completed.push({ model: e.detail.model, trainers: e.detail.contributions.map((c) => c.trainer) }),
+    )
+    const job = await (participants[0] as Participant).submitJob(spec(initialModel, { rounds: 1 }))
+    await Promise.all(participants.map((p) => p.waitForJob(job.jobId)))
+    expect(completed).toHaveLength(1)
+    expect(completed[0]?.trainers).toEqual(['node-0', 'node-1', 'node-2', 'node-3', 'node-4', 'node-5'])
+    const model = decodeModel(await net.join('observer').models.get(completed[0]?.model as string))
+    const expected = await plainRound0(initial, data, [0, 1, 2, 3, 4, 5])
+    let worst = 0
+    for (let k = 0; k < expected.length; k++)
+      worst = Math.max(worst, Math.abs((model.params[k] as number) - (expected[k] as number)))
+    expect(worst).toBeLessThan(1e-4)
+    await Promise.all(participants.map((p) => p.stop()))
+  })
+
+  it('forged and malformed secure-aggregation messages get typed errors; the round goes on', async () => {
+    const { net, participants, initialModel } = await setup(4)
+    const rejections: string[] = []
+    for (const p of participants) p.addEventListener('rejected', (e) => rejections.push(e.detail.errorName))
+    const job = await (participants[0] as Participant).submitJob(spec(initialModel, { rounds: 2 }))
+    const started = await new Promise<{ committee: string[]; baseModel: string }>((r) =>
+      participants[0]?.addEventListener('round:started', (e) => r(e.detail), { once: true }),
+    )
+    const mallory = net.join('mallory').transport
+    const keys = {
+      v: 1 as const,
+      jobId: job.jobId,
+      round: 0,
+      attempt: 0,
+      baseModel: started.baseModel,
+      kind: 'keys' as const,
+      trainer: 'node-1', // claims to be node-1
+      encryptionKey: '11'.repeat(32),
+      maskingKey: '22'.repeat(32),
+      numSamples: 10,
+    }
+    const coordinator = started.committee[0] as string
+    const forged = encodeSecAggFrame({ ...keys, signature: toHex(await mallory.sign(secAggSigningBytes(keys))) })
+    await expect(mallory.requestSecAgg?.(coordinator, forged)).rejects.toMatchObject({ name: 'ForgedMessageError' })
+    await expect(mallory.requestSecAgg?.(coordinator, new Uint8Array([0, 0, 0, 9, 1, 2]))).rejects.toMatchObject({
+      name: 'InvalidSecAggMessageError',
+    })
+    const states = await Promise.all(participants.map((p) => p.waitForJob(job.jobId)))
+    for (const s of states) expect(s?.round).toBe(2)
+    expect(rejections).toContain('ForgedMessageError')
+    await Promise.all(participants.map((p) => p.stop()))
+  })
+
+  it('a job asking for secure aggregation with a per-update aggregator, a lossy codec or DP is refused with the reason', async () => {
+    const make = runtimeFactory()
+    const base = { ...spec('0'.repeat(64)) }
+    const { JobSpecSchema } = await import('../src/index.js')
+    expect(() => make(JobSpecSchema.parse({ ...base, aggregator: { name: 'krum', params: { f: 1 } } }), 'me')).toThrow(
+      /aggregator must be 'mean'/,
+    )
+    expect(() =>
+      make(JobSpecSchema.parse({ ...base, codec: { name: 'top-k', params: { fraction: 0.1 } } }), 'me'),
+    ).toThrow(/codec must be 'dense'/)
+    expect(() => make(JobSpecSchema.parse({ ...base, privacy: { clip: 1, noiseMultiplier: 1 } }), 'me')).toThrow(
+      /differential privacy/,
+    )
+  })
+
+  it('property: any bytes decode to a valid message or give InvalidSecAggMessageError, never another throw', () => {
+    const header = fc.oneof(
+      fc.constant({ kind: 'ack' }),
+      fc.record({ kind: fc.constantFrom('roster', 'inbox', 'survivors', 'keys', 'ack'), x: fc.jsonValue() }),
+      fc.jsonValue(),
+    )
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 64 }),
+          header.map((h) => encodeSecAggFrame(h ?? null)),
+        ),
+        (bytes) => {
+          for (const schema of [SecAggRequestSchema, SecAggResponseSchema]) {
+            try {
+              decodeSecAggFrame(bytes, schema)
+            } catch (err) {
+              expect((err as Error).name).toBe('InvalidSecAggMessageError')
+            }
+          }
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+})
