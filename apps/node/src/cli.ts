@@ -58,6 +58,8 @@ demo options:
   -r, --rounds N           rounds (default 20)
       --target ACC         stop early at this test accuracy, 0-1 (default 0.9)
       --codec NAME         update codec: top-k (default), int8, fp16, fp32, dense
+      --secure-aggregation committee members see only the sum of the updates (masked,
+                           dense fixed point: implies --codec dense)
       --json               print one JSON summary line at the end, no progress bars
       --keep               keep the temporary data directories
       --no-chain           no local chain (no stake, tiers, settlement or rewards)
@@ -229,7 +231,8 @@ async function main(argv: string[]): Promise<void> {
           nodes: { type: 'string', short: 'n', default: '5' },
           rounds: { type: 'string', short: 'r', default: '20' },
           target: { type: 'string', default: '0.9' },
-          codec: { type: 'string', default: 'top-k' },
+          codec: { type: 'string' },
+          'secure-aggregation': { type: 'boolean', default: false },
           json: { type: 'boolean', default: false },
           keep: { type: 'boolean', default: false },
           chain: { type: 'boolean', default: true },
@@ -247,13 +250,18 @@ async function main(argv: string[]): Promise<void> {
     if (!Number.isInteger(nodes) || nodes < 2 || nodes > 50) usage('--nodes must be an integer in 2..50')
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 1000) usage('--rounds must be an integer in 1..1000')
     if (!(target > 0 && target <= 1)) usage('--target must be in (0, 1]')
-    const codec = String(values.codec)
+    const secureAggregation = values['secure-aggregation'] === true
+    const codec = String(values.codec ?? (secureAggregation ? 'dense' : 'top-k'))
     if (!['top-k', 'int8', 'fp16', 'fp32', 'dense'].includes(codec)) usage(`unknown --codec '${codec}'`)
+    if (secureAggregation && codec !== 'dense') {
+      usage(`--secure-aggregation sends dense masked vectors: it cannot use --codec ${codec}`)
+    }
     const summary = await runDemo({
       nodes,
       rounds,
       target,
       codec,
+      secureAggregation,
       json: values.json === true,
       keep: values.keep === true,
       verbose: values.verbose === true,

@@ -33,6 +33,11 @@ export interface DemoOptions {
   json: boolean
   keep: boolean
   verbose: boolean
+  /**
+   * Secure aggregation: committee members only ever see the sum of the updates (dense
+   * fixed-point vectors, so `codec` must be `dense`).
+   */
+  secureAggregation?: boolean
   /** Print nothing (benchmarks read the returned summary). */
   quiet?: boolean
   /**
@@ -289,6 +294,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       strategy: { name: 'fedavg' },
       aggregator: { name: 'mean' },
       codec: codecSpec(opts.codec),
+      secureAggregation: opts.secureAggregation === true,
       rounds: opts.rounds,
       roundDeadlineMs: 20_000,
       minUpdates: Math.max(1, Math.ceil(opts.nodes / 2)),
@@ -298,7 +304,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       participants: { aggregators: ids, trainers: ids },
     })
     out(
-      `job ${job.jobId.slice(0, 12)} announced: MLP 784-64-10, FedAvg, codec ${opts.codec}, committee of ${Math.min(3, opts.nodes)} per round${chainSetup !== undefined ? `, ${REWARD_PER_ROUND} VAIN of rewards a round settled on chain` : ''}`,
+      `job ${job.jobId.slice(0, 12)} announced: MLP 784-64-10, FedAvg, codec ${opts.codec}${opts.secureAggregation === true ? ', secure aggregation (members see only the sum)' : ''}, committee of ${Math.min(3, opts.nodes)} per round${chainSetup !== undefined ? `, ${REWARD_PER_ROUND} VAIN of rewards a round settled on chain` : ''}`,
     )
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), opts.rounds * 30_000 + 30_000).unref())
     const outcome = await Promise.race([finished, timeout])

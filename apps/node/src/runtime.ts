@@ -13,6 +13,7 @@ import {
   type LocalTrainer,
   loadMnist,
   type Participant,
+  type ParticipantInit,
   partitionDataset,
   runtimeFactory,
   subset,
@@ -46,7 +47,17 @@ export async function mnistShard(shard: number, shards: number, alpha: number, s
   return subset(train, parts[shard] as Int32Array)
 }
 
-export async function startVainNode(config: AppConfig, log: Logger): Promise<RunningNode> {
+/** Extension points of {@link startVainNode} (for forks and tests). */
+export interface StartVainNodeOptions {
+  /** Build the round-protocol participant (default `createParticipant`): wrap its transport, subclass it… */
+  participant?: (init: ParticipantInit) => Participant
+}
+
+export async function startVainNode(
+  config: AppConfig,
+  log: Logger,
+  options: StartVainNodeOptions = {},
+): Promise<RunningNode> {
   const node = await createNode({
     dataDir: config.dataDir,
     listen: config.listen,
@@ -83,7 +94,7 @@ export async function startVainNode(config: AppConfig, log: Logger): Promise<Run
   const roles = { trainer: learner !== undefined, aggregator: config.roles.includes('aggregator') }
   // with a chain: "staked and tier >= the role's tier", read from chain; else the job's allow-lists
   const chain = config.chain === undefined ? undefined : new ChainService({ config: config.chain, node, log, roles })
-  const participant = createParticipant({
+  const participant = (options.participant ?? createParticipant)({
     transport,
     models,
     state,

@@ -1,7 +1,8 @@
 /**
  * The round protocol's transport over a @vain/net node: jobs and results on gossip topics,
- * updates streamed to committee members over `/vain/update/1.0.0`, signatures with the node's
- * Ed25519 identity (the peer id embeds the public key).
+ * updates streamed to committee members over `/vain/update/1.0.0`, secure-aggregation frames
+ * over `/vain/secagg/1.0.0` (request/response; a coordinator holds the answer until a stage
+ * closes), signatures with the node's Ed25519 identity (the peer id embeds the public key).
  */
 
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -35,6 +36,20 @@ export const LATEST_PROTOCOL = defineRequestProtocol({
   timeoutMs: 5_000,
 })
 
+const frameBytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'expected bytes' })
+
+/** Secure-aggregation frames (the round protocol validates and authenticates what is inside). */
+export const SECAGG_PROTOCOL = defineRequestProtocol({
+  id: '/vain/secagg/1.0.0',
+  request: z.strictObject({ frame: frameBytes }),
+  response: z.strictObject({ frame: frameBytes }),
+  maxRequestBytes: 256 * 1024 * 1024,
+  maxResponseBytes: 16 * 1024 * 1024,
+  // answers may be held until a stage closes: the round deadline bounds each call (via its signal)
+  timeoutMs: 15 * 60_000,
+})
+
+type SecAggHandler = (frame: Uint8Array, from: string) => Promise<Uint8Array>
 type UpdateHandler = (meta: unknown, payload: Uint8Array, from: string) => Promise<void>
 type LatestHandler = (jobId: string) => RoundResult[] | undefined
 
@@ -42,7 +57,14 @@ type LatestHandler = (jobId: string) => RoundResult[] | undefined
 export async function netTransport(node: VainNode): Promise<RoundTransport & { close(): void }> {
   const updateHandlers = new Set<UpdateHandler>()
   const latestHandlers = new Set<LatestHandler>()
+  const secAggHandlers = new Set<SecAggHandler>()
   const offs: Array<() => void> = []
+  await node.handle(SECAGG_PROTOCOL, async (req, ctx) => {
+    const handler = [...secAggHandlers][0]
+    if (handler === undefined)
+      throw Object.assign(new Error('this node does not serve secure aggregation'), { expose: true })
+    return { frame: await handler(req.frame, ctx.remotePeer.toString()) }
+  })
   await node.handle(LATEST_PROTOCOL, (req) => {
     for (const h of latestHandlers) {
       const results = h(req.jobId)
@@ -114,6 +136,21 @@ export async function netTransport(node: VainNode): Promise<RoundTransport & { c
       }
       return []
     },
+    requestSecAgg: async (to, frame, options = {}) => {
+      const { frame: answer } = await node.request(
+        peerIdFromString(to),
+        SECAGG_PROTOCOL,
+        { frame },
+        {
+          ...(options.signal !== undefined ? { signal: options.signal } : {}),
+        },
+      )
+      return answer
+    },
+    onSecAggRequest: (handler) => {
+      secAggHandlers.add(handler)
+      return () => secAggHandlers.delete(handler)
+    },
     onLatestRequest: (handler) => {
       latestHandlers.add(handler)
       return () => latestHandlers.delete(handler)
@@ -122,6 +159,7 @@ export async function netTransport(node: VainNode): Promise<RoundTransport & { c
       for (const off of offs.splice(0)) off()
       updateHandlers.clear()
       latestHandlers.clear()
+      secAggHandlers.clear()
     },
   }
 }
