@@ -39,3 +39,16 @@ export function selectCommittee(eligible: readonly EligibleNode[], seed: string,
 export function majority(size: number): number {
   return Math.floor(size / 2) + 1
 }
+
+/**
+ * The region of a trainer in a hierarchical job: sha2-256 of the job and the peer id, mod the
+ * number of regions — every node computes the same assignment without a directory.
+ *
+ * @example
+ * ```ts
+ * regionOf(jobId, peerId, 4) // 0..3
+ * ```
+ */
+export function regionOf(jobId: string, peerId: string, regions: number): number {
+  return createHash('sha256').update(`vain-region\u0000${jobId}\u0000${peerId}`).digest().readUInt32BE(0) % regions
+}

@@ -65,6 +65,19 @@ export const JobSpecSchema = z.strictObject({
       trainers: z.array(peerIdString).max(100_000).optional(),
     })
     .optional(),
+  /**
+   * Two-level aggregation for networks too large for one committee: trainers are split into
+   * `regions` (by hash of job and peer id); each region's committee aggregates its trainers'
+   * updates and sends the regional aggregate to the root committee (`committeeSize`), which
+   * aggregates the regions and publishes the round's result.
+   */
+  hierarchy: z
+    .strictObject({
+      regions: z.number().int().min(2).max(256),
+      /** Members of each regional committee (default `committeeSize`). */
+      regionalCommitteeSize: z.number().int().min(1).max(101).optional(),
+    })
+    .optional(),
   /** Stop once a round's model reaches this accuracy on the creator's held-out set (optional). */
   targetAccuracy: z.number().min(0).max(1).optional(),
 })
@@ -93,6 +106,16 @@ export const UpdateMetaSchema = z.strictObject({
   /** sha2-256 of the encoded update bytes. */
   payloadHash: hex64,
   payloadBytes: z.number().int().min(1),
+  /**
+   * Set on a regional aggregate (hierarchical jobs): the region, and the trainers' updates it
+   * sums (`trainer` is then the regional committee member that sends it).
+   */
+  region: z
+    .strictObject({
+      index: z.number().int().min(0).max(255),
+      contributions: z.array(z.lazy(() => ContributionSchema)).max(100_000),
+    })
+    .optional(),
   signature: bytes,
 })
 export type UpdateMeta = z.output<typeof UpdateMetaSchema>
@@ -156,6 +179,7 @@ export function updateSigningBytes(m: Omit<UpdateMeta, 'signature'>): Uint8Array
     m.numSamples,
     m.payloadHash,
     m.payloadBytes,
+    ...(m.region !== undefined ? [m.region] : []),
   ])
 }
 

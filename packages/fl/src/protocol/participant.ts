@@ -6,7 +6,8 @@
  */
 import { TypedEventEmitter } from 'main-event'
 import { countParameters, decodeModel, encodeModel, type Model, parseArchitecture, toModel } from '../models/index.js'
-import { majority, selectCommittee } from './committee.js'
+import { addGaussianNoise, clipByL2Norm, cryptoNormalSource } from '../privacy/index.js'
+import { majority, regionOf, selectCommittee } from './committee.js'
 import {
   ForgedMessageError,
   InvalidJobError,
@@ -43,6 +44,7 @@ import type {
   RoundTransport,
   VerifiedUpdate,
 } from './ports.js'
+import { denseCodec } from './runtime.js'
 import { decodeSecAggFrame, encodeSecAggFrame, SecAggRequestSchema } from './secure.js'
 import { authenticateSecAgg, runSecureTrainer, SecureRoundMember } from './secure-round.js'
 
@@ -140,6 +142,14 @@ interface RoundWork {
   expected: string[] | undefined
   /** This member's side of a secure-aggregation round (jobs with `secureAggregation`). */
   secure?: SecureRoundMember
+  /** Hierarchical jobs: each region's committee (index = region); `committee` is the root's. */
+  regions?: string[][]
+  /** Updates this node took as a member of regional committees, per region. */
+  regionUpdates: Map<number, Map<string, { meta: UpdateMeta; delta: Float32Array }>>
+  regionArrived: Map<number, () => void>
+  /** Regional aggregates this root member took: region → sender → aggregate. */
+  partials: Map<number, Map<string, { meta: UpdateMeta; delta: Float32Array }>>
+  partialsArrived?: () => void
 }
 
 interface JobRun {
@@ -433,6 +443,16 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
         spec.committeeSize,
       )
       const expected = await this.init.policy.expectedTrainers?.(announcement, round)
+      const regions =
+        spec.hierarchy === undefined
+          ? undefined
+          : Array.from({ length: spec.hierarchy.regions }, (_, r) =>
+              selectCommittee(
+                candidates,
+                `${announcement.jobId}:${baseModel}:${round}:${attempt}:region:${r}`,
+                spec.hierarchy?.regionalCommitteeSize ?? spec.committeeSize,
+              ),
+            )
       // the policy may be slow (read from chain): a stop while it ran must not start a round
       if (signal.aborted) break
       const work: RoundWork = {
@@ -443,6 +463,10 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
         updates: new Map(),
         results: new Map(),
         expected,
+        ...(regions !== undefined ? { regions } : {}),
+        regionUpdates: new Map(),
+        regionArrived: new Map(),
+        partials: new Map(),
       }
       run.current = work
       this.safeDispatchEvent('round:started', {
@@ -497,8 +521,14 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       if (model !== undefined && this.init.roles.trainer && this.init.learner?.supports(spec) === true) {
         tasks.push(spec.secureAggregation ? this.trainSecure(run, work, model) : this.trainAndSend(run, work, model))
       }
+      if (model !== undefined && this.init.roles.aggregator && regions !== undefined) {
+        regions.forEach((members, r) => {
+          if (members.includes(this.self)) tasks.push(this.aggregateRegion(run, work, model, r))
+        })
+      }
       if (model !== undefined && isMember) {
         if (spec.secureAggregation) tasks.push(this.aggregateSecure(run, work, model))
+        else if (regions !== undefined) tasks.push(this.aggregateRoot(run, work, model))
         else {
           for (const e of run.early.splice(0)) this.onUpdate(e.meta, e.payload, e.from).catch(() => {})
           tasks.push(this.aggregateAsMember(run, work, model))
@@ -582,9 +612,15 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     const signal = run.abort.signal
     const result = await learner.train(spec, model, work.round, { signal })
     if (signal.aborted || run.current !== work) return
-    const delta = new Float32Array(result.params.length)
-    for (let i = 0; i < delta.length; i++) delta[i] = (result.params[i] as number) - (model.params[i] as number)
+    const delta = privatize(
+      spec,
+      Float32Array.from(result.params, (p, i) => p - (model.params[i] as number)),
+    )
     const payload = run.runtime.encodeUpdate(delta)
+    const targets =
+      work.regions === undefined
+        ? work.committee
+        : (work.regions[regionOf(announcement.jobId, this.self, work.regions.length)] as string[])
     const unsigned = {
       v: ROUND_PROTOCOL_VERSION as 1,
       jobId: announcement.jobId,
@@ -596,9 +632,22 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       payloadBytes: payload.byteLength,
     }
     const meta: UpdateMeta = { ...unsigned, signature: await this.init.transport.sign(updateSigningBytes(unsigned)) }
+    const failed = await this.sendToAll(targets, meta, payload, signal)
+    this.safeDispatchEvent('update:sent', {
+      detail: { jobId: announcement.jobId, round: work.round, to: targets, bytes: payload.byteLength, failed },
+    })
+  }
+
+  /** Send a signed update to every target (this node's own copy through `onUpdate`); returns who failed. */
+  private async sendToAll(
+    targets: readonly string[],
+    meta: UpdateMeta,
+    payload: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<string[]> {
     const failed: string[] = []
     await Promise.all(
-      work.committee.map(async (member) => {
+      targets.map(async (member) => {
         try {
           if (member === this.self) await this.onUpdate(meta, payload, this.self)
           else await this.init.transport.sendUpdate(member, meta, payload, { signal })
@@ -607,9 +656,136 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
         }
       }),
     )
-    this.safeDispatchEvent('update:sent', {
-      detail: { jobId: announcement.jobId, round: work.round, to: work.committee, bytes: payload.byteLength, failed },
+    return failed
+  }
+
+  // ——— hierarchical jobs: regional committees feed the root committee ———
+
+  /** Wait until `ready()` or `ms`, whichever first; `register` receives a call to make on each arrival. */
+  private waitUntil(
+    signal: AbortSignal,
+    ms: number,
+    ready: () => boolean,
+    register: (wake: () => void) => void,
+  ): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms)
+      function done(): void {
+        clearTimeout(t)
+        resolve()
+      }
+      register(() => {
+        if (ready()) done()
+      })
+      signal.addEventListener('abort', done, { once: true })
+      if (ready()) done()
     })
+  }
+
+  /** As a member of region `r`'s committee: combine the region's updates, send them to the root. */
+  private async aggregateRegion(run: JobRun, work: RoundWork, model: Model, r: number): Promise<void> {
+    const { spec, announcement } = run
+    const signal = run.abort.signal
+    const regions = work.regions as string[][]
+    const expected = work.expected?.filter((t) => regionOf(announcement.jobId, t, regions.length) === r)
+    const held = () => work.regionUpdates.get(r) ?? new Map()
+    // the root needs time after the regions: regions close at 60 % of the deadline
+    await this.waitUntil(
+      signal,
+      spec.roundDeadlineMs * 0.6,
+      () => expected !== undefined && expected.length > 0 && expected.every((t) => held().has(t)),
+      (wake) => work.regionArrived.set(r, wake),
+    )
+    if (signal.aborted || run.current !== work) return
+    const accepted = [...held().values()].sort((a, b) => (a.meta.trainer < b.meta.trainer ? -1 : 1))
+    if (accepted.length === 0) return
+    const updates: VerifiedUpdate[] = accepted.map((u) => ({
+      trainer: u.meta.trainer,
+      numSamples: u.meta.numSamples,
+      delta: u.delta,
+    }))
+    const combined =
+      run.runtime.combine?.(model.params, updates) ??
+      Float32Array.from(run.runtime.aggregate(model.params, updates), (p, i) => p - (model.params[i] as number))
+    const payload = denseCodec().encodeUpdate(combined)
+    const unsigned = {
+      v: ROUND_PROTOCOL_VERSION as 1,
+      jobId: announcement.jobId,
+      round: work.round,
+      baseModel: work.baseModel,
+      trainer: this.self,
+      numSamples: updates.reduce((a, u) => a + u.numSamples, 0),
+      payloadHash: sha256(payload),
+      payloadBytes: payload.byteLength,
+      region: {
+        index: r,
+        contributions: accepted.map((u) => ({
+          trainer: u.meta.trainer,
+          numSamples: u.meta.numSamples,
+          payloadHash: u.meta.payloadHash,
+          payloadBytes: u.meta.payloadBytes,
+        })),
+      },
+    }
+    const meta: UpdateMeta = { ...unsigned, signature: await this.init.transport.sign(updateSigningBytes(unsigned)) }
+    await this.sendToAll(work.committee, meta, payload, signal)
+  }
+
+  /** The regional aggregates of region `r` a majority of its committee agree on, if any. */
+  private agreedPartial(work: RoundWork, r: number): { meta: UpdateMeta; delta: Float32Array } | undefined {
+    const got = work.partials.get(r)
+    const members = work.regions?.[r]
+    if (got === undefined || members === undefined) return undefined
+    const votes = new Map<string, Array<{ meta: UpdateMeta; delta: Float32Array }>>()
+    for (const p of got.values()) votes.set(p.meta.payloadHash, [...(votes.get(p.meta.payloadHash) ?? []), p])
+    for (const group of votes.values()) if (group.length >= majority(members.length)) return group[0]
+    return undefined
+  }
+
+  /** As a root member: aggregate the regions' agreed aggregates and publish the round's result. */
+  private async aggregateRoot(run: JobRun, work: RoundWork, model: Model): Promise<void> {
+    const { spec, announcement } = run
+    const signal = run.abort.signal
+    const regions = work.regions as string[][]
+    // regions with trainers expected this round (all, when the job does not list them)
+    const needed = regions
+      .map((_, r) => r)
+      .filter(
+        (r) =>
+          work.expected === undefined ||
+          work.expected.some((t) => regionOf(announcement.jobId, t, regions.length) === r),
+      )
+    await this.waitUntil(
+      signal,
+      spec.roundDeadlineMs,
+      () => needed.every((r) => this.agreedPartial(work, r) !== undefined),
+      (wake) => {
+        work.partialsArrived = wake
+      },
+    )
+    if (signal.aborted || run.current !== work) return
+    const chosen = regions
+      .map((_, r) => ({ r, p: this.agreedPartial(work, r) }))
+      .filter((x): x is { r: number; p: { meta: UpdateMeta; delta: Float32Array } } => x.p !== undefined)
+    const contributions = chosen
+      .flatMap((x) => x.p.meta.region?.contributions ?? [])
+      .sort((a, b) => (a.trainer < b.trainer ? -1 : 1))
+    if (contributions.length < spec.minUpdates) {
+      this.safeDispatchEvent('round:failed', {
+        detail: {
+          jobId: announcement.jobId,
+          round: work.round,
+          attempt: work.attempt,
+          reason: `only ${contributions.length}/${spec.minUpdates} updates in ${chosen.length}/${regions.length} agreed regional aggregates`,
+        },
+      })
+      return
+    }
+    const params = run.runtime.aggregate(
+      model.params,
+      chosen.map((x) => ({ trainer: `region:${x.r}`, numSamples: x.p.meta.numSamples, delta: x.p.delta })),
+    )
+    await this.publishAggregate(run, work, model, params, contributions)
   }
 
   /** Validate an incoming update; throws typed errors the transport reports to the sender. */
@@ -663,29 +839,72 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
         meta.round,
       )
     }
-    if (!work.committee.includes(this.self))
+    const regions = work.regions
+    const arch = parseArchitecture(job.spec.architecture)
+    const decode = (decoder: (bytes: Uint8Array, length: number) => Float32Array): Float32Array => {
+      let delta: Float32Array
+      try {
+        delta = decoder(payload, countParameters(arch))
+      } catch (err) {
+        return fail(new RejectedUpdateError(`undecodable update: ${(err as Error).message}`), meta.jobId, meta.round)
+      }
+      for (let i = 0; i < delta.length; i++) {
+        if (!Number.isFinite(delta[i] as number))
+          fail(new RejectedUpdateError('update contains NaN or Infinity'), meta.jobId, meta.round)
+      }
+      return delta
+    }
+    if (meta.region !== undefined) {
+      // a regional aggregate, for the root committee
+      const r = meta.region.index
+      if (regions === undefined || r >= regions.length)
+        fail(new RejectedUpdateError(`no region ${r} in this job`), meta.jobId, meta.round)
+      const members = (regions as string[][])[r] as string[]
+      if (!work.committee.includes(this.self))
+        fail(new RejectedUpdateError('this node is not on the root committee'), meta.jobId, meta.round)
+      if (!members.includes(meta.trainer))
+        fail(new RejectedUpdateError(`${meta.trainer} is not on region ${r}'s committee`), meta.jobId, meta.round)
+      const inRegion = meta.region.contributions.every(
+        (c) =>
+          regionOf(meta.jobId, c.trainer, (regions as string[][]).length) === r &&
+          (work.expected === undefined || work.expected.includes(c.trainer)),
+      )
+      const samples = meta.region.contributions.reduce((a, c) => a + c.numSamples, 0)
+      if (!inRegion || samples !== meta.numSamples || meta.region.contributions.length === 0) {
+        fail(new RejectedUpdateError(`regional aggregate of region ${r} lists trainers or samples that do not add up`))
+      }
+      const got = work.partials.get(r) ?? new Map()
+      if (got.has(meta.trainer))
+        fail(new RejectedUpdateError('duplicate regional aggregate from this member'), meta.jobId, meta.round)
+      got.set(meta.trainer, { meta, delta: decode(denseCodec().decodeUpdate) })
+      work.partials.set(r, got)
+      this.safeDispatchEvent('update:accepted', {
+        detail: { jobId: meta.jobId, round: meta.round, trainer: meta.trainer, bytes: payload.byteLength },
+      })
+      work.partialsArrived?.()
+      return
+    }
+    let held = work.updates
+    let region: number | undefined
+    if (regions !== undefined) {
+      region = regionOf(meta.jobId, meta.trainer, regions.length)
+      if (!(regions[region] as string[]).includes(this.self))
+        fail(new RejectedUpdateError(`this node is not on region ${region}'s committee`), meta.jobId, meta.round)
+      held = work.regionUpdates.get(region) ?? new Map()
+      work.regionUpdates.set(region, held)
+    } else if (!work.committee.includes(this.self))
       fail(new RejectedUpdateError('this node is not on the committee'), meta.jobId, meta.round)
     if (work.expected !== undefined && !work.expected.includes(meta.trainer)) {
       fail(new RejectedUpdateError(`${meta.trainer} is not an eligible trainer this round`), meta.jobId, meta.round)
     }
-    if (work.updates.has(meta.trainer))
+    if (held.has(meta.trainer))
       fail(new RejectedUpdateError('duplicate update from this trainer'), meta.jobId, meta.round)
-    const arch = parseArchitecture(job.spec.architecture)
-    let delta: Float32Array
-    try {
-      delta = job.runtime.decodeUpdate(payload, countParameters(arch))
-    } catch (err) {
-      return fail(new RejectedUpdateError(`undecodable update: ${(err as Error).message}`), meta.jobId, meta.round)
-    }
-    for (let i = 0; i < delta.length; i++) {
-      if (!Number.isFinite(delta[i] as number))
-        fail(new RejectedUpdateError('update contains NaN or Infinity'), meta.jobId, meta.round)
-    }
-    work.updates.set(meta.trainer, { meta, delta })
+    held.set(meta.trainer, { meta, delta: decode((b, n) => job.runtime.decodeUpdate(b, n)) })
     this.safeDispatchEvent('update:accepted', {
       detail: { jobId: meta.jobId, round: meta.round, trainer: meta.trainer, bytes: payload.byteLength },
     })
-    if (work.expected?.every((t) => work.updates.has(t))) work.allArrived?.()
+    if (region !== undefined) work.regionArrived.get(region)?.()
+    else if (work.expected?.every((t) => work.updates.has(t))) work.allArrived?.()
   }
 
   private async aggregateAsMember(run: JobRun, work: RoundWork, model: Model): Promise<void> {
@@ -779,11 +998,12 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     const { spec, announcement } = run
     const signal = run.abort.signal
     const training = learner.train(spec, model, work.round, { signal })
-    const delta = training.then((result) => {
-      const d = new Float32Array(result.params.length)
-      for (let i = 0; i < d.length; i++) d[i] = (result.params[i] as number) - (model.params[i] as number)
-      return d
-    })
+    const delta = training.then((result) =>
+      privatize(
+        spec,
+        Float32Array.from(result.params, (p, i) => p - (model.params[i] as number)),
+      ),
+    )
     delta.catch(() => {})
     try {
       const numSamples = learner.numSamples?.(spec) ?? (await training).numSamples
@@ -1055,4 +1275,21 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
 /** Create a participant. */
 export function createParticipant(init: ParticipantInit): Participant {
   return new Participant(init)
+}
+
+/**
+ * Differential privacy of a job (`spec.privacy`), applied by each trainer to its own update
+ * before it leaves the node: clip to L2 norm `clip`, then add Gaussian noise N(0, (σ·clip)²/n),
+ * where n is the number of trainers the job lists (1 when it lists none). Summed over n honest
+ * trainers, the noise is N(0, (σ·clip)²) — the Gaussian mechanism of central DP on the sum,
+ * without trusting the committee with noise-free updates (distributed DP; with secure
+ * aggregation, members only ever see the noised sum).
+ */
+export function privatize(spec: JobSpec, delta: Float32Array): Float32Array {
+  if (spec.privacy === undefined) return delta
+  const { clip, noiseMultiplier } = spec.privacy
+  const { clipped } = clipByL2Norm(delta, clip)
+  if (noiseMultiplier === 0) return clipped
+  const n = Math.max(1, spec.participants?.trainers?.length ?? 1)
+  return addGaussianNoise(clipped, (noiseMultiplier * clip) / Math.sqrt(n), cryptoNormalSource())
 }

@@ -109,6 +109,11 @@ export interface AggregationRuntime {
   decodeUpdate(bytes: Uint8Array, length: number): Float32Array
   /** New global parameters; must be deterministic for the same inputs in the same order. */
   aggregate(global: Float32Array, updates: readonly VerifiedUpdate[]): Float32Array
+  /**
+   * The combined update only (the job's aggregator, no server step): what a regional committee
+   * of a hierarchical job sends to the root. Without it, `aggregate(global, updates) − global`.
+   */
+  combine?(global: Float32Array, updates: readonly VerifiedUpdate[]): Float32Array
 }
 
 /** Builds the aggregation runtime of a job; one per (job, node). */

@@ -7,6 +7,7 @@ import { createAggregator } from '../aggregators/index.js'
 import { createCodec } from '../codecs/index.js'
 import type { Dataset } from '../data/index.js'
 import type { Model } from '../models/index.js'
+import { combineUpdates } from '../strategies/combine.js'
 import { createStrategy } from '../strategies/index.js'
 import type { LocalTrainer } from '../train/index.js'
 import type { JobSpec } from './messages.js'
@@ -59,7 +60,7 @@ export function runtimeFactory(): AggregationRuntimeFactory {
     }
     if (spec.secureAggregation) {
       // members only ever see the sum of the updates: no per-update robust aggregator, no
-      // compression (masks make every vector dense and uniform), no central-DP noise yet
+      // compression (masks make every vector dense and uniform); DP noise is added by trainers
       if (spec.aggregator.name !== 'mean') {
         throw new UnsupportedJobError(
           `secure aggregation reveals only the sum of the updates: aggregator must be 'mean', not '${spec.aggregator.name}'`,
@@ -70,12 +71,13 @@ export function runtimeFactory(): AggregationRuntimeFactory {
           `secure aggregation sends dense fixed-point vectors: codec must be 'dense', not '${spec.codec.name}'`,
         )
       }
-      if (spec.privacy !== undefined) {
-        throw new UnsupportedJobError('secure aggregation with differential privacy is not supported yet')
+      if (spec.hierarchy !== undefined) {
+        throw new UnsupportedJobError('secure aggregation in a hierarchical job is not supported yet')
       }
     }
     let codec: Pick<AggregationRuntime, 'encodeUpdate' | 'decodeUpdate'>
     let aggregate: AggregationRuntime['aggregate']
+    let combine: NonNullable<AggregationRuntime['combine']>
     try {
       if (spec.codec.name === 'dense') codec = denseCodec()
       else {
@@ -87,6 +89,14 @@ export function runtimeFactory(): AggregationRuntimeFactory {
         }
       }
       const strategy = createStrategy(spec.strategy, { aggregator: createAggregator(spec.aggregator) })
+      combine = (global, updates) =>
+        Float32Array.from(
+          combineUpdates(
+            global,
+            updates.map((u) => ({ delta: u.delta, numSamples: u.numSamples })),
+            { aggregator: createAggregator(spec.aggregator) },
+          ),
+        )
       aggregate = (global, updates) => {
         strategy.reset()
         return strategy.aggregate(
@@ -97,7 +107,7 @@ export function runtimeFactory(): AggregationRuntimeFactory {
     } catch (err) {
       throw new UnsupportedJobError(`cannot run this job: ${(err as Error).message}`, { cause: err })
     }
-    return { ...codec, aggregate }
+    return { ...codec, aggregate, combine }
   }
 }
 

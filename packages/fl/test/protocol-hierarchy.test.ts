@@ -1,0 +1,198 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  createLocalNetwork,
+  createLocalTrainer,
+  createModel,
+  createParticipant,
+  type Dataset,
+  datasetLearner,
+  decodeModel,
+  encodeModel,
+  gaussianBlobs,
+  type JobSpecInput,
+  type LocalTrainer,
+  memoryJobStateStore,
+  type Participant,
+  type ParticipantInit,
+  partitionDataset,
+  type RoundTransport,
+  regionOf,
+  runtimeFactory,
+  sha256,
+  softmaxRegression,
+  splitDataset,
+  staticEligibility,
+  subset,
+  updateSigningBytes,
+} from '../src/index.js'
+
+const FEATURES = 10
+const CLASSES = 4
+const LOCAL = { epochs: 1, batchSize: 32, lr: 0.1 }
+
+/** A transport whose regional aggregates are tampered with (re-signed by their sender): a lying regional member. */
+function tamperRegional(t: RoundTransport, tampered: { n: number }): RoundTransport {
+  return {
+    ...t,
+    sendUpdate: async (to, meta, payload, options) => {
+      if (meta.region === undefined) return t.sendUpdate(to, meta, payload, options)
+      tampered.n++
+      const bad = new Float32Array(payload.slice().buffer).map((x) => x + 0.5)
+      const bytes = new Uint8Array(bad.buffer)
+      const { signature: _s, ...unsigned } = { ...meta, payloadHash: sha256(bytes) }
+      return t.sendUpdate(to, { ...unsigned, signature: await t.sign(updateSigningBytes(unsigned)) }, bytes, options)
+    },
+  }
+}
+
+describe('hierarchical aggregation: regional committees feed a root committee (in-process network)', () => {
+  let trainer: LocalTrainer
+  let train: Dataset
+  beforeAll(() => {
+    trainer = createLocalTrainer()
+    const all = gaussianBlobs({ samples: 3000, features: FEATURES, numClasses: CLASSES, separation: 3, seed: 7 })
+    ;({ train } = splitDataset(all, 2500))
+  })
+  afterAll(async () => {
+    await trainer.close()
+  })
+
+  function spec(initialModel: string, overrides: Partial<JobSpecInput> = {}): JobSpecInput {
+    return {
+      name: 'blobs-regions',
+      architecture: softmaxRegression(FEATURES, CLASSES),
+      initialModel,
+      dataset: { name: 'blobs' },
+      strategy: { name: 'fedavg' },
+      aggregator: { name: 'mean' },
+      codec: { name: 'dense' },
+      hierarchy: { regions: 3, regionalCommitteeSize: 3 },
+      rounds: 2,
+      roundDeadlineMs: 4_000,
+      minUpdates: 2,
+      committeeSize: 3,
+      local: LOCAL,
+      maxUpdateBytes: 1 << 20,
+      ...overrides,
+    }
+  }
+
+  async function setup(n: number, liar?: string, aggregators?: number) {
+    const tampered = { n: 0 }
+    const net = createLocalNetwork()
+    const ids = Array.from({ length: n }, (_, i) => `node-${i}`)
+    const shards = partitionDataset(train, { kind: 'dirichlet', clients: n, alpha: 1, seed: 3 })
+    const data = ids.map((_, i) => subset(train, shards[i] as Int32Array))
+    const participants = ids.map((id, i) => {
+      const local = net.join(id)
+      const init: ParticipantInit = {
+        transport: id === liar ? tamperRegional(local.transport, tampered) : local.transport,
+        models: local.models,
+        state: memoryJobStateStore(),
+        policy: staticEligibility(ids.slice(0, aggregators ?? n), ids),
+        learner: datasetLearner(trainer, { blobs: data[i] as Dataset }, i + 1),
+        runtime: runtimeFactory(),
+        roles: { trainer: true, aggregator: true },
+      }
+      return createParticipant(init)
+    })
+    await Promise.all(participants.map((p) => p.start()))
+    const initial = createModel(softmaxRegression(FEATURES, CLASSES), { seed: 1 })
+    const initialModel = await net.join('node-0').models.put(encodeModel(initial))
+    return { net, ids, participants, initialModel, initial, data, tampered }
+  }
+
+  async function plainRound0(initial: ReturnType<typeof createModel>, data: Dataset[], privacyClip?: number) {
+    let total = 0
+    const sum = new Float64Array(initial.params.length)
+    for (let i = 0; i < data.length; i++) {
+      const shard = data[i] as Dataset
+      const r = await trainer.train(initial, shard, { ...LOCAL, momentum: 0, weightDecay: 0, seed: (i + 1) * 1000 })
+      const delta = Float32Array.from(r.model.params, (p, k) => p - (initial.params[k] as number))
+      let scale = 1
+      if (privacyClip !== undefined) {
+        const norm = Math.hypot(...delta)
+        scale = norm > privacyClip ? privacyClip / norm : 1
+      }
+      const n = shard.labels.length
+      total += n
+      for (let k = 0; k < sum.length; k++) sum[k] = (sum[k] as number) + n * scale * (delta[k] as number)
+    }
+    return Float32Array.from(initial.params, (p, k) => p + (sum[k] as number) / total)
+  }
+
+  const worstDiff = (a: Float32Array, b: Float32Array): number =>
+    a.reduce((m, x, k) => Math.max(m, Math.abs(x - (b[k] as number))), 0)
+
+  it('9 trainers in 3 regions: each sends only to its regional committee, the root aggregates the regions, and the model is FedAvg of all 9', async () => {
+    const { net, ids, participants, initialModel, initial, data } = await setup(9)
+    const sent = new Map<string, string[]>()
+    participants.forEach((p, i) =>
+      p.addEventListener('update:sent', (e) => {
+        if (e.detail.round === 0) sent.set(ids[i] as string, e.detail.to)
+      }),
+    )
+    const completed: Array<{ model: string; trainers: string[]; committee: string[] }> = []
+    participants[4]?.addEventListener('round:completed', (e) =>
+      completed.push({
+        model: e.detail.model,
+        trainers: e.detail.contributions.map((c) => c.trainer),
+        committee: e.detail.committee,
+      }),
+    )
+    let regionalSeen = 0
+    for (const p of participants)
+      p.addEventListener('round:started', (e) => {
+        if (e.detail.round === 0) regionalSeen++
+      })
+    const job = await (participants[0] as Participant).submitJob(spec(initialModel))
+    const states = await Promise.all(participants.map((p) => p.waitForJob(job.jobId)))
+    for (const s of states) expect(s?.round).toBe(2)
+    expect(new Set(states.map((s) => s?.model)).size).toBe(1)
+    expect(regionalSeen).toBe(9)
+    expect(completed).toHaveLength(2)
+    expect(completed[0]?.trainers).toEqual([...ids].sort())
+    // every trainer sent to a committee of 3, and trainers of one region to the same one
+    const byRegion = new Map<number, Set<string>>()
+    for (const id of ids) {
+      const to = sent.get(id) as string[]
+      expect(to).toHaveLength(3)
+      const r = regionOf(job.jobId, id, 3)
+      byRegion.set(r, new Set([...(byRegion.get(r) ?? []), to.join(',')]))
+    }
+    for (const committees of byRegion.values()) expect(committees.size).toBe(1)
+    const model = decodeModel(await net.join('observer').models.get(completed[0]?.model as string))
+    expect(worstDiff(model.params, await plainRound0(initial, data))).toBeLessThan(1e-5)
+    await Promise.all(participants.map((p) => p.stop()))
+  })
+
+  it('a regional member that lies about its region’s aggregate is outvoted inside its region', async () => {
+    // three aggregators: each sits on every regional committee (and the root), the liar among them
+    const { net, participants, initialModel, initial, data, tampered } = await setup(9, 'node-2', 3)
+    const models: string[] = []
+    participants[5]?.addEventListener('round:completed', (e) => models.push(e.detail.model))
+    const job = await (participants[0] as Participant).submitJob(spec(initialModel, { rounds: 1 }))
+    await Promise.all(participants.map((p) => p.waitForJob(job.jobId)))
+    expect(models).toHaveLength(1)
+    expect(tampered.n).toBeGreaterThan(0) // it did lie, to the other root members
+    const model = decodeModel(await net.join('observer').models.get(models[0] as string))
+    expect(worstDiff(model.params, await plainRound0(initial, data))).toBeLessThan(1e-5)
+    await Promise.all(participants.map((p) => p.stop()))
+  })
+
+  it('a job with privacy clips every update before it leaves its trainer', async () => {
+    const { net, participants, initialModel, initial, data } = await setup(4)
+    const models: string[] = []
+    participants[1]?.addEventListener('round:completed', (e) => models.push(e.detail.model))
+    const clip = 0.05
+    const job = await (participants[0] as Participant).submitJob(
+      spec(initialModel, { rounds: 1, hierarchy: undefined, privacy: { clip, noiseMultiplier: 0 } }),
+    )
+    await Promise.all(participants.map((p) => p.waitForJob(job.jobId)))
+    const model = decodeModel(await net.join('observer').models.get(models[0] as string))
+    const step = Math.hypot(...model.params.map((p, k) => p - (initial.params[k] as number)))
+    expect(step).toBeLessThanOrEqual(clip * 1.0001) // a weighted mean of clipped updates
+    expect(worstDiff(model.params, await plainRound0(initial, data, clip))).toBeLessThan(1e-5)
+    await Promise.all(participants.map((p) => p.stop()))
+  })
+})
