@@ -127,11 +127,11 @@ describe('hierarchical aggregation: regional committees feed a root committee (i
   it('9 trainers in 3 regions: each sends only to its regional committee, the root aggregates the regions, and the model is FedAvg of all 9', async () => {
     const { net, ids, participants, initialModel, initial, data } = await setup(9)
     const sent = new Map<string, string[]>()
-    participants.forEach((p, i) =>
+    participants.forEach((p, i) => {
       p.addEventListener('update:sent', (e) => {
         if (e.detail.round === 0) sent.set(ids[i] as string, e.detail.to)
-      }),
-    )
+      })
+    })
     const completed: Array<{ model: string; trainers: string[]; committee: string[] }> = []
     participants[4]?.addEventListener('round:completed', (e) =>
       completed.push({
