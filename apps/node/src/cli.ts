@@ -60,6 +60,8 @@ demo options:
       --codec NAME         update codec: top-k (default), int8, fp16, fp32, dense
       --secure-aggregation committee members see only the sum of the updates (masked,
                            dense fixed point: implies --codec dense)
+      --regions N          two-level aggregation: N regional committees (2-64) feed a
+                           root committee (for networks too large for one committee)
       --json               print one JSON summary line at the end, no progress bars
       --keep               keep the temporary data directories
       --no-chain           no local chain (no stake, tiers, settlement or rewards)
@@ -233,6 +235,7 @@ async function main(argv: string[]): Promise<void> {
           target: { type: 'string', default: '0.9' },
           codec: { type: 'string' },
           'secure-aggregation': { type: 'boolean', default: false },
+          regions: { type: 'string' },
           json: { type: 'boolean', default: false },
           keep: { type: 'boolean', default: false },
           chain: { type: 'boolean', default: true },
@@ -253,6 +256,11 @@ async function main(argv: string[]): Promise<void> {
     const secureAggregation = values['secure-aggregation'] === true
     const codec = String(values.codec ?? (secureAggregation ? 'dense' : 'top-k'))
     if (!['top-k', 'int8', 'fp16', 'fp32', 'dense'].includes(codec)) usage(`unknown --codec '${codec}'`)
+    const regions = values.regions === undefined ? undefined : Number(values.regions)
+    if (regions !== undefined && !(Number.isInteger(regions) && regions >= 2 && regions <= 64)) {
+      usage('--regions must be an integer in 2..64')
+    }
+    if (regions !== undefined && secureAggregation) usage('--regions cannot be combined with --secure-aggregation yet')
     if (secureAggregation && codec !== 'dense') {
       usage(`--secure-aggregation sends dense masked vectors: it cannot use --codec ${codec}`)
     }
@@ -262,6 +270,7 @@ async function main(argv: string[]): Promise<void> {
       target,
       codec,
       secureAggregation,
+      ...(regions !== undefined ? { regions } : {}),
       json: values.json === true,
       keep: values.keep === true,
       verbose: values.verbose === true,

@@ -38,6 +38,11 @@ export interface DemoOptions {
    * fixed-point vectors, so `codec` must be `dense`).
    */
   secureAggregation?: boolean
+  /**
+   * Two-level aggregation: split the trainers into this many regions, each with its own
+   * committee, feeding a root committee (off when omitted).
+   */
+  regions?: number
   /** Print nothing (benchmarks read the returned summary). */
   quiet?: boolean
   /**
@@ -295,6 +300,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       aggregator: { name: 'mean' },
       codec: codecSpec(opts.codec),
       secureAggregation: opts.secureAggregation === true,
+      ...(opts.regions !== undefined ? { hierarchy: { regions: opts.regions } } : {}),
       rounds: opts.rounds,
       roundDeadlineMs: 20_000,
       minUpdates: Math.max(1, Math.ceil(opts.nodes / 2)),
@@ -304,7 +310,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       participants: { aggregators: ids, trainers: ids },
     })
     out(
-      `job ${job.jobId.slice(0, 12)} announced: MLP 784-64-10, FedAvg, codec ${opts.codec}${opts.secureAggregation === true ? ', secure aggregation (members see only the sum)' : ''}, committee of ${Math.min(3, opts.nodes)} per round${chainSetup !== undefined ? `, ${REWARD_PER_ROUND} VAIN of rewards a round settled on chain` : ''}`,
+      `job ${job.jobId.slice(0, 12)} announced: MLP 784-64-10, FedAvg, codec ${opts.codec}${opts.secureAggregation === true ? ', secure aggregation (members see only the sum)' : ''}${opts.regions !== undefined ? `, ${opts.regions} regional committees feeding a root committee` : ''}, committee of ${Math.min(3, opts.nodes)} per round${chainSetup !== undefined ? `, ${REWARD_PER_ROUND} VAIN of rewards a round settled on chain` : ''}`,
     )
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), opts.rounds * 30_000 + 30_000).unref())
     const outcome = await Promise.race([finished, timeout])

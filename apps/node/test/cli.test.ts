@@ -107,6 +107,12 @@ describe('vain CLI', () => {
     expect(r.stderr).toContain('--nodes must be an integer in 2..50')
     const off = vain('demo', '--no-chain', '--nodes', '1')
     expect(off.stderr).toContain('--nodes must be an integer in 2..50')
+    const secure = vain('demo', '--secure-aggregation', '--codec', 'top-k')
+    expect(secure.status).toBe(2)
+    expect(secure.stderr).toContain('--secure-aggregation sends dense masked vectors')
+    const regions = vain('demo', '--regions', '1')
+    expect(regions.status).toBe(2)
+    expect(regions.stderr).toContain('--regions must be an integer in 2..64')
   })
 })
 

@@ -57,7 +57,7 @@ function vanishAfterUpload(t: RoundTransport): RoundTransport {
   }
 }
 
-describe('over libp2p: secure aggregation with a dropout, and a lying committee member', () => {
+describe('over libp2p: secure aggregation with a dropout, regions, and a lying committee member', () => {
   let root: string
   const nodes: RunningNode[] = []
   let liar: RunningNode
@@ -154,6 +154,19 @@ describe('over libp2p: secure aggregation with a dropout, and a lying committee 
     expect(plainUpdates).toEqual([])
     const models = await Promise.all(nodes.map((n) => n.participant.waitForJob(jobId)))
     expect(new Set(models.map((m) => m?.model)).size).toBe(1)
+  })
+
+  it('a hierarchical job: two regional committees feed the root committee; every trainer is in the result', async () => {
+    const completed: string[][] = []
+    observer.participant.addEventListener('round:completed', (e) =>
+      completed.push(e.detail.contributions.map((c) => c.trainer)),
+    )
+    const jobId = await submit({ codec: { name: 'int8' }, hierarchy: { regions: 2 } })
+    const done = await observer.participant.waitForJob(jobId)
+    expect(done?.finished).toBe(true)
+    const everyone = nodes.map((n) => n.node.peerId.toString()).sort()
+    expect(completed).toHaveLength(2)
+    for (const trainers of completed) expect([...trainers].sort()).toEqual(everyone)
   })
 
   it('a committee member that lies about the aggregate is out-voted by the honest majority and reported', async () => {
