@@ -32,6 +32,9 @@ import {
   verifyCoordinatorSigned,
 } from './secure.js'
 
+/** Most trainers one secure-aggregation round takes (the roster's limit). */
+const MAX_TRAINERS = 1000
+
 /** What a round is: job, round, attempt and base model. */
 export interface SecureRoundRef {
   jobId: string
@@ -209,7 +212,7 @@ export class SecureRoundMember {
 
   private async onKeys(req: KeysRequest): Promise<SignedRoster> {
     this.mustCoordinate('keys')
-    if (this.rosterReady.settled || this.keys.size >= 1000)
+    if (this.rosterReady.settled || this.keys.size >= MAX_TRAINERS)
       throw new SecureRoundError('the keys stage of this round is closed')
     if (this.keys.has(req.trainer)) throw new RejectedUpdateError('keys advertised twice')
     this.keys.set(req.trainer, req)
@@ -301,6 +304,7 @@ export class SecureRoundMember {
     }
     if (sha256(body) !== req.bodyHash) throw new ForgedMessageError('masked input does not match its signed hash')
     if (this.masked.has(req.trainer)) throw new RejectedUpdateError('masked input sent twice')
+    if (this.masked.size >= MAX_TRAINERS) throw new SecureRoundError('too many masked inputs this round')
     const masked = bytesToMasked(body, req.length)
     if (this.isCoordinator) {
       const sharers = await this.sharesClosed.promise
