@@ -1,7 +1,7 @@
 /**
  * Assemble one vAIn node: the @vain/net node, the round-protocol participant from @vain/fl with
- * its network adapters (gossip + streams, on-disk models fetched from peers, persisted job state),
- * local training on this node's own data, and the local REST API.
+ * its network adapters (gossip + streams, models as @vain/memory blobs fetched from peers by hash,
+ * persisted job state), local training on this node's own data, and the local REST API.
  */
 import { join } from 'node:path'
 import {
@@ -19,7 +19,7 @@ import {
   subset,
 } from '@vain/fl'
 import { createNode, type VainNode } from '@vain/net'
-import { diskModelStore } from './adapters/models.js'
+import { type MemoryModelStore, memoryModelStore } from './adapters/models.js'
 import { fileJobStateStore } from './adapters/state.js'
 import { netTransport } from './adapters/transport.js'
 import { type ApiServer, startApi } from './api.js'
@@ -31,7 +31,7 @@ import type { Logger } from './logger.js'
 export interface RunningNode {
   node: VainNode
   participant: Participant
-  models: Awaited<ReturnType<typeof diskModelStore>>
+  models: MemoryModelStore
   api: ApiServer | undefined
   trainer: LocalTrainer
   localSamples: number
@@ -76,7 +76,12 @@ export async function startVainNode(
   )
 
   const transport = await netTransport(node)
-  const models = await diskModelStore(node, join(config.dataDir, 'models'))
+  // models as content-addressed @vain/memory blobs in <dataDir>/memory (files an older version kept
+  // in <dataDir>/models are imported), fetched from peers by hash through blob sharing
+  const models = await memoryModelStore(node, {
+    path: join(config.dataDir, 'memory'),
+    legacyDir: join(config.dataDir, 'models'),
+  })
   const state = await fileJobStateStore(join(config.dataDir, 'jobs'))
   const trainer = createLocalTrainer()
   let learner: ReturnType<typeof datasetLearner> | undefined
@@ -169,6 +174,7 @@ export async function startVainNode(
       await chain?.stop()
       transport.close()
       await trainer.close()
+      await models.close()
       await node.stop()
       log.info('node stopped (job state persisted)')
     },
