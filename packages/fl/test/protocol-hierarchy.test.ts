@@ -10,6 +10,7 @@ import {
   encodeModel,
   gaussianBlobs,
   type JobSpecInput,
+  type Learner,
   type LocalTrainer,
   memoryJobStateStore,
   type Participant,
@@ -41,6 +42,18 @@ function tamperRegional(t: RoundTransport, tampered: { n: number }): RoundTransp
       const bytes = new Uint8Array(bad.buffer)
       const { signature: _s, ...unsigned } = { ...meta, payloadHash: sha256(bytes) }
       return t.sendUpdate(to, { ...unsigned, signature: await t.sign(updateSigningBytes(unsigned)) }, bytes, options)
+    },
+  }
+}
+
+/** A learner that takes 1.5 s in round 0 when `slow`: a straggler. */
+function slowFirstRound(inner: Learner, slow: boolean): Learner {
+  if (!slow) return inner
+  return {
+    ...inner,
+    train: async (spec, model, round, options) => {
+      if (round === 0) await new Promise((r) => setTimeout(r, 1500))
+      return inner.train(spec, model, round, options)
     },
   }
 }
@@ -77,7 +90,7 @@ describe('hierarchical aggregation: regional committees feed a root committee (i
     }
   }
 
-  async function setup(n: number, liar?: string, aggregators?: number) {
+  async function setup(n: number, liar?: string, aggregators?: number, straggler?: string) {
     const tampered = { n: 0 }
     const net = createLocalNetwork()
     const ids = Array.from({ length: n }, (_, i) => `node-${i}`)
@@ -90,7 +103,7 @@ describe('hierarchical aggregation: regional committees feed a root committee (i
         models: local.models,
         state: memoryJobStateStore(),
         policy: staticEligibility(ids.slice(0, aggregators ?? n), ids),
-        learner: datasetLearner(trainer, { blobs: data[i] as Dataset }, i + 1),
+        learner: slowFirstRound(datasetLearner(trainer, { blobs: data[i] as Dataset }, i + 1), id === straggler),
         runtime: runtimeFactory(),
         roles: { trainer: true, aggregator: true },
       }
@@ -178,6 +191,63 @@ describe('hierarchical aggregation: regional committees feed a root committee (i
     const model = decodeModel(await net.join('observer').models.get(models[0] as string))
     expect(worstDiff(model.params, await plainRound0(initial, data))).toBeLessThan(1e-5)
     await Promise.all(participants.map((p) => p.stop()))
+  })
+
+  it('asynchronous mode: a straggler’s late update joins the next round, weighted by (1 + τ)^-a; without it, the late update is refused as stale', async () => {
+    for (const asyncMode of [true, false]) {
+      const { net, ids, participants, initialModel, initial, data } = await setup(4, undefined, undefined, 'node-3')
+      const completed: Array<{ round: number; model: string; trainers: string[] }> = []
+      participants[0]?.addEventListener('round:completed', (e) =>
+        completed.push({
+          round: e.detail.round,
+          model: e.detail.model,
+          trainers: e.detail.contributions.map((c) => c.trainer),
+        }),
+      )
+      const stale: string[] = []
+      for (const p of participants)
+        p.addEventListener('rejected', (e) => {
+          if (e.detail.errorName === 'StaleUpdateError') stale.push(e.detail.from)
+        })
+      const job = await (participants[0] as Participant).submitJob(
+        spec(initialModel, {
+          rounds: 2,
+          hierarchy: undefined,
+          roundDeadlineMs: 800,
+          ...(asyncMode ? { staleness: { maxRounds: 2, exponent: 0.5 } } : {}),
+        }),
+      )
+      await Promise.all(participants.map((p) => p.waitForJob(job.jobId)))
+      await Promise.all(participants.map((p) => p.stop()))
+      expect(completed.map((c) => c.round)).toEqual([0, 1])
+      expect(completed[0]?.trainers).toEqual(['node-0', 'node-1', 'node-2'])
+      if (!asyncMode) {
+        expect(stale).toContain('node-3') // its round-0 update came too late
+        continue
+      }
+      expect(completed[1]?.trainers).toEqual(ids) // node-3's late round-0 update is in round 1
+      // round 1 = round-0 model + weighted mean of three fresh updates and node-3's stale one (τ = 1)
+      const global0 = decodeModel(await net.join('observer').models.get(completed[0]?.model as string))
+      const sum = new Float64Array(global0.params.length)
+      let total = 0
+      for (let i = 0; i < 4; i++) {
+        const shard = data[i] as Dataset
+        const from = i === 3 ? initial : global0
+        const r = await trainer.train(from, shard, {
+          ...LOCAL,
+          momentum: 0,
+          weightDecay: 0,
+          seed: (i + 1) * 1000 + (i === 3 ? 0 : 1),
+        })
+        const w = shard.labels.length * (i === 3 ? 2 ** -0.5 : 1)
+        total += w
+        for (let k = 0; k < sum.length; k++)
+          sum[k] = (sum[k] as number) + w * ((r.model.params[k] as number) - (from.params[k] as number))
+      }
+      const expected = Float32Array.from(global0.params, (p, k) => p + (sum[k] as number) / total)
+      const model1 = decodeModel(await net.join('observer').models.get(completed[1]?.model as string))
+      expect(worstDiff(model1.params, expected)).toBeLessThan(1e-5)
+    }
   })
 
   it('a job with privacy clips every update before it leaves its trainer', async () => {

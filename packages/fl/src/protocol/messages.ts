@@ -78,6 +78,17 @@ export const JobSpecSchema = z.strictObject({
       regionalCommitteeSize: z.number().int().min(1).max(101).optional(),
     })
     .optional(),
+  /**
+   * Asynchronous mode: a round does not wait for a slow trainer; its update, trained on an
+   * older model, joins the round that is running when it arrives (at most `maxRounds` behind),
+   * weighted by `(1 + τ)^(−exponent)` for staleness τ (FedAsync / FedBuff weighting).
+   */
+  staleness: z
+    .strictObject({
+      maxRounds: z.number().int().min(1).max(100),
+      exponent: z.number().min(0).max(4).default(0.5),
+    })
+    .optional(),
   /** Stop once a round's model reaches this accuracy on the creator's held-out set (optional). */
   targetAccuracy: z.number().min(0).max(1).optional(),
 })

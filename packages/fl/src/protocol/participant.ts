@@ -130,12 +130,19 @@ export {
   StaleUpdateError,
 } from './errors.js'
 
+/** An accepted update, with its staleness in rounds (0 unless the job runs asynchronously). */
+interface HeldUpdate {
+  meta: UpdateMeta
+  delta: Float32Array
+  staleness: number
+}
+
 interface RoundWork {
   round: number
   attempt: number
   baseModel: string
   committee: string[]
-  updates: Map<string, { meta: UpdateMeta; delta: Float32Array }>
+  updates: Map<string, HeldUpdate>
   results: Map<string, RoundResult>
   resolveMajority?: (r: RoundResult) => void
   allArrived?: () => void
@@ -145,7 +152,7 @@ interface RoundWork {
   /** Hierarchical jobs: each region's committee (index = region); `committee` is the root's. */
   regions?: string[][]
   /** Updates this node took as a member of regional committees, per region. */
-  regionUpdates: Map<number, Map<string, { meta: UpdateMeta; delta: Float32Array }>>
+  regionUpdates: Map<number, Map<string, HeldUpdate>>
   regionArrived: Map<number, () => void>
   /** Regional aggregates this root member took: region → sender → aggregate. */
   partials: Map<number, Map<string, { meta: UpdateMeta; delta: Float32Array }>>
@@ -165,6 +172,8 @@ interface JobRun {
   early: Array<{ meta: UpdateMeta; payload: Uint8Array; from: string }>
   abort: AbortController
   done: Promise<void>
+  /** Asynchronous jobs: the local training in flight, which rounds do not wait for. */
+  training?: Promise<void> | undefined
 }
 
 /**
@@ -226,7 +235,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     this.stopWaiters.clear()
     const runs = [...this.jobs.values()]
     for (const run of runs) run.abort.abort()
-    await Promise.allSettled(runs.map((r) => r.done))
+    await Promise.allSettled(runs.flatMap((r) => [r.done, r.training ?? Promise.resolve()]))
     this.jobs.clear()
   }
 
@@ -519,7 +528,17 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       }
       if (signal.aborted) break // listeners added below would never hear an abort that already happened
       if (model !== undefined && this.init.roles.trainer && this.init.learner?.supports(spec) === true) {
-        tasks.push(spec.secureAggregation ? this.trainSecure(run, work, model) : this.trainAndSend(run, work, model))
+        if (spec.staleness !== undefined) {
+          // asynchronous: the round does not wait for this node's training; one training at a time
+          if (run.training === undefined) {
+            run.training = this.trainAndSend(run, work, model)
+              .catch(() => {})
+              .finally(() => {
+                run.training = undefined
+              })
+          }
+        } else
+          tasks.push(spec.secureAggregation ? this.trainSecure(run, work, model) : this.trainAndSend(run, work, model))
       }
       if (model !== undefined && this.init.roles.aggregator && regions !== undefined) {
         regions.forEach((members, r) => {
@@ -611,20 +630,23 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     const { spec, announcement } = run
     const signal = run.abort.signal
     const result = await learner.train(spec, model, work.round, { signal })
-    if (signal.aborted || run.current !== work) return
+    // asynchronous jobs send a late update to the round running now (it is weighted by staleness)
+    const target = spec.staleness !== undefined ? run.current : work
+    if (signal.aborted || target === undefined || (target !== work && spec.staleness === undefined)) return
+    if (target !== work && target.round - work.round > (spec.staleness?.maxRounds ?? 0)) return
     const delta = privatize(
       spec,
       Float32Array.from(result.params, (p, i) => p - (model.params[i] as number)),
     )
     const payload = run.runtime.encodeUpdate(delta)
     const targets =
-      work.regions === undefined
-        ? work.committee
-        : (work.regions[regionOf(announcement.jobId, this.self, work.regions.length)] as string[])
+      target.regions === undefined
+        ? target.committee
+        : (target.regions[regionOf(announcement.jobId, this.self, target.regions.length)] as string[])
     const unsigned = {
       v: ROUND_PROTOCOL_VERSION as 1,
       jobId: announcement.jobId,
-      round: work.round,
+      round: target.round,
       baseModel: work.baseModel,
       trainer: this.self,
       numSamples: result.numSamples,
@@ -634,8 +656,24 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     const meta: UpdateMeta = { ...unsigned, signature: await this.init.transport.sign(updateSigningBytes(unsigned)) }
     const failed = await this.sendToAll(targets, meta, payload, signal)
     this.safeDispatchEvent('update:sent', {
-      detail: { jobId: announcement.jobId, round: work.round, to: targets, bytes: payload.byteLength, failed },
+      detail: { jobId: announcement.jobId, round: target.round, to: targets, bytes: payload.byteLength, failed },
     })
+  }
+
+  /** The round whose base a model is (0 for the initial model), from this node's history. */
+  private baseRoundOf(run: JobRun, model: string): number | undefined {
+    if (model === run.spec.initialModel) return 0
+    for (let i = run.state.history.length - 1; i >= 0; i--) {
+      const h = run.state.history[i]
+      if (h?.model === model) return h.round + 1
+    }
+    return undefined
+  }
+
+  /** Aggregation weight of an update: its samples, scaled down by staleness in asynchronous jobs. */
+  private weightOf(run: JobRun, u: HeldUpdate): number {
+    const a = run.spec.staleness?.exponent ?? 0
+    return u.meta.numSamples * (1 + u.staleness) ** -a
   }
 
   /** Send a signed update to every target (this node's own copy through `onUpdate`); returns who failed. */
@@ -701,7 +739,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     if (accepted.length === 0) return
     const updates: VerifiedUpdate[] = accepted.map((u) => ({
       trainer: u.meta.trainer,
-      numSamples: u.meta.numSamples,
+      numSamples: this.weightOf(run, u),
       delta: u.delta,
     }))
     const combined =
@@ -714,7 +752,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       round: work.round,
       baseModel: work.baseModel,
       trainer: this.self,
-      numSamples: updates.reduce((a, u) => a + u.numSamples, 0),
+      numSamples: accepted.reduce((a, u) => a + u.meta.numSamples, 0),
       payloadHash: sha256(payload),
       payloadBytes: payload.byteLength,
       region: {
@@ -830,14 +868,25 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       if (job.early.length < (this.init.maxEarlyUpdates ?? 256)) job.early.push({ meta, payload, from })
       return
     }
-    if (meta.round < work.round || meta.baseModel !== work.baseModel) {
-      fail(
-        new StaleUpdateError(
-          `update for round ${meta.round} on ${meta.baseModel.slice(0, 8)}, current round ${work.round}`,
-        ),
-        meta.jobId,
-        meta.round,
-      )
+    let staleness = 0
+    if (meta.round < work.round) {
+      fail(new StaleUpdateError(`update for round ${meta.round}, current round ${work.round}`), meta.jobId, meta.round)
+    }
+    if (meta.baseModel !== work.baseModel) {
+      // trained on an older model: asynchronous jobs take it, weighted down; others refuse it
+      const base = this.baseRoundOf(job, meta.baseModel)
+      const tau = base === undefined ? Number.POSITIVE_INFINITY : work.round - base
+      const max = job.spec.staleness?.maxRounds ?? 0
+      if (meta.region !== undefined || !(tau >= 1 && tau <= max)) {
+        fail(
+          new StaleUpdateError(
+            `update on model ${meta.baseModel.slice(0, 8)}${Number.isFinite(tau) ? ` (${tau} rounds old)` : ''}, current round ${work.round} on ${work.baseModel.slice(0, 8)}${max > 0 ? `, at most ${max} rounds old accepted` : ''}`,
+          ),
+          meta.jobId,
+          meta.round,
+        )
+      }
+      staleness = tau
     }
     const regions = work.regions
     const arch = parseArchitecture(job.spec.architecture)
@@ -876,7 +925,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       const got = work.partials.get(r) ?? new Map()
       if (got.has(meta.trainer))
         fail(new RejectedUpdateError('duplicate regional aggregate from this member'), meta.jobId, meta.round)
-      got.set(meta.trainer, { meta, delta: decode(denseCodec().decodeUpdate) })
+      got.set(meta.trainer, { meta, delta: decode(denseCodec().decodeUpdate), staleness: 0 })
       work.partials.set(r, got)
       this.safeDispatchEvent('update:accepted', {
         detail: { jobId: meta.jobId, round: meta.round, trainer: meta.trainer, bytes: payload.byteLength },
@@ -899,7 +948,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     }
     if (held.has(meta.trainer))
       fail(new RejectedUpdateError('duplicate update from this trainer'), meta.jobId, meta.round)
-    held.set(meta.trainer, { meta, delta: decode((b, n) => job.runtime.decodeUpdate(b, n)) })
+    held.set(meta.trainer, { meta, delta: decode((b, n) => job.runtime.decodeUpdate(b, n)), staleness })
     this.safeDispatchEvent('update:accepted', {
       detail: { jobId: meta.jobId, round: meta.round, trainer: meta.trainer, bytes: payload.byteLength },
     })
@@ -937,7 +986,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     }
     const updates: VerifiedUpdate[] = accepted.map((u) => ({
       trainer: u.meta.trainer,
-      numSamples: u.meta.numSamples,
+      numSamples: this.weightOf(run, u),
       delta: u.delta,
     }))
     const params = run.runtime.aggregate(model.params, updates)

@@ -74,6 +74,9 @@ export function runtimeFactory(): AggregationRuntimeFactory {
       if (spec.hierarchy !== undefined) {
         throw new UnsupportedJobError('secure aggregation in a hierarchical job is not supported yet')
       }
+      if (spec.staleness !== undefined) {
+        throw new UnsupportedJobError('secure aggregation sums one round’s updates: it cannot take stale ones')
+      }
     }
     let codec: Pick<AggregationRuntime, 'encodeUpdate' | 'decodeUpdate'>
     let aggregate: AggregationRuntime['aggregate']
