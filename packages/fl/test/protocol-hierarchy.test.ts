@@ -1,35 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  createLocalNetwork,
   createLocalTrainer,
-  createModel,
-  createParticipant,
   type Dataset,
-  datasetLearner,
   decodeModel,
-  encodeModel,
-  gaussianBlobs,
   type JobSpecInput,
   type Learner,
   type LocalTrainer,
-  memoryJobStateStore,
   type Participant,
-  type ParticipantInit,
-  partitionDataset,
   type RoundTransport,
   regionOf,
-  runtimeFactory,
   sha256,
-  softmaxRegression,
-  splitDataset,
-  staticEligibility,
-  subset,
   updateSigningBytes,
 } from '../src/index.js'
-
-const FEATURES = 10
-const CLASSES = 4
-const LOCAL = { epochs: 1, batchSize: 32, lr: 0.1 }
+import { blobs, blobsSpec, plainFedAvg, protocolSetup, worstDiff } from './fixtures/protocol.js'
 
 /** A transport whose regional aggregates are tampered with (re-signed by their sender): a lying regional member. */
 function tamperRegional(t: RoundTransport, tampered: { n: number }): RoundTransport {
@@ -46,9 +29,8 @@ function tamperRegional(t: RoundTransport, tampered: { n: number }): RoundTransp
   }
 }
 
-/** A learner that takes 1.5 s in round 0 when `slow`: a straggler. */
-function slowFirstRound(inner: Learner, slow: boolean): Learner {
-  if (!slow) return inner
+/** A learner that takes 1.5 s in round 0: a straggler. */
+function slowFirstRound(inner: Learner): Learner {
   return {
     ...inner,
     train: async (spec, model, round, options) => {
@@ -58,84 +40,44 @@ function slowFirstRound(inner: Learner, slow: boolean): Learner {
   }
 }
 
-describe('hierarchical aggregation: regional committees feed a root committee (in-process network)', () => {
+describe('hierarchical aggregation, asynchronous rounds and privacy (in-process network)', () => {
   let trainer: LocalTrainer
   let train: Dataset
   beforeAll(() => {
     trainer = createLocalTrainer()
-    const all = gaussianBlobs({ samples: 3000, features: FEATURES, numClasses: CLASSES, separation: 3, seed: 7 })
-    ;({ train } = splitDataset(all, 2500))
+    ;({ train } = blobs())
   })
   afterAll(async () => {
     await trainer.close()
   })
 
-  function spec(initialModel: string, overrides: Partial<JobSpecInput> = {}): JobSpecInput {
-    return {
+  const spec = (initialModel: string, overrides: Partial<JobSpecInput> = {}): JobSpecInput =>
+    blobsSpec(initialModel, {
       name: 'blobs-regions',
-      architecture: softmaxRegression(FEATURES, CLASSES),
-      initialModel,
-      dataset: { name: 'blobs' },
-      strategy: { name: 'fedavg' },
-      aggregator: { name: 'mean' },
-      codec: { name: 'dense' },
       hierarchy: { regions: 3, regionalCommitteeSize: 3 },
       rounds: 2,
-      roundDeadlineMs: 4_000,
-      minUpdates: 2,
-      committeeSize: 3,
-      local: LOCAL,
-      maxUpdateBytes: 1 << 20,
       ...overrides,
-    }
-  }
+    })
 
   async function setup(n: number, liar?: string, aggregators?: number, straggler?: string) {
     const tampered = { n: 0 }
-    const net = createLocalNetwork()
-    const ids = Array.from({ length: n }, (_, i) => `node-${i}`)
-    const shards = partitionDataset(train, { kind: 'dirichlet', clients: n, alpha: 1, seed: 3 })
-    const data = ids.map((_, i) => subset(train, shards[i] as Int32Array))
-    const participants = ids.map((id, i) => {
-      const local = net.join(id)
-      const init: ParticipantInit = {
-        transport: id === liar ? tamperRegional(local.transport, tampered) : local.transport,
-        models: local.models,
-        state: memoryJobStateStore(),
-        policy: staticEligibility(ids.slice(0, aggregators ?? n), ids),
-        learner: slowFirstRound(datasetLearner(trainer, { blobs: data[i] as Dataset }, i + 1), id === straggler),
-        runtime: runtimeFactory(),
-        roles: { trainer: true, aggregator: true },
-      }
-      return createParticipant(init)
+    const s = await protocolSetup(trainer, train, n, {
+      ...(aggregators !== undefined ? { aggregators } : {}),
+      transport: (id, t) => (id === liar ? tamperRegional(t, tampered) : t),
+      learner: (id, l) => (id === straggler ? slowFirstRound(l) : l),
     })
-    await Promise.all(participants.map((p) => p.start()))
-    const initial = createModel(softmaxRegression(FEATURES, CLASSES), { seed: 1 })
-    const initialModel = await net.join('node-0').models.put(encodeModel(initial))
-    return { net, ids, participants, initialModel, initial, data, tampered }
+    return { ...s, tampered }
   }
 
-  async function plainRound0(initial: ReturnType<typeof createModel>, data: Dataset[], privacyClip?: number) {
-    let total = 0
-    const sum = new Float64Array(initial.params.length)
-    for (let i = 0; i < data.length; i++) {
-      const shard = data[i] as Dataset
-      const r = await trainer.train(initial, shard, { ...LOCAL, momentum: 0, weightDecay: 0, seed: (i + 1) * 1000 })
-      const delta = Float32Array.from(r.model.params, (p, k) => p - (initial.params[k] as number))
-      let scale = 1
-      if (privacyClip !== undefined) {
-        const norm = Math.hypot(...delta)
-        scale = norm > privacyClip ? privacyClip / norm : 1
-      }
-      const n = shard.labels.length
-      total += n
-      for (let k = 0; k < sum.length; k++) sum[k] = (sum[k] as number) + n * scale * (delta[k] as number)
-    }
-    return Float32Array.from(initial.params, (p, k) => p + (sum[k] as number) / total)
-  }
-
-  const worstDiff = (a: Float32Array, b: Float32Array): number =>
-    a.reduce((m, x, k) => Math.max(m, Math.abs(x - (b[k] as number))), 0)
+  /** Plain FedAvg of every node's round-0 update (clipped to `clip` if given). */
+  const plainRound0 = (initial: Parameters<typeof plainFedAvg>[3], data: Dataset[], clip?: number) =>
+    plainFedAvg(
+      trainer,
+      data,
+      data.map((_, node) => ({ node, from: initial, round: 0 })),
+      initial,
+      clip,
+    )
 
   it('9 trainers in 3 regions: each sends only to its regional committee, the root aggregates the regions, and the model is FedAvg of all 9', async () => {
     const { net, ids, participants, initialModel, initial, data } = await setup(9)
@@ -228,23 +170,14 @@ describe('hierarchical aggregation: regional committees feed a root committee (i
       expect(completed[1]?.trainers).toEqual(ids) // node-3's late round-0 update is in round 1
       // round 1 = round-0 model + weighted mean of three fresh updates and node-3's stale one (τ = 1)
       const global0 = decodeModel(await net.join('observer').models.get(completed[0]?.model as string))
-      const sum = new Float64Array(global0.params.length)
-      let total = 0
-      for (let i = 0; i < 4; i++) {
-        const shard = data[i] as Dataset
-        const from = i === 3 ? initial : global0
-        const r = await trainer.train(from, shard, {
-          ...LOCAL,
-          momentum: 0,
-          weightDecay: 0,
-          seed: (i + 1) * 1000 + (i === 3 ? 0 : 1),
-        })
-        const w = shard.labels.length * (i === 3 ? 2 ** -0.5 : 1)
-        total += w
-        for (let k = 0; k < sum.length; k++)
-          sum[k] = (sum[k] as number) + w * ((r.model.params[k] as number) - (from.params[k] as number))
-      }
-      const expected = Float32Array.from(global0.params, (p, k) => p + (sum[k] as number) / total)
+      const expected = await plainFedAvg(
+        trainer,
+        data,
+        [0, 1, 2, 3].map((node) =>
+          node === 3 ? { node, from: initial, round: 0, weight: 2 ** -0.5 } : { node, from: global0, round: 1 },
+        ),
+        global0,
+      )
       const model1 = decodeModel(await net.join('observer').models.get(completed[1]?.model as string))
       expect(worstDiff(model1.params, expected)).toBeLessThan(1e-5)
     }

@@ -1,38 +1,23 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  createLocalNetwork,
   createLocalTrainer,
-  createModel,
-  createParticipant,
   type Dataset,
-  datasetLearner,
   decodeModel,
   decodeSecAggFrame,
-  encodeModel,
   encodeSecAggFrame,
-  gaussianBlobs,
   type JobSpecInput,
+  JobSpecSchema,
   type LocalTrainer,
-  memoryJobStateStore,
   type Participant,
-  type ParticipantInit,
-  partitionDataset,
   type RoundTransport,
   runtimeFactory,
   SecAggRequestSchema,
   SecAggResponseSchema,
   secAggSigningBytes,
-  softmaxRegression,
-  splitDataset,
-  staticEligibility,
-  subset,
   toHex,
 } from '../src/index.js'
-
-const FEATURES = 10
-const CLASSES = 4
-const LOCAL = { epochs: 1, batchSize: 32, lr: 0.1 }
+import { blobs, blobsSpec, plainFedAvg, protocolSetup, worstDiff } from './fixtures/protocol.js'
 
 /** A transport that stops sending one kind of secure-aggregation message: a trainer that vanishes at that stage. */
 function dropAt(transport: RoundTransport, kind: 'masked' | 'unmask'): RoundTransport {
@@ -53,73 +38,30 @@ describe('secure aggregation over the round protocol (in-process network)', () =
   let test: Dataset
   beforeAll(() => {
     trainer = createLocalTrainer()
-    const all = gaussianBlobs({ samples: 3000, features: FEATURES, numClasses: CLASSES, separation: 3, seed: 7 })
-    ;({ train, test } = splitDataset(all, 2500))
+    ;({ train, test } = blobs())
   })
   afterAll(async () => {
     await trainer.close()
   })
 
-  function spec(initialModel: string, overrides: Partial<JobSpecInput> = {}): JobSpecInput {
-    return {
-      name: 'blobs-secure',
-      architecture: softmaxRegression(FEATURES, CLASSES),
-      initialModel,
-      dataset: { name: 'blobs' },
-      strategy: { name: 'fedavg' },
-      aggregator: { name: 'mean' },
-      codec: { name: 'dense' },
-      secureAggregation: true,
-      rounds: 3,
-      roundDeadlineMs: 4_000,
-      minUpdates: 2,
-      committeeSize: 3,
-      local: LOCAL,
-      maxUpdateBytes: 1 << 20,
-      ...overrides,
-    }
-  }
+  const spec = (initialModel: string, overrides: Partial<JobSpecInput> = {}): JobSpecInput =>
+    blobsSpec(initialModel, { name: 'blobs-secure', secureAggregation: true, ...overrides })
 
-  async function setup(n: number, options: { aggregators?: number; drop?: Record<string, 'masked' | 'unmask'> } = {}) {
-    const net = createLocalNetwork()
-    const ids = Array.from({ length: n }, (_, i) => `node-${i}`)
-    const aggregators = ids.slice(0, options.aggregators ?? n)
-    const shards = partitionDataset(train, { kind: 'dirichlet', clients: n, alpha: 1, seed: 3 })
-    const data = ids.map((_, i) => subset(train, shards[i] as Int32Array))
-    const participants = ids.map((id, i) => {
-      const local = net.join(id)
-      const drop = options.drop?.[id]
-      const init: ParticipantInit = {
-        transport: drop === undefined ? local.transport : dropAt(local.transport, drop),
-        models: local.models,
-        state: memoryJobStateStore(),
-        policy: staticEligibility(aggregators, ids),
-        learner: datasetLearner(trainer, { blobs: data[i] as Dataset }, i + 1),
-        runtime: runtimeFactory(),
-        roles: { trainer: true, aggregator: aggregators.includes(id) },
-      }
-      return createParticipant(init)
+  function setup(n: number, options: { aggregators?: number; drop?: Record<string, 'masked' | 'unmask'> } = {}) {
+    return protocolSetup(trainer, train, n, {
+      ...(options.aggregators !== undefined ? { aggregators: options.aggregators } : {}),
+      transport: (id, t) => (options.drop?.[id] === undefined ? t : dropAt(t, options.drop[id])),
     })
-    await Promise.all(participants.map((p) => p.start()))
-    const initial = createModel(softmaxRegression(FEATURES, CLASSES), { seed: 1 })
-    const initialModel = await net.join('node-0').models.put(encodeModel(initial))
-    return { net, ids, participants, initialModel, initial, data }
   }
 
-  /** Plain FedAvg of the given trainers' round-0 updates, computed here from their own data. */
-  async function plainRound0(initial: ReturnType<typeof createModel>, data: Dataset[], who: number[]) {
-    let total = 0
-    const sum = new Float64Array(initial.params.length)
-    for (const i of who) {
-      const shard = data[i] as Dataset
-      const r = await trainer.train(initial, shard, { ...LOCAL, momentum: 0, weightDecay: 0, seed: (i + 1) * 1000 })
-      const n = shard.labels.length
-      total += n
-      for (let k = 0; k < sum.length; k++)
-        sum[k] = (sum[k] as number) + n * ((r.model.params[k] as number) - (initial.params[k] as number))
-    }
-    return Float32Array.from(initial.params, (p, k) => p + (sum[k] as number) / total)
-  }
+  /** Plain FedAvg of the given nodes' round-0 updates, computed here from their own data. */
+  const plainRound0 = (initial: Parameters<typeof plainFedAvg>[3], data: Dataset[], who: number[]) =>
+    plainFedAvg(
+      trainer,
+      data,
+      who.map((node) => ({ node, from: initial, round: 0 })),
+      initial,
+    )
 
   it('5 nodes train with secure aggregation: no plain update ever travels, the model is the FedAvg of the updates, accuracy far above chance', async () => {
     const { net, participants, initialModel, initial, data } = await setup(5)
@@ -134,10 +76,7 @@ describe('secure aggregation over the round protocol (in-process network)', () =
     // round 0's model is plain FedAvg of the 5 updates, up to the fixed-point resolution
     const round0 = decodeModel(await net.join('observer').models.get(models[0] as string))
     const expected = await plainRound0(initial, data, [0, 1, 2, 3, 4])
-    let worst = 0
-    for (let k = 0; k < expected.length; k++)
-      worst = Math.max(worst, Math.abs((round0.params[k] as number) - (expected[k] as number)))
-    expect(worst).toBeLessThan(1e-4)
+    expect(worstDiff(round0.params, expected)).toBeLessThan(1e-4)
     const final = decodeModel(await net.join('observer').models.get(states[0]?.model as string))
     expect((await trainer.evaluate(final, test)).accuracy).toBeGreaterThan(0.8) // chance is 0.25
     await Promise.all(participants.map((p) => p.stop()))
@@ -158,10 +97,7 @@ describe('secure aggregation over the round protocol (in-process network)', () =
     expect(completed[0]?.trainers).toEqual(['node-0', 'node-1', 'node-2', 'node-3', 'node-4', 'node-5'])
     const model = decodeModel(await net.join('observer').models.get(completed[0]?.model as string))
     const expected = await plainRound0(initial, data, [0, 1, 2, 3, 4, 5])
-    let worst = 0
-    for (let k = 0; k < expected.length; k++)
-      worst = Math.max(worst, Math.abs((model.params[k] as number) - (expected[k] as number)))
-    expect(worst).toBeLessThan(1e-4)
+    expect(worstDiff(model.params, expected)).toBeLessThan(1e-4)
     await Promise.all(participants.map((p) => p.stop()))
   })
 
@@ -201,7 +137,6 @@ describe('secure aggregation over the round protocol (in-process network)', () =
   it('a job asking for secure aggregation with a per-update aggregator, a lossy codec or regions is refused with the reason (DP is fine)', async () => {
     const make = runtimeFactory()
     const base = { ...spec('0'.repeat(64)) }
-    const { JobSpecSchema } = await import('../src/index.js')
     expect(() => make(JobSpecSchema.parse({ ...base, aggregator: { name: 'krum', params: { f: 1 } } }), 'me')).toThrow(
       /aggregator must be 'mean'/,
     )
