@@ -12,8 +12,8 @@ export default defineProject({
     hookTimeout: 90_000,
     // real processes and libp2p nodes: one file at a time on 2 cores
     fileParallelism: false,
-    // …and after the other projects have finished: node processes, a chain and training share
-    // 2 cores badly with the library tests (a CI run timed out the demo that way)
+    // …and in a group of its own (not beside the other projects): node processes, a chain and
+    // training share 2 cores badly with the library tests (a CI run timed out the demo that way)
     sequence: { groupOrder: 1 },
   },
 })
