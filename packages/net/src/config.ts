@@ -76,8 +76,13 @@ export const NodeConfigSchema = z
         /** Peer exchange of signed peer records. */
         pex: z.boolean().default(true),
         pexIntervalMs: positiveMs.default(30_000),
-        /** Keep dialling discovered peers while below this many connections. */
-        targetPeers: z.number().int().min(0).max(10_000).default(32),
+        /**
+         * Keep dialling discovered peers while below this many connections. Default 32; 12 with
+         * the `loopback` profile, where many nodes share one machine: every connection costs
+         * handshakes, identify, gossip heartbeats and pings, and N × 32 connections on one
+         * machine kept a 50-node network busy forming instead of working.
+         */
+        targetPeers: z.number().int().min(0).max(10_000).optional(),
         /** Kademlia DHT (server mode). */
         dht: z.boolean().default(true),
         /** mDNS on the LAN. Off by default: it multicasts on the real interface. */
@@ -86,7 +91,7 @@ export const NodeConfigSchema = z
         peerCache: z.boolean().default(true),
       })
       .strict()
-      .default({ pex: true, pexIntervalMs: 30_000, targetPeers: 32, dht: true, mdns: false, peerCache: true }),
+      .default({ pex: true, pexIntervalMs: 30_000, dht: true, mdns: false, peerCache: true }),
     gossip: z
       .object({ enabled: z.boolean().default(true) })
       .strict()
@@ -150,6 +155,19 @@ export const NodeConfigSchema = z
       .default({ enabled: true }),
   })
   .strict()
+
+/**
+ * The connections a node dials towards: `discovery.targetPeers`, or its profile's default (32; 12
+ * on `loopback`).
+ *
+ * @example
+ * ```ts
+ * targetPeersOf(parseNodeConfig({ profile: 'loopback' })) // 12
+ * ```
+ */
+export function targetPeersOf(config: Pick<NodeConfig, 'profile' | 'discovery'>): number {
+  return config.discovery.targetPeers ?? (config.profile === 'loopback' ? 12 : 32)
+}
 
 /** What callers pass: everything optional. */
 export type NodeConfigInput = z.input<typeof NodeConfigSchema>

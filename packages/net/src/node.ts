@@ -29,7 +29,7 @@ import {
   type PeerRejectedEvent,
 } from './auth/index.js'
 import { type AdaptiveCompressor, createAdaptiveCompressor, decompress } from './compression/index.js'
-import { type NodeConfig, type NodeConfigInput, parseNodeConfig } from './config.js'
+import { type NodeConfig, type NodeConfigInput, parseNodeConfig, targetPeersOf } from './config.js'
 import {
   type BootstrapWithRedial,
   bootstrapWithRedial,
@@ -531,13 +531,13 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
     }),
   }
   if (cfg.discovery.pex) {
-    services.pex = peerExchange({ intervalMs: cfg.discovery.pexIntervalMs, targetPeers: cfg.discovery.targetPeers })
+    services.pex = peerExchange({ intervalMs: cfg.discovery.pexIntervalMs, targetPeers: targetPeersOf(cfg) })
   }
   if (cfg.discovery.peerCache && cfg.dataDir !== undefined) {
     services.peerCache = peerCache({ path: join(cfg.dataDir, 'peers.json') })
   }
   if (cfg.bootstrap.length > 0) {
-    services.bootstrap = bootstrapWithRedial({ list: cfg.bootstrap, minPeers: Math.min(3, cfg.discovery.targetPeers) })
+    services.bootstrap = bootstrapWithRedial({ list: cfg.bootstrap, minPeers: Math.min(3, targetPeersOf(cfg)) })
   }
   if (cfg.discovery.dht) {
     services.dht = kadDHT(dhtOptions({ addressPolicy: cfg.profile }))

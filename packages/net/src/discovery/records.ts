@@ -59,3 +59,21 @@ export async function verifySignedPeerRecord(bytes: Uint8Array): Promise<Verifie
   }
   return { peerId: record.peerId, multiaddrs: record.multiaddrs, seqNumber: record.seqNumber, envelope: bytes }
 }
+
+/**
+ * The peer that signed a peer record envelope, read without checking the signature (cheap: a
+ * protobuf decode). For skipping records that need no check, never for trusting one.
+ *
+ * @returns the signer, or `undefined` when the bytes are not an envelope
+ * @example
+ * ```ts
+ * recordSigner(peer.peerRecordEnvelope!)?.equals(peer.id) // true
+ * ```
+ */
+export function recordSigner(bytes: Uint8Array): PeerId | undefined {
+  try {
+    return peerIdFromPublicKey(RecordEnvelope.createFromProtobuf(bytes).publicKey)
+  } catch {
+    return undefined
+  }
+}
