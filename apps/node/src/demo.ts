@@ -11,6 +11,7 @@
  * their rewards by Merkle proof — a line per round shows the rewards paid.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -45,6 +46,16 @@ export interface DemoOptions {
   regions?: number
   /** Print nothing (benchmarks read the returned summary). */
   quiet?: boolean
+  /** The job's round deadline in ms (default 20 000): many nodes sharing few cores need longer. */
+  roundDeadlineMs?: number
+  /** Extra Node.js flags for every node process, e.g. `--max-old-space-size=160` (benchmarks). */
+  nodeFlags?: string[]
+  /** Node processes started at once (default 6). */
+  startBatch?: number
+  /** Write each node's log to `<logDir>/n<i>.log` (benchmarks, diagnosis). */
+  logDir?: string
+  /** Told when every node process is up (`nodes`), the network is ready (`mesh`), the job is out (`job`). */
+  onPhase?: (phase: 'nodes' | 'mesh' | 'job', detail: { authenticated: number; topicPeers: number }) => void
   /**
    * Run a local chain: stake, tiers, settlement and rewards (the CLI's default; `--no-chain`
    * turns it off). Off when omitted.
@@ -102,10 +113,18 @@ const NODE_STAKE = parseEther('10000')
 const NODE_FUNDS = parseEther('12000')
 const REWARD_PER_ROUND = '50'
 
-function startChild(args: string[], verbose: boolean): Promise<Child> {
-  const proc = spawn(process.execPath, ['--conditions=vain-source', '--import', 'tsx', CLI, 'start', ...args], {
-    stdio: ['ignore', 'pipe', verbose ? 'inherit' : 'ignore'],
-  })
+function startChild(
+  args: string[],
+  verbose: boolean,
+  extra: { nodeFlags?: string[] | undefined; logFile?: string | undefined } = {},
+): Promise<Child> {
+  const log = extra.logFile === undefined ? undefined : openSync(extra.logFile, 'w')
+  const proc = spawn(
+    process.execPath,
+    [...(extra.nodeFlags ?? []), '--conditions=vain-source', '--import', 'tsx', CLI, 'start', ...args],
+    { stdio: ['ignore', 'pipe', log ?? (verbose ? 'inherit' : 'ignore')] },
+  )
+  if (log !== undefined) closeSync(log)
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream })
     const timer = setTimeout(() => reject(new Error('a node did not start within 180 s')), 180_000)
@@ -165,29 +184,41 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       })
     }
     const chainArgs = (i: number) => (chainSetup === undefined ? [] : ['--config', chainSetup.configFor(i)])
-    // 1. the network: node 0 first, the others bootstrap from it and find each other (PEX, DHT)
+    // 1. the network: node 0 first, the others bootstrap from up to 3 nodes already up (not all
+    // from node 0: with 50+ nodes a single bootstrap node is swamped) and find each other (PEX, DHT)
     const common = ['--profile', 'loopback', '--json', ...(opts.verbose ? ['-v'] : [])]
     const shardArgs = (i: number) => ['--mnist-shard', `${i}/${opts.nodes}`]
+    const extra = (i: number) => ({
+      nodeFlags: opts.nodeFlags,
+      logFile: opts.logDir === undefined ? undefined : join(opts.logDir, `n${i}.log`),
+    })
+    const bootstrapFor = (i: number): string[] => {
+      const up = children.length
+      const picks = new Set([i % up, (7 * i + 3) % up, (13 * i + 1) % up])
+      return [...picks].flatMap((p) => ['--bootstrap', children[p]?.multiaddrs[0] as string])
+    }
     const first = await startChild(
       ['--data-dir', join(root, 'n0'), ...shardArgs(0), ...chainArgs(0), ...common],
       opts.verbose,
+      extra(0),
     )
     children.push(first)
     // start the others a few at a time: each process loads onnxruntime and MNIST
-    for (let k = 1; k < opts.nodes; k += 6) {
+    const batchSize = opts.startBatch ?? 6
+    for (let k = 1; k < opts.nodes; k += batchSize) {
       const batch = await Promise.all(
-        Array.from({ length: Math.min(6, opts.nodes - k) }, (_, j) =>
+        Array.from({ length: Math.min(batchSize, opts.nodes - k) }, (_, j) =>
           startChild(
             [
               '--data-dir',
               join(root, `n${k + j}`),
               ...shardArgs(k + j),
               ...chainArgs(k + j),
-              '--bootstrap',
-              first.multiaddrs[0] as string,
+              ...bootstrapFor(k + j),
               ...common,
             ],
             opts.verbose,
+            extra(k + j),
           ),
         ),
       )
@@ -197,7 +228,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       {
         dataDir: join(root, 'observer'),
         listen: ['/ip4/127.0.0.1/tcp/0'],
-        bootstrap: [first.multiaddrs[0] as string],
+        bootstrap: [
+          ...new Set(
+            [0, Math.floor(children.length / 2), children.length - 1].map((i) => children[i]?.multiaddrs[0] as string),
+          ),
+        ],
         profile: 'loopback',
         roles: ['validator'],
         apiPort: null,
@@ -220,6 +255,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       log,
     )
     const obs = observer
+    const ready = () => ({
+      authenticated: obs.node.authenticatedPeers().length,
+      topicPeers: obs.node.topicPeers(JOBS_TOPIC).length,
+    })
+    opts.onPhase?.('nodes', ready())
     const ids = children.map((c) => c.peerId)
     const short = (id: string) => `…${id.slice(-4)}`
     // 2. wait until the observer sees every node and the gossip mesh can carry the job
@@ -227,9 +267,16 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     while (Date.now() < meshDeadline) {
       const authed = new Set(obs.node.authenticatedPeers().map(String))
       if (ids.every((id) => authed.has(id)) && obs.node.topicPeers(JOBS_TOPIC).length >= Math.min(3, opts.nodes)) break
+      // every node fetches the job's initial model from the observer: connect to each (peer
+      // exchange stops dialling at its target, 12 peers on loopback), a few at a time
+      const missing = children.filter((c) => !authed.has(c.peerId)).slice(0, 8)
+      await Promise.allSettled(
+        missing.map((c) => obs.node.connect(c.multiaddrs[0] as string, { signal: AbortSignal.timeout(15_000) })),
+      )
       await new Promise((r) => setTimeout(r, 250))
     }
     await new Promise((r) => setTimeout(r, 1500)) // a gossipsub heartbeat or two
+    opts.onPhase?.('mesh', ready())
     out(`peers ${obs.node.authenticatedPeers().length}/${opts.nodes} · ${ids.map(short).join(' ')}`)
     // every node registers its peer id on chain at start: committees are drawn from those bindings
     const nodeAddresses =
@@ -291,6 +338,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       })
     })
     jobAt = performance.now()
+    const deadlineMs = opts.roundDeadlineMs ?? 20_000
     const job = await obs.participant.submitJob({
       name: 'mnist-demo',
       architecture: arch,
@@ -302,7 +350,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       secureAggregation: opts.secureAggregation === true,
       ...(opts.regions !== undefined ? { hierarchy: { regions: opts.regions } } : {}),
       rounds: opts.rounds,
-      roundDeadlineMs: 20_000,
+      roundDeadlineMs: deadlineMs,
       minUpdates: Math.max(1, Math.ceil(opts.nodes / 2)),
       committeeSize: Math.min(3, opts.nodes),
       local: { epochs: 2, batchSize: 32, lr: 0.05, momentum: 0.9 },
@@ -312,7 +360,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     out(
       `job ${job.jobId.slice(0, 12)} announced: MLP 784-64-10, FedAvg, codec ${opts.codec}${opts.secureAggregation === true ? ', secure aggregation (members see only the sum)' : ''}${opts.regions !== undefined ? `, ${opts.regions} regional committees feeding a root committee` : ''}, committee of ${Math.min(3, opts.nodes)} per round${chainSetup !== undefined ? `, ${REWARD_PER_ROUND} VAIN of rewards a round settled on chain` : ''}`,
     )
-    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), opts.rounds * 30_000 + 30_000).unref())
+    opts.onPhase?.('job', ready())
+    const perRoundMs = Math.max(30_000, 1.5 * deadlineMs)
+    const timeout = new Promise<'timeout'>((r) =>
+      setTimeout(() => r('timeout'), opts.rounds * perRoundMs + 30_000).unref(),
+    )
     const outcome = await Promise.race([finished, timeout])
     // the last rounds' settlements and claims trail the rounds by a moment
     let chainSummary: DemoChainSummary | undefined
