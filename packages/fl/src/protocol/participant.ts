@@ -12,7 +12,7 @@ import {
   ForgedMessageError,
   InvalidJobError,
   RejectedUpdateError,
-  type RoundProtocolError,
+  RoundProtocolError,
   StaleUpdateError,
 } from './errors.js'
 import {
@@ -513,18 +513,32 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       }
       const tasks: Array<Promise<unknown>> = []
       let model: Model | undefined
-      try {
-        model = await this.loadModel(run, baseModel)
-      } catch (err) {
-        if (signal.aborted) break
-        this.safeDispatchEvent('round:failed', {
-          detail: {
-            jobId: announcement.jobId,
-            round,
-            attempt,
-            reason: `cannot load model ${baseModel}: ${(err as Error).message}`,
-          },
-        })
+      // a busy provider may time out: retry with backoff through half the round deadline
+      const loadUntil = this.now() + spec.roundDeadlineMs / 2
+      for (let wait = 250; model === undefined && !signal.aborted; wait = Math.min(wait * 2, 4_000)) {
+        try {
+          model = await this.loadModel(run, baseModel)
+        } catch (err) {
+          if (signal.aborted) break
+          if (err instanceof RoundProtocolError || this.now() + wait > loadUntil) {
+            this.safeDispatchEvent('round:failed', {
+              detail: {
+                jobId: announcement.jobId,
+                round,
+                attempt,
+                reason: `cannot load model ${baseModel}: ${(err as Error).message}`,
+              },
+            })
+            break
+          }
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, wait)
+            signal.addEventListener('abort', () => {
+              clearTimeout(t)
+              r()
+            })
+          })
+        }
       }
       if (signal.aborted) break // listeners added below would never hear an abort that already happened
       if (model !== undefined && this.init.roles.trainer && this.init.learner?.supports(spec) === true) {

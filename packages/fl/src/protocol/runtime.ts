@@ -3,6 +3,7 @@
  * aggregator, strategy) and a learner that trains on a local dataset with onnxruntime.
  * @module
  */
+import { createHash } from 'node:crypto'
 import { createAggregator } from '../aggregators/index.js'
 import { createCodec } from '../codecs/index.js'
 import type { Dataset } from '../data/index.js'
@@ -33,6 +34,14 @@ export function denseCodec(): Pick<AggregationRuntime, 'encodeUpdate' | 'decodeU
   }
 }
 
+/** A node's seed for stochastic rounding: its id mixed with the job's seed, if any. */
+function nodeSeed(self: string, jobSeed: unknown): number {
+  return createHash('sha256')
+    .update(`vain-codec-seed\u0000${self}\u0000${String(jobSeed ?? '')}`)
+    .digest()
+    .readUInt32BE(0)
+}
+
 /** Strategies whose server state would diverge between changing committees (see {@link runtimeFactory}). */
 export const STATEFUL_STRATEGIES = ['fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedbuff'] as const
 
@@ -52,7 +61,7 @@ export const STATEFUL_STRATEGIES = ['fedavgm', 'fedadam', 'fedyogi', 'fedadagrad
  * ```
  */
 export function runtimeFactory(): AggregationRuntimeFactory {
-  return (spec, _self) => {
+  return (spec, self) => {
     if ((STATEFUL_STRATEGIES as readonly string[]).includes(spec.strategy.name)) {
       throw new UnsupportedJobError(
         `strategy '${spec.strategy.name}' keeps server state that changing committees cannot share; use fedavg, fedprox or reptile`,
@@ -84,7 +93,12 @@ export function runtimeFactory(): AggregationRuntimeFactory {
     try {
       if (spec.codec.name === 'dense') codec = denseCodec()
       else {
-        const c = createCodec(spec.codec)
+        // stochastic rounding: each node draws its own noise (one shared seed would correlate
+        // the rounding errors of every trainer's update, and they would not average out)
+        const seeded = ['int8', 'int4', 'top-k'].includes(spec.codec.name)
+          ? { ...spec.codec, params: { ...spec.codec.params, seed: nodeSeed(self, spec.codec.params.seed) } }
+          : spec.codec
+        const c = createCodec(seeded)
         codec = {
           encodeUpdate: (delta) => c.encode(delta),
           decodeUpdate: (bytes, length) =>
