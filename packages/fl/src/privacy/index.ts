@@ -23,6 +23,7 @@ export {
   dpFedAvg,
   type NormalSource,
 } from './dp.js'
+export { type DistributedDpOptions, privatizeUpdate } from './distributed.js'
 export { FixedPointOverflowError, InvalidShareError, SecAggProtocolError, TooFewSurvivorsError } from './errors.js'
 export {
   computeEpsilon,
