@@ -1,8 +1,30 @@
 import { defineConfig } from 'tsup'
 
+// one entry per subpath export of package.json: `@vain/fl/aggregators` and the other light entries
+// never load onnxruntime-node (training loads it on first use)
+const subpaths = [
+  'aggregators',
+  'attacks',
+  'codecs',
+  'data',
+  'models',
+  'onnx',
+  'personalization',
+  'privacy',
+  'registry',
+  'round',
+  'simulation',
+  'strategies',
+  'train',
+] as const
+
 export default defineConfig({
-  // the simulation's worker thread is loaded by URL at run time, so it is an entry of its own
-  entry: { index: 'src/index.ts', 'simulation-worker': 'src/simulation/worker.ts' },
+  entry: {
+    index: 'src/index.ts',
+    ...Object.fromEntries(subpaths.map((s) => [s, `src/${s}/index.ts`])),
+    // the simulation's worker thread is loaded by URL at run time, so it is an entry of its own
+    'simulation-worker': 'src/simulation/worker.ts',
+  },
   format: ['esm'],
   dts: true,
   sourcemap: true,

@@ -9,7 +9,8 @@
  *   pnpm exec tsx bench/compression.ts --quick   # 15 rounds, fewer codecs
  */
 import type { CodecSpec } from '../src/codecs/index.js'
-import { formatBytes, runSimulation } from '../src/simulation/index.js'
+import { runSimulation } from '../src/simulation/index.js'
+import { formatBytes } from '../src/simulation/progress.js'
 import { benchArgs, describeFederated, federatedOptions, header, pct, setup, table } from './federated-setup.js'
 
 const args = benchArgs()

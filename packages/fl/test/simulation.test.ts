@@ -4,16 +4,16 @@ import { mlp, modelHash } from '../src/models/index.js'
 import { computeEpsilon } from '../src/privacy/index.js'
 import { createModelRegistry, type ModelState } from '../src/registry/index.js'
 import {
-  createProgressReporter,
   createTrainingPool,
   deriveSeed,
-  formatBytes,
   type RoundLog,
   roundsToAccuracy,
   runSimulation,
   type SimulationOptions,
   type TrainingPool,
 } from '../src/simulation/index.js'
+// internal helpers, not exported by the package
+import { createProgressReporter, formatBytes } from '../src/simulation/progress.js'
 import { fedAvg } from '../src/strategies/index.js'
 
 // 4 overlapping Gaussian classes in 16 dimensions: learnable, but not in one step

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
-import { ConfigError, HashMismatchError, InvalidModelError, ShapeMismatchError } from '../errors.js'
+import { HashMismatchError, InvalidModelError, ShapeMismatchError } from '../errors.js'
+import { sha256Hex } from '../internal/hash.js'
 import { type Architecture, architectureKey, parseArchitecture } from './architecture.js'
 import { assertParams, type Model, modelLayout } from './model.js'
 
@@ -175,19 +175,6 @@ export function decodeModel(bytes: Uint8Array, options: DecodeModelOptions = {})
  */
 export function modelHash(model: Model): string {
   return sha256Hex(encodeModel(model))
-}
-
-/**
- * sha2-256 of bytes as lowercase hex.
- *
- * @example
- * ```ts
- * sha256Hex(new Uint8Array()) // 'e3b0c442…b855'
- * ```
- */
-export function sha256Hex(bytes: Uint8Array): string {
-  if (!(bytes instanceof Uint8Array)) throw new ConfigError('sha256Hex needs a Uint8Array')
-  return createHash('sha256').update(bytes).digest('hex')
 }
 
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1

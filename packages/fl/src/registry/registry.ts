@@ -1,9 +1,10 @@
 /** The in-memory model registry, optionally persisted through a {@link RegistryStore}. @module */
 import { TypedEventEmitter } from 'main-event'
 import { ConfigError } from '../errors.js'
+import { sha256Hex } from '../internal/hash.js'
 import { type Architecture, architectureKey, parseArchitecture } from '../models/architecture.js'
 import { assertParams, type Model } from '../models/model.js'
-import { decodeModel, encodeModel, sha256Hex } from '../models/serialize.js'
+import { decodeModel, encodeModel } from '../models/serialize.js'
 import {
   ArchitectureMismatchError,
   ModelExistsError,

@@ -28,13 +28,7 @@ export {
   type TrainingPool,
   type TrainingPoolInit,
 } from './pool.js'
-export {
-  createProgressReporter,
-  formatBytes,
-  formatRound,
-  type ProgressReporter,
-  type ProgressStream,
-} from './progress.js'
+export { formatRound, type ProgressStream } from './progress.js'
 export { deriveSeed } from './seeds.js'
 export { DEFAULT_ACCURACY_TARGETS, roundsToAccuracy, runSimulation } from './simulation.js'
 export type {

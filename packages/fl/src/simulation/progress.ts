@@ -1,4 +1,9 @@
-/** The simulation's per-round log lines and TTY progress bar. @module */
+/**
+ * The simulation's per-round log lines and TTY progress bar. Only {@link formatRound} and
+ * {@link ProgressStream} are public (re-exported by the simulation entry); the reporter and
+ * {@link formatBytes} are internal helpers of `runSimulation`.
+ * @module
+ */
 import type { RoundLog } from './types.js'
 
 /** Where a simulation reports progress: a TTY gets a redrawn bar under the log lines. */
@@ -8,15 +13,7 @@ export interface ProgressStream {
   columns?: number
 }
 
-/**
- * Human-readable bytes (1,024-based).
- *
- * @example
- * ```ts
- * import { formatBytes } from '@vain/fl'
- * formatBytes(407_080) // '397.5 KiB'
- * ```
- */
+/** Human-readable bytes (1,024-based): `formatBytes(407_080)` is `'397.5 KiB'`. */
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`
   const units = ['KiB', 'MiB', 'GiB', 'TiB']
@@ -63,15 +60,7 @@ export interface ProgressReporter {
 
 /**
  * A reporter on `stream`: on a TTY, a bar redrawn in place under the round lines; otherwise
- * plain lines (what `runSimulation({ progress })` uses).
- *
- * @example
- * ```ts
- * import { createProgressReporter } from '@vain/fl'
- * const reporter = createProgressReporter(process.stderr, 30, 'fedavg')
- * await runSimulation({ ...options, onRound: (log) => reporter.round(log) })
- * reporter.done()
- * ```
+ * plain lines. Internal: users get it through `runSimulation({ progress: true })` (or a stream).
  */
 export function createProgressReporter(stream: ProgressStream, rounds: number, label = 'simulation'): ProgressReporter {
   const tty = stream.isTTY === true

@@ -1,4 +1,4 @@
-import * as ort from 'onnxruntime-node'
+import type * as Ort from 'onnxruntime-node'
 import { RuntimeError } from '../errors.js'
 
 /** onnxruntime session settings shared by every graph `@vain/fl` runs. */
@@ -10,8 +10,29 @@ export interface SessionInit {
   threads?: number
 }
 
+// onnxruntime-node (and its native library) is loaded on first use, never by importing this
+// module: aggregators, codecs, strategies and the round protocol stay free of it
+let ortLoading: Promise<typeof Ort> | undefined
+let ortLoaded: typeof Ort | undefined
+
+/** Loads onnxruntime-node once; failures become {@link RuntimeError} (and a later call retries). */
+export function loadOrt(): Promise<typeof Ort> {
+  ortLoading ??= import('onnxruntime-node').then(
+    (m) => {
+      ortLoaded = m
+      return m
+    },
+    (err: unknown) => {
+      ortLoading = undefined
+      throw new RuntimeError(`onnxruntime-node could not be loaded: ${(err as Error).message}`, { cause: err })
+    },
+  )
+  return ortLoading
+}
+
 /** Creates an ORT CPU session from ONNX bytes; failures become {@link RuntimeError}. */
-export async function createSession(bytes: Uint8Array, init: SessionInit = {}): Promise<ort.InferenceSession> {
+export async function createSession(bytes: Uint8Array, init: SessionInit = {}): Promise<Ort.InferenceSession> {
+  const ort = await loadOrt()
   try {
     return await ort.InferenceSession.create(bytes, {
       executionProviders: ['cpu'],
@@ -28,10 +49,10 @@ export async function createSession(bytes: Uint8Array, init: SessionInit = {}): 
 
 /** Runs a session; failures become {@link RuntimeError}. */
 export async function runSession(
-  session: ort.InferenceSession,
-  feeds: Record<string, ort.Tensor>,
-  fetches?: Record<string, ort.Tensor | null>,
-): Promise<ort.InferenceSession.OnnxValueMapType> {
+  session: Ort.InferenceSession,
+  feeds: Record<string, Ort.Tensor>,
+  fetches?: Record<string, Ort.Tensor | null>,
+): Promise<Ort.InferenceSession.OnnxValueMapType> {
   try {
     return await (fetches === undefined ? session.run(feeds) : session.run(feeds, fetches))
   } catch (err) {
@@ -39,13 +60,14 @@ export async function runSession(
   }
 }
 
-/** A float32 tensor. */
-export function f32(data: Float32Array, dims: readonly number[]): ort.Tensor {
-  return new ort.Tensor('float32', data, dims)
+/** A float32 tensor. Only after {@link loadOrt} resolved (every session is created through it). */
+export function f32(data: Float32Array, dims: readonly number[]): Ort.Tensor {
+  if (ortLoaded === undefined) throw new RuntimeError('onnxruntime-node is not loaded yet (create a session first)')
+  return new ortLoaded.Tensor('float32', data, dims)
 }
 
 /** The Float32Array of a float32 output. */
-export function f32Data(value: ort.Tensor | undefined, name: string): Float32Array {
+export function f32Data(value: Ort.Tensor | undefined, name: string): Float32Array {
   if (value === undefined || !(value.data instanceof Float32Array)) {
     throw new RuntimeError(`onnxruntime output ${name} is missing or not float32`)
   }
