@@ -42,9 +42,7 @@ export function encodeModel(model: Model): Uint8Array {
   assertParams(arch, model.params)
   const archBytes = new TextEncoder().encode(architectureKey(arch))
   const layout = modelLayout(arch)
-  let header = 12 + archBytes.length + 4
-  for (const t of layout.tensors) header += 1 + 4 * t.shape.length
-  const dataOffset = align4(header)
+  const dataOffset = dataOffsetOf(archBytes.length, layout)
   const out = new Uint8Array(dataOffset + 4 * layout.size)
   const view = new DataView(out.buffer)
   out.set(MODEL_MAGIC, 0)
@@ -69,6 +67,27 @@ export function encodeModel(model: Model): Uint8Array {
     for (let i = 0; i < model.params.length; i++) view.setFloat32(dataOffset + 4 * i, model.params[i]!, true)
   }
   return out
+}
+
+function dataOffsetOf(archBytes: number, layout: ReturnType<typeof modelLayout>): number {
+  let header = 12 + archBytes + 4
+  for (const t of layout.tensors) header += 1 + 4 * t.shape.length
+  return align4(header)
+}
+
+/**
+ * The size of {@link encodeModel}'s bytes for any model of `architecture`: the encoding is
+ * canonical, so the architecture fixes it (a model fetch of another size can be refused unread).
+ *
+ * @example
+ * ```ts
+ * encodedModelBytes(mlp([784, 64, 10])) === encodeModel(createModel(mlp([784, 64, 10]))).byteLength // true
+ * ```
+ */
+export function encodedModelBytes(architecture: unknown): number {
+  const arch = parseArchitecture(architecture)
+  const layout = modelLayout(arch)
+  return dataOffsetOf(new TextEncoder().encode(architectureKey(arch)).length, layout) + 4 * layout.size
 }
 
 /** Options of {@link decodeModel}. */

@@ -6,36 +6,53 @@
  */
 import type { Model } from '../models/index.js'
 import type { EligibleNode } from './committee.js'
-import type { JobAnnouncement, JobSpec, RoundResult, UpdateMeta } from './messages.js'
+import type { SignedMessage } from './envelope.js'
+import type { JobAnnouncement } from './messages.js'
+import type { JobSpec } from './spec.js'
 
 /** Options with an abort signal. */
 export interface SignalOptions {
   signal?: AbortSignal
 }
 
-/** Messaging: signed gossip for jobs and results, direct streams for updates. */
+/** Gossip channels of the round: job announcements, round results, members' holdings. */
+export type RoundChannel = 'jobs' | 'results' | 'holdings'
+
+/**
+ * Reads an update's payload once its header was admitted: at most `maxBytes` (the header's
+ * declared size); a longer payload is refused without being buffered.
+ */
+export type ReadPayload = (maxBytes: number) => Promise<Uint8Array>
+
+/** Messaging: signed gossip for jobs, results and holdings; direct streams for updates. */
 export interface RoundTransport {
   /** This node's id (a libp2p peer id string in the app). */
   readonly self: string
   sign(data: Uint8Array): Promise<Uint8Array>
   /** Verify a signature by `signer` (its public key is derived from its id). */
   verify(signer: string, data: Uint8Array, signature: Uint8Array): Promise<boolean>
-  publishJob(announcement: JobAnnouncement): Promise<void>
-  publishResult(result: RoundResult): Promise<void>
-  /** Stream an update to one committee member; resolves when it accepted the bytes. */
-  sendUpdate(to: string, meta: UpdateMeta, payload: Uint8Array, options?: SignalOptions): Promise<void>
-  /** Handlers get raw, unvalidated values: the protocol validates everything. */
-  onJob(handler: (announcement: unknown, from: string) => void): () => void
-  onResult(handler: (result: unknown, from: string) => void): () => void
-  /** `from` must be the authenticated sender (the transport guarantees it). */
-  onUpdate(handler: (meta: unknown, payload: Uint8Array, from: string) => Promise<void>): () => void
+  /** Gossip a signed message to every node on `channel`. */
+  publish(channel: RoundChannel, message: SignedMessage): Promise<void>
+  /** Handlers get raw, unvalidated values: the round validates everything. */
+  subscribe(channel: RoundChannel, handler: (message: unknown, from: string) => void): () => void
+  /**
+   * Stream an update to one committee member: the signed header first, then the payload;
+   * resolves when the member accepted it, rejects with the member's error.
+   */
+  sendUpdate(to: string, header: SignedMessage, payload: Uint8Array, options?: SignalOptions): Promise<void>
+  /**
+   * Serve updates. The handler gets the raw header **before any payload byte is read**; it calls
+   * `readPayload` only after admitting the header. If it throws first, the transport refuses the
+   * stream without reading the payload. `from` must be the authenticated sender.
+   */
+  onUpdate(handler: (header: unknown, readPayload: ReadPayload, from: string) => Promise<void>): () => void
   /**
    * Ask peers for the signed results of a job's latest completed round (raw, unvalidated): how a
    * node that restarted or fell behind catches up when no more gossip for the job will come.
    */
   requestLatest?(jobId: string, options?: SignalOptions): Promise<unknown[]>
-  /** Serve such requests from this node's own record. */
-  onLatestRequest?(handler: (jobId: string) => RoundResult[] | undefined): () => void
+  /** Serve such requests from this node's own record (the results' signed envelopes). */
+  onLatestRequest?(handler: (jobId: string) => SignedMessage[] | undefined): () => void
   /**
    * Secure aggregation (jobs with `secureAggregation: true` need it): send one signed frame to a
    * committee member and get its answer, which the member may hold until a stage closes (up to
@@ -46,26 +63,35 @@ export interface RoundTransport {
   onSecAggRequest?(handler: (frame: Uint8Array, from: string) => Promise<Uint8Array>): () => void
 }
 
-/** Content-addressed model storage: the address is the sha2-256 hex of the encoded model. */
+/**
+ * Content-addressed model storage. `put` returns the model's content address (the node uses
+ * `@vain/memory` CIDs); `get` returns bytes whose address was verified.
+ */
 export interface ModelStore {
   put(bytes: Uint8Array): Promise<string>
-  /** Local or from any peer that has it; must verify the hash. */
-  get(hash: string, options?: SignalOptions & { providers?: string[] }): Promise<Uint8Array>
+  /**
+   * Local or from any peer that has it; must verify the content against `address`. With
+   * `expectedBytes` (the job's architecture fixes a model's encoded size) anything of another
+   * size is refused before it is fetched.
+   */
+  get(address: string, options?: SignalOptions & { providers?: string[]; expectedBytes?: number }): Promise<Uint8Array>
 }
 
 /** What a participant persists per job to resume after a restart. */
 export interface PersistedJobState {
-  announcement: JobAnnouncement
+  /** The job's announcement as signed by its creator. */
+  announcement: SignedMessage
+  jobId: string
   round: number
   attempt: number
   model: string
   history: Array<{ round: number; model: string; contributions: number; completedAt: number }>
   finished: boolean
   /** The agreeing committee results of the latest completed round (served to nodes catching up). */
-  lastResults?: RoundResult[]
+  lastResults?: SignedMessage[]
 }
 
-/** Persistence of job state (the app uses @vain/memory snapshots). */
+/** Persistence of job state (the node uses `@vain/memory`'s crash-safe `memory.state()`). */
 export interface JobStateStore {
   load(jobId: string): Promise<PersistedJobState | undefined>
   save(state: PersistedJobState): Promise<void>

@@ -1,20 +1,28 @@
 /**
- * One secure-aggregation round on one node: {@link SecureRoundMember} (a committee member, and
- * the round's coordinator when it is the committee's first member) and {@link runSecureTrainer}
- * (a trainer's side). The message flow is described in `./secure.ts`.
+ * A committee member's side of one secure-aggregation round (the coordinator's too when it is the
+ * committee's first member). The message flow is described in `./frames.ts`.
  * @module
  */
-import { createSecAggClient, generateSecAggKeys, recoverSum } from '../privacy/index.js'
-import type { AdvertiseKeysMessage, UnmaskingMessage } from '../privacy/secagg.js'
-import { ForgedMessageError, RejectedUpdateError } from './errors.js'
-import type { Contribution } from './messages.js'
-import { sha256 } from './messages.js'
+import { recoverSum } from '../../privacy/index.js'
+import type { AdvertiseKeysMessage, UnmaskingMessage } from '../../privacy/secagg.js'
+import { ForgedMessageError, RejectedUpdateError } from '../errors.js'
+import { sha256 } from '../hash.js'
+import type { Contribution } from '../messages.js'
+import {
+  deferred,
+  type KeysRequest,
+  MAX_TRAINERS,
+  type MaskedRequest,
+  type SecureAggregate,
+  type SecureRoundMemberInit,
+  type SecureRoundRef,
+  type SharesRequest,
+  secAggContext,
+  type UnmaskRequest,
+} from './common.js'
 import {
   bytesToMasked,
-  decodeSecAggFrame,
-  encodeSecAggFrame,
   fromHex,
-  maskedToBytes,
   meanFromSum,
   type RosterEntry,
   rosterHash,
@@ -22,7 +30,6 @@ import {
   SECAGG_STAGE_FRACTIONS,
   type SecAggRequest,
   type SecAggResponse,
-  SecAggResponseSchema,
   SecureRoundError,
   type SignedRoster,
   type SignedSurvivors,
@@ -30,98 +37,7 @@ import {
   secAggThreshold,
   toHex,
   verifyCoordinatorSigned,
-} from './secure.js'
-
-/** Most trainers one secure-aggregation round takes (the roster's limit). */
-const MAX_TRAINERS = 1000
-
-/** What a round is: job, round, attempt and base model. */
-export interface SecureRoundRef {
-  jobId: string
-  round: number
-  attempt: number
-  baseModel: string
-}
-
-type Sign = (data: Uint8Array) => Promise<Uint8Array>
-type Verify = (signer: string, data: Uint8Array, signature: Uint8Array) => Promise<boolean>
-
-/** Options of {@link SecureRoundMember}. */
-export interface SecureRoundMemberInit {
-  ref: SecureRoundRef
-  self: string
-  committee: readonly string[]
-  vectorLength: number
-  /** Trainers expected this round, when known: stages close as soon as all of them are in. */
-  expected: readonly string[] | undefined
-  /** The round deadline (ms from now): the last moment for masked uploads. */
-  deadlineMs: number
-  /** How long after the deadline a member waits for unmasking shares (ms). */
-  unmaskWaitMs: number
-  sign: Sign
-  verify: Verify
-  signal: AbortSignal
-}
-
-/** What a member recovered: the survivors' weighted mean update. */
-export interface SecureAggregate {
-  mean: Float32Array
-  numSamples: number
-  contributions: Contribution[]
-}
-
-interface Deferred<T> {
-  promise: Promise<T>
-  resolve(value: T): void
-  reject(err: Error): void
-  settled: boolean
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (v: T) => void
-  let reject!: (e: Error) => void
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  promise.catch(() => {}) // a stage may fail before anyone waits on it
-  const d: Deferred<T> = {
-    promise,
-    settled: false,
-    resolve: (v) => {
-      if (d.settled) return
-      d.settled = true
-      resolve(v)
-    },
-    reject: (e) => {
-      if (d.settled) return
-      d.settled = true
-      reject(e)
-    },
-  }
-  return d
-}
-
-type KeysRequest = Extract<SecAggRequest, { kind: 'keys' }>
-type SharesRequest = Extract<SecAggRequest, { kind: 'shares' }>
-type MaskedRequest = Extract<SecAggRequest, { kind: 'masked' }>
-type UnmaskRequest = Extract<SecAggRequest, { kind: 'unmask' }>
-
-/**
- * Check that a request is signed by the trainer it names and that this trainer sent it.
- *
- * @throws {ForgedMessageError} otherwise
- */
-export async function authenticateSecAgg(req: SecAggRequest, from: string, verify: Verify): Promise<void> {
-  if (req.trainer !== from) throw new ForgedMessageError(`message signed for ${req.trainer} but sent by ${from}`)
-  if (!(await verify(req.trainer, secAggSigningBytes(req), fromHex(req.signature)))) {
-    throw new ForgedMessageError(`bad signature on a secure-aggregation ${req.kind} message`)
-  }
-}
-
-/** The crypto context of a round (domain separation for keys and masks). */
-export const secAggContext = (ref: SecureRoundRef): string =>
-  `${ref.jobId}:${ref.round}:${ref.attempt}:${ref.baseModel}`
+} from './frames.js'
 
 /**
  * A committee member's side of one secure-aggregation round; the coordinator's too when it is
@@ -461,160 +377,4 @@ export class SecureRoundMember {
       fail(`cannot unmask: ${(err as Error).message}`)
     }
   }
-}
-
-/** Options of {@link runSecureTrainer}. */
-export interface SecureTrainerInit {
-  ref: SecureRoundRef
-  self: string
-  committee: readonly string[]
-  vectorLength: number
-  /** This trainer's sample count (advertised in stage 1, weighs its update). */
-  numSamples: number
-  /** The local update (trained params − global params), when training is done. */
-  delta: Promise<Float32Array>
-  /** Send a frame to a committee member (or handle it locally when it is this node) and get the answer. */
-  send(to: string, frame: Uint8Array): Promise<Uint8Array>
-  sign: Sign
-  verify: Verify
-}
-
-/** What a trainer's side of a secure round did. */
-export interface SecureTrainerOutcome {
-  /** Bytes of its masked input (sent to every member). */
-  bytes: number
-  /** Members the masked input or unmasking shares could not reach. */
-  failed: string[]
-  survivors: number
-}
-
-/**
- * A trainer's side of one secure-aggregation round: advertise keys, share them, upload the masked
- * weighted update to every member, reveal unmasking shares. Throws typed errors when the round
- * cannot go on for it (e.g. it missed a stage's cut-off).
- */
-export async function runSecureTrainer(init: SecureTrainerInit): Promise<SecureTrainerOutcome> {
-  const { ref, self } = init
-  const coordinator = init.committee[0] as string
-  const expected = { coordinator, ...ref }
-  const base = { v: SECAGG_PROTOCOL_VERSION as 1, ...ref, trainer: self }
-  const signed = async <T extends { kind: string }>(unsigned: T): Promise<T & { signature: string }> => ({
-    ...unsigned,
-    signature: toHex(await init.sign(secAggSigningBytes(unsigned))),
-  })
-  const ask = async (to: string, header: unknown, body?: Uint8Array): Promise<SecAggResponse> =>
-    decodeSecAggFrame(await init.send(to, encodeSecAggFrame(header, body)), SecAggResponseSchema).header
-
-  // 1. keys → roster
-  const keys = generateSecAggKeys()
-  const r1 = await ask(
-    coordinator,
-    await signed({
-      ...base,
-      kind: 'keys' as const,
-      encryptionKey: toHex(keys.encryptionKey),
-      maskingKey: toHex(keys.maskingKey),
-      numSamples: init.numSamples,
-    }),
-  )
-  if (r1.kind !== 'roster') throw new SecureRoundError(`expected a roster, got ${r1.kind}`)
-  const roster = r1.roster
-  await verifyCoordinatorSigned(roster, expected, init.verify)
-  const me = roster.entries.find((e) => e.peer === self)
-  if (me === undefined || me.encryptionKey !== toHex(keys.encryptionKey) || me.maskingKey !== toHex(keys.maskingKey)) {
-    throw new ForgedMessageError('the roster does not carry this trainer’s keys')
-  }
-  const client = createSecAggClient({
-    id: me.id,
-    threshold: roster.threshold,
-    vectorLength: init.vectorLength,
-    context: secAggContext(ref),
-    keys,
-  })
-  client.advertiseKeys()
-
-  // 2. shares → inbox
-  const shared = client.shareKeys(
-    roster.entries.map((e) => ({
-      id: e.id,
-      encryptionKey: fromHex(e.encryptionKey),
-      maskingKey: fromHex(e.maskingKey),
-    })),
-  )
-  const r2 = await ask(
-    coordinator,
-    await signed({
-      ...base,
-      kind: 'shares' as const,
-      from: me.id,
-      shares: shared.shares.map((s) => ({ to: s.to, ciphertext: toHex(s.ciphertext) })),
-    }),
-  )
-  if (r2.kind !== 'inbox') throw new SecureRoundError(`expected an inbox, got ${r2.kind}`)
-
-  // 3. masked weighted update → every member; the coordinator answers with the survivors
-  const delta = await init.delta
-  const total = roster.entries.reduce((a, e) => a + e.numSamples, 0)
-  const weight = me.numSamples / total
-  const input = new Float32Array(delta.length)
-  for (let i = 0; i < delta.length; i++) input[i] = (delta[i] as number) * weight
-  const { masked } = client.maskInput(
-    input,
-    r2.shares.map((s) => ({ from: s.from, to: me.id, ciphertext: fromHex(s.ciphertext) })),
-  )
-  const body = maskedToBytes(masked)
-  const header = await signed({
-    ...base,
-    kind: 'masked' as const,
-    from: me.id,
-    length: masked.length,
-    bodyHash: sha256(body),
-  })
-  const failed: string[] = []
-  let survivors: SignedSurvivors | undefined
-  let coordinatorError: unknown
-  await Promise.all(
-    init.committee.map(async (member) => {
-      try {
-        const r = await ask(member, header, body)
-        if (member === coordinator) {
-          if (r.kind !== 'survivors') throw new SecureRoundError(`expected survivors, got ${r.kind}`)
-          survivors = r.survivors
-        }
-      } catch (err) {
-        failed.push(member)
-        if (member === coordinator) coordinatorError = err
-      }
-    }),
-  )
-  if (survivors === undefined) throw coordinatorError ?? new SecureRoundError('no survivors list')
-  const list: SignedSurvivors = survivors
-  await verifyCoordinatorSigned(list, expected, init.verify)
-  if (list.rosterHash !== rosterHash(roster)) throw new ForgedMessageError('survivors list of another roster')
-
-  if (!list.survivors.some((s) => s.id === me.id)) {
-    throw new SecureRoundError('this trainer’s masked input missed the cut-off: it is not in the sum')
-  }
-
-  // 4. unmasking shares → every member
-  const u = client.unmask(list.survivors.map((s) => s.id))
-  const reveal = await signed({
-    ...base,
-    kind: 'unmask' as const,
-    from: me.id,
-    roster,
-    survivors: list,
-    selfMaskShares: u.selfMaskShares.map((r) => ({ owner: r.owner, x: r.share.x, y: r.share.y.toString(16) })),
-    maskingKeyShares: u.maskingKeyShares.map((r) => ({ owner: r.owner, x: r.share.x, y: r.share.y.toString(16) })),
-  })
-  await Promise.all(
-    init.committee.map(async (member) => {
-      try {
-        await ask(member, reveal)
-      } catch {
-        if (!failed.includes(member)) failed.push(member)
-      }
-    }),
-  )
-  return { bytes: body.byteLength, failed, survivors: list.survivors.length }
 }

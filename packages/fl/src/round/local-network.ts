@@ -7,27 +7,28 @@
  */
 import { generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto'
 import type { EligibleNode } from './committee.js'
-import type { JobAnnouncement, RoundResult, UpdateMeta } from './messages.js'
-import { sha256 } from './messages.js'
+import type { SignedMessage } from './envelope.js'
+import { sha256 } from './hash.js'
 import type {
   EligibilityPolicy,
   JobStateStore,
   ModelStore,
   PersistedJobState,
+  ReadPayload,
+  RoundChannel,
   RoundTransport,
   SignalOptions,
 } from './ports.js'
 
-type UpdateHandler = (meta: unknown, payload: Uint8Array, from: string) => Promise<void>
+type UpdateHandler = (header: unknown, readPayload: ReadPayload, from: string) => Promise<void>
 
 interface Member {
   id: string
   publicKey: KeyObject
   privateKey: KeyObject
-  jobHandlers: Set<(a: unknown, from: string) => void>
-  resultHandlers: Set<(r: unknown, from: string) => void>
+  channels: Map<RoundChannel, Set<(message: unknown, from: string) => void>>
   updateHandlers: Set<UpdateHandler>
-  latestHandlers: Set<(jobId: string) => RoundResult[] | undefined>
+  latestHandlers: Set<(jobId: string) => SignedMessage[] | undefined>
   secAggHandlers: Set<(frame: Uint8Array, from: string) => Promise<Uint8Array>>
   models: Map<string, Uint8Array>
   online: boolean
@@ -65,6 +66,10 @@ export class LocalNetwork {
   updates = 0
   /** Bytes of secure-aggregation frames sent (requests and answers), total. */
   secAggBytes = 0
+  /** Payload bytes receivers read (a refused header's payload is never read). */
+  payloadBytesRead = 0
+  /** Drop updates for which this returns false (models a link that loses them), e.g. `(from, to) => to !== 'b'`. */
+  updateFilter: ((from: string, to: string) => boolean) | undefined
 
   /** Add a node (a fresh Ed25519 key) or get the existing one's handle again (a restart). */
   join(id: string): LocalNode {
@@ -75,8 +80,7 @@ export class LocalNetwork {
         id,
         publicKey,
         privateKey,
-        jobHandlers: new Set(),
-        resultHandlers: new Set(),
+        channels: new Map(),
         updateHandlers: new Set(),
         latestHandlers: new Set(),
         secAggHandlers: new Set(),
@@ -104,34 +108,36 @@ export class LocalNetwork {
           return false
         }
       },
-      publishJob: async (a: JobAnnouncement) => {
+      publish: async (channel: RoundChannel, message: SignedMessage) => {
         for (const other of this.members.values()) {
-          if (other !== member && other.online)
-            for (const h of other.jobHandlers) void deliver(() => h(structuredClone(a), id))
+          if (other === member || !other.online) continue
+          for (const h of other.channels.get(channel) ?? []) void deliver(() => h(structuredClone(message), id))
         }
       },
-      publishResult: async (r: RoundResult) => {
-        for (const other of this.members.values()) {
-          if (other !== member && other.online)
-            for (const h of other.resultHandlers) void deliver(() => h(structuredClone(r), id))
+      subscribe: (channel, h) => {
+        let handlers = member.channels.get(channel)
+        if (handlers === undefined) {
+          handlers = new Set()
+          member.channels.set(channel, handlers)
         }
+        handlers.add(h)
+        return () => handlers.delete(h)
       },
-      sendUpdate: async (to: string, meta: UpdateMeta, payload: Uint8Array) => {
+      sendUpdate: async (to: string, header: SignedMessage, payload: Uint8Array) => {
         const target = this.members.get(to)
         if (target === undefined || !target.online || !member.online)
           throw new PeerUnreachableError(`${to} is unreachable`)
+        if (this.updateFilter !== undefined && !this.updateFilter(id, to)) return
         this.updateBytes += payload.byteLength
         this.updates++
         await new Promise((r) => setImmediate(r))
-        for (const h of target.updateHandlers) await h(structuredClone(meta), payload.slice(), id)
-      },
-      onJob: (h) => {
-        member.jobHandlers.add(h)
-        return () => member.jobHandlers.delete(h)
-      },
-      onResult: (h) => {
-        member.resultHandlers.add(h)
-        return () => member.resultHandlers.delete(h)
+        const read: ReadPayload = async (maxBytes) => {
+          if (payload.byteLength > maxBytes)
+            throw new RangeError(`payload of ${payload.byteLength} bytes, limit ${maxBytes}`)
+          this.payloadBytesRead += payload.byteLength
+          return payload.slice()
+        }
+        for (const h of target.updateHandlers) await h(structuredClone(header), read, id)
       },
       onUpdate: (h) => {
         member.updateHandlers.add(h)
@@ -183,13 +189,22 @@ export class LocalNetwork {
         member.models.set(hash, bytes.slice())
         return hash
       },
-      get: async (hash: string, options: SignalOptions & { providers?: string[] } = {}) => {
+      get: async (hash: string, options: SignalOptions & { providers?: string[]; expectedBytes?: number } = {}) => {
         const local = member.models.get(hash)
         if (local !== undefined) return local
         const order = [...(options.providers ?? []), ...this.members.keys()]
         for (const pid of order) {
           const p = this.members.get(pid)
           const bytes = p?.online === true ? p.models.get(hash) : undefined
+          if (
+            bytes !== undefined &&
+            options.expectedBytes !== undefined &&
+            bytes.byteLength !== options.expectedBytes
+          ) {
+            throw new RangeError(
+              `model ${hash} has ${bytes.byteLength} bytes, the job's architecture ${options.expectedBytes}`,
+            )
+          }
           if (bytes !== undefined && sha256(bytes) === hash) {
             member.models.set(hash, bytes)
             return bytes
@@ -228,7 +243,7 @@ export function memoryJobStateStore(): JobStateStore {
       return s === undefined ? undefined : structuredClone(s)
     },
     save: async (state) => {
-      states.set(state.announcement.jobId, structuredClone(state))
+      states.set(state.jobId, structuredClone(state))
     },
     list: async () => [...states.keys()],
   }

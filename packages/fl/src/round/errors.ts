@@ -26,3 +26,8 @@ export class RejectedUpdateError extends RoundProtocolError {
   static override name = 'RejectedUpdateError'
   override name = 'RejectedUpdateError'
 }
+/** A message that is not what its kind requires (undecodable, wrong fields, too large). */
+export class InvalidMessageError extends RoundProtocolError {
+  static override name = 'InvalidMessageError'
+  override name = 'InvalidMessageError'
+}

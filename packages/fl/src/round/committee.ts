@@ -52,3 +52,19 @@ export function majority(size: number): number {
 export function regionOf(jobId: string, peerId: string, regions: number): number {
   return createHash('sha256').update(`vain-region\u0000${jobId}\u0000${peerId}`).digest().readUInt32BE(0) % regions
 }
+
+/**
+ * The seed of a round's committee: the job, the round's base model, the round and the attempt
+ * (and the region, for a regional committee of a hierarchical job). One definition, used by the
+ * driver and by a node catching up.
+ */
+export function committeeSeed(
+  jobId: string,
+  baseModel: string,
+  round: number,
+  attempt: number,
+  region?: number,
+): string {
+  const base = `${jobId}:${baseModel}:${round}:${attempt}`
+  return region === undefined ? base : `${base}:region:${region}`
+}

@@ -11,8 +11,8 @@ import type { Model } from '../models/index.js'
 import { combineUpdates } from '../strategies/combine.js'
 import { createStrategy } from '../strategies/index.js'
 import type { LocalTrainer } from '../train/index.js'
-import type { JobSpec } from './messages.js'
 import type { AggregationRuntime, AggregationRuntimeFactory, Learner } from './ports.js'
+import type { JobSpec } from './spec.js'
 
 /** Thrown when a job names a codec, aggregator or strategy this node does not know. */
 export class UnsupportedJobError extends Error {

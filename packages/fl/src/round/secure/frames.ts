@@ -29,8 +29,8 @@
  * @module
  */
 import { z } from 'zod'
-import { ForgedMessageError, RejectedUpdateError, RoundProtocolError } from './errors.js'
-import { sha256 } from './messages.js'
+import { ForgedMessageError, RejectedUpdateError, RoundProtocolError } from '../errors.js'
+import { sha256 } from '../hash.js'
 
 /** Version carried in every secure-aggregation message. */
 export const SECAGG_PROTOCOL_VERSION = 1

@@ -1,8 +1,0 @@
-export * from './committee.js'
-export * from './local-network.js'
-export * from './messages.js'
-export * from './participant.js'
-export type * from './ports.js'
-export * from './runtime.js'
-export * from './secure.js'
-export * from './secure-round.js'

@@ -1,0 +1,517 @@
+/**
+ * The round driver: one node's side of the decentralized federated round. For each job it
+ * joined, round after round: pick the committee, start the round, run the parts this node plays,
+ * wait for a committee majority or the deadline, complete, persist. No feature branches: each
+ * role is a part ({@link defaultParts}), each check an admission function, results go to the
+ * result book.
+ * @module
+ */
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel'
+import { TypedEventEmitter } from 'main-event'
+import { decodeModel, encodedModelBytes, type Model, parseArchitecture } from '../models/index.js'
+import { admitJob } from './admission.js'
+import { HoldingsBoard } from './agreement.js'
+import { committeeSeed, selectCommittee } from './committee.js'
+import { verifyMessage } from './envelope.js'
+import { ForgedMessageError, InvalidJobError, RoundProtocolError } from './errors.js'
+import type { ParticipantEvents, RejectionEvent } from './events.js'
+import { Inbox } from './inbox.js'
+import { type JobLimits, JobRun, type RoundOutcome } from './job.js'
+import { computeJobId, type JobAnnouncement, openRoundMessage, type RoundResult, signRoundMessage } from './messages.js'
+import { defaultParts } from './parts/index.js'
+import type { ParticipantRoles, RoundContext, RoundPart, RoundServices, RoundState } from './parts/types.js'
+import type {
+  AggregationRuntimeFactory,
+  EligibilityPolicy,
+  JobStateStore,
+  Learner,
+  ModelStore,
+  PersistedJobState,
+  RoundTransport,
+} from './ports.js'
+import {
+  addHoldings,
+  catchUp,
+  checkMajority,
+  type Receiver,
+  receiveHoldings,
+  receiveResult,
+  receiveSecAgg,
+  receiveUpdate,
+} from './receive.js'
+import { tally } from './result-book.js'
+import { type JobSpecInput, JobSpecSchema, ROUND_PROTOCOL_VERSION } from './spec.js'
+
+/** Components and options of {@link createParticipant}. */
+export interface ParticipantInit {
+  transport: RoundTransport
+  models: ModelStore
+  state: JobStateStore
+  policy: EligibilityPolicy
+  learner?: Learner
+  runtime: AggregationRuntimeFactory
+  roles: ParticipantRoles
+  /** The roles this node can play in a round (default {@link defaultParts}). */
+  parts?: RoundPart[]
+  /** Extra wait for results after a round's deadline before the committee is replaced (ms). */
+  resultGraceMs?: number
+  /** Updates held for rounds this node has not reached, per job (count). Default 256. */
+  maxEarlyUpdates?: number
+  /** ... and in payload bytes. Default 64 MiB. */
+  maxEarlyBytes?: number
+  now?: () => number
+}
+
+/**
+ * One node's side of the decentralized round protocol.
+ *
+ * @example
+ * ```ts
+ * const p = createParticipant({ transport, models, state, policy, learner, runtime, roles: { trainer: true, aggregator: true } })
+ * await p.start()
+ * p.addEventListener('round:completed', (e) => console.log(e.detail.round, e.detail.model))
+ * ```
+ */
+export class Participant extends TypedEventEmitter<ParticipantEvents> {
+  private readonly init: ParticipantInit
+  private readonly jobs = new Map<string, JobRun>()
+  private readonly parts: RoundPart[]
+  private readonly unsubscribe: Array<() => void> = []
+  private readonly stopWaiters = new Set<() => void>()
+  private readonly services: RoundServices
+  private readonly receiver: Receiver
+  private running = false
+
+  constructor(init: ParticipantInit) {
+    super()
+    this.init = init
+    this.parts = init.parts ?? defaultParts()
+    const now = init.now ?? Date.now
+    this.services = {
+      self: init.transport.self,
+      transport: init.transport,
+      models: init.models,
+      learner: init.learner,
+      roles: init.roles,
+      now,
+      emit: (type, detail) => {
+        this.safeDispatchEvent(type, { detail } as never)
+      },
+      graceMs: (spec) => init.resultGraceMs ?? Math.max(1000, spec.roundDeadlineMs),
+      sendUpdate: (targets, header, payload, signal) => this.sendUpdate(targets, header.envelope, payload, signal),
+      publishResult: (result) => this.publishResult(result),
+      requestSecAgg: (job, to, frame) => {
+        if (to === this.self) return receiveSecAgg(this.receiver, frame, this.self)
+        const t = init.transport
+        const request = t.requestSecAgg as NonNullable<RoundTransport['requestSecAgg']>
+        const deadline = AbortSignal.timeout(job.spec.roundDeadlineMs + this.services.graceMs(job.spec))
+        return request.call(t, to, frame, { signal: AbortSignal.any([job.signal, deadline]) })
+      },
+    }
+    const limits: JobLimits = {
+      maxEarlyUpdates: init.maxEarlyUpdates ?? 256,
+      maxEarlyBytes: init.maxEarlyBytes ?? 64 * 1024 * 1024,
+    }
+    this.receiver = {
+      services: this.services,
+      policy: init.policy,
+      limits,
+      job: (jobId) => this.jobs.get(jobId),
+      reject: (event) => this.reject(event),
+    }
+  }
+
+  get self(): string {
+    return this.init.transport.self
+  }
+
+  /** Subscribe to jobs, updates, results and holdings; resume persisted unfinished jobs. */
+  async start(): Promise<void> {
+    if (this.running) return
+    this.running = true
+    const t = this.init.transport
+    const rx = this.receiver
+    this.unsubscribe.push(
+      t.subscribe('jobs', (raw, from) => void this.onJob(raw, from)),
+      t.subscribe('results', (raw, from) => void receiveResult(rx, raw, from)),
+      t.subscribe('holdings', (raw, from) => void receiveHoldings(rx, raw, from)),
+      t.onUpdate((header, readPayload, from) => receiveUpdate(rx, header, readPayload, from)),
+    )
+    if (t.onSecAggRequest !== undefined)
+      this.unsubscribe.push(t.onSecAggRequest((frame, from) => receiveSecAgg(rx, frame, from)))
+    if (t.onLatestRequest !== undefined) {
+      this.unsubscribe.push(t.onLatestRequest((jobId) => this.jobs.get(jobId)?.state.lastResults))
+    }
+    for (const jobId of await this.init.state.list()) {
+      const saved = await this.init.state.load(jobId)
+      if (saved === undefined || saved.finished) continue
+      try {
+        await this.join(openRoundMessage('job', saved.announcement), saved)
+      } catch (err) {
+        this.reject({
+          kind: 'job',
+          from: this.self,
+          reason: (err as Error).message,
+          errorName: (err as Error).name,
+          jobId,
+        })
+      }
+    }
+  }
+
+  /** Stop every job loop (state is persisted after each round). */
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    for (const u of this.unsubscribe.splice(0)) u()
+    for (const w of this.stopWaiters) w()
+    this.stopWaiters.clear()
+    const runs = [...this.jobs.values()]
+    for (const run of runs) run.abort.abort()
+    await Promise.allSettled([...runs.map((r) => r.done), ...this.parts.map((p) => p.stop?.())])
+    this.jobs.clear()
+  }
+
+  /** Create, sign and announce a job; this node joins it too. Returns the announcement. */
+  async submitJob(input: JobSpecInput): Promise<JobAnnouncement> {
+    const parsed = JobSpecSchema.safeParse(input)
+    if (!parsed.success) {
+      throw new InvalidJobError(
+        `invalid job: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      )
+    }
+    const spec = parsed.data
+    parseArchitecture(spec.architecture)
+    const createdAt = (this.init.now ?? Date.now)()
+    const announcement = await signRoundMessage(
+      'job',
+      {
+        v: ROUND_PROTOCOL_VERSION,
+        jobId: computeJobId(spec, this.self, createdAt),
+        spec,
+        creator: this.self,
+        createdAt,
+      },
+      (d) => this.init.transport.sign(d),
+    )
+    await this.join(announcement)
+    await this.init.transport.publish('jobs', announcement.envelope)
+    return announcement
+  }
+
+  /** Progress of a job this node takes part in. */
+  status(jobId: string): PersistedJobState | undefined {
+    const run = this.jobs.get(jobId)
+    return run === undefined ? undefined : structuredClone(run.state)
+  }
+
+  /** Jobs this node takes part in. */
+  jobIds(): string[] {
+    return [...this.jobs.keys()]
+  }
+
+  /** Resolves when the job finishes (or this participant stops). */
+  async waitForJob(jobId: string, options: { signal?: AbortSignal } = {}): Promise<PersistedJobState | undefined> {
+    if (!this.jobs.has(jobId) && this.running) {
+      // the announcement may still be on its way
+      await new Promise<void>((resolve) => {
+        const onJoined = (e: CustomEvent<{ jobId: string }>): void => {
+          if (e.detail.jobId === jobId) done()
+        }
+        const done = (): void => {
+          this.removeEventListener('job:joined', onJoined)
+          this.stopWaiters.delete(done)
+          resolve()
+        }
+        this.addEventListener('job:joined', onJoined)
+        options.signal?.addEventListener('abort', done, { once: true })
+        this.stopWaiters.add(done)
+      })
+    }
+    await this.jobs.get(jobId)?.done
+    return (await this.init.state.load(jobId)) ?? undefined
+  }
+
+  private reject(event: RejectionEvent): void {
+    this.safeDispatchEvent('rejected', { detail: event })
+  }
+
+  private async onJob(raw: unknown, from: string): Promise<void> {
+    if (!this.running) return
+    let a: JobAnnouncement
+    try {
+      a = openRoundMessage('job', raw)
+      const verdict = admitJob(a)
+      if (!verdict.ok) throw verdict.error
+      if (!(await verifyMessage('job', a.envelope, a.creator, (s, d, sig) => this.init.transport.verify(s, d, sig)))) {
+        throw new ForgedMessageError('bad creator signature')
+      }
+    } catch (err) {
+      const e = err as Error
+      this.reject({ kind: 'job', from, reason: e.message, errorName: e.name })
+      return
+    }
+    if (this.jobs.has(a.jobId)) return
+    const saved = await this.init.state.load(a.jobId)
+    if (saved?.finished === true) return
+    try {
+      await this.join(a, saved)
+    } catch (err) {
+      // a job this node cannot run (unknown codec, needs a transport feature…): say why, go on
+      this.reject({ kind: 'job', from, reason: (err as Error).message, errorName: (err as Error).name, jobId: a.jobId })
+    }
+  }
+
+  private async join(announcement: JobAnnouncement, saved?: PersistedJobState): Promise<void> {
+    if (this.jobs.has(announcement.jobId) || !this.running) return
+    const { spec } = announcement
+    const { roles, learner } = this.init
+    if (spec.secureAggregation && this.init.transport.requestSecAgg === undefined) {
+      throw new InvalidJobError('this job asks for secure aggregation, which this node’s transport does not carry')
+    }
+    if (roles.trainer && learner !== undefined && !learner.supports(spec) && !roles.aggregator) return
+    const state: PersistedJobState = saved ?? {
+      announcement: announcement.envelope,
+      jobId: announcement.jobId,
+      round: 0,
+      attempt: 0,
+      model: spec.initialModel,
+      history: [],
+      finished: false,
+    }
+    const run = new JobRun(announcement, this.init.runtime(spec, this.self), state)
+    this.jobs.set(announcement.jobId, run)
+    await this.init.state.save(state)
+    this.safeDispatchEvent('job:joined', { detail: { jobId: announcement.jobId, spec, creator: announcement.creator } })
+    if (saved !== undefined) void this.sync(run)
+    run.done = this.runJob(run).catch((err: unknown) => {
+      const reason = String((err as Error)?.message ?? err)
+      this.services.emit('round:failed', {
+        jobId: run.jobId,
+        round: run.state.round,
+        attempt: run.state.attempt,
+        reason,
+      })
+    })
+  }
+
+  /** Ask peers for the job's latest results and feed them through the normal checks. */
+  private async sync(run: JobRun): Promise<void> {
+    const request = this.init.transport.requestLatest
+    if (request === undefined || run.signal.aborted) return
+    try {
+      const results = await request.call(this.init.transport, run.jobId, { signal: run.signal })
+      for (const r of results) await receiveResult(this.receiver, r, 'sync')
+    } catch {
+      // nobody answered: gossip of the next round will catch us up instead
+    }
+  }
+
+  /** The job's loop: one iteration per round attempt. */
+  private async runJob(run: JobRun): Promise<void> {
+    const { spec, signal } = run
+    while (!signal.aborted && run.state.round < spec.rounds) {
+      const round = await this.startRound(run)
+      if (round === undefined) break
+      const outcome = new Promise<RoundOutcome | undefined>((resolve) => {
+        run.settle = resolve
+        signal.addEventListener('abort', () => resolve(undefined), { once: true })
+      })
+      // results that arrived before this node got here; a later round's majority lets it jump
+      for (const r of run.book.take(round.round, round.attempt)) tally(round.results, round, r)
+      checkMajority(run)
+      if (run.book.aheadCount > 0) void catchUp(this.receiver, run)
+      const playing = this.parts.filter((p) => p.plays({ services: this.services, job: run, round }))
+      for (const part of playing) part.prepare?.({ services: this.services, job: run, round })
+      for (const e of run.takeEarly()) {
+        receiveUpdate(this.receiver, e.header, async () => e.payload, e.from).catch(() => {})
+      }
+      const model = await this.loadModel(run, round)
+      if (signal.aborted) break
+      const tasks =
+        model === undefined
+          ? []
+          : playing.map((p) => p.run({ services: this.services, job: run, round, model } satisfies RoundContext))
+      const timer = new Promise<undefined>((resolve) => {
+        const t = setTimeout(() => resolve(undefined), spec.roundDeadlineMs + this.services.graceMs(spec))
+        signal.addEventListener('abort', () => clearTimeout(t), { once: true })
+        void outcome.then(() => clearTimeout(t))
+      })
+      const winner = await Promise.race([outcome, timer])
+      run.settle = undefined
+      for (const close of round.cleanup) close()
+      await Promise.allSettled(tasks)
+      if (signal.aborted) break
+      if (winner === undefined) {
+        // no majority in time: the committee is replaced (a new seed) and the round runs again
+        this.services.emit('round:failed', {
+          jobId: run.jobId,
+          round: round.round,
+          attempt: round.attempt,
+          reason: 'no committee majority before the deadline',
+        })
+        run.state = { ...run.state, attempt: round.attempt + 1 }
+        await this.init.state.save(run.state)
+        await this.sync(run) // maybe the others moved on while we were away
+        continue
+      }
+      await this.complete(run, winner)
+    }
+    if (!signal.aborted && run.state.round >= spec.rounds) {
+      run.state = { ...run.state, finished: true }
+      await this.init.state.save(run.state)
+      this.services.emit('job:finished', { jobId: run.jobId, model: run.state.model, rounds: run.state.round })
+    }
+  }
+
+  /** Committee (and regional committees), expected trainers; the round becomes the job's current one. */
+  private async startRound(run: JobRun): Promise<RoundState | undefined> {
+    const { announcement, spec, jobId } = run
+    const { round, attempt, model: baseModel } = run.state
+    const candidates = await this.init.policy.committeeCandidates(announcement, round)
+    const expected = await this.init.policy.expectedTrainers?.(announcement, round)
+    if (run.signal.aborted) return undefined // the policy may be slow (read from chain)
+    const committee = selectCommittee(candidates, committeeSeed(jobId, baseModel, round, attempt), spec.committeeSize)
+    const hierarchy = spec.hierarchy
+    const regions =
+      hierarchy === undefined
+        ? undefined
+        : Array.from({ length: hierarchy.regions }, (_, r) =>
+            selectCommittee(
+              candidates,
+              committeeSeed(jobId, baseModel, round, attempt, r),
+              hierarchy.regionalCommitteeSize ?? spec.committeeSize,
+            ),
+          )
+    const state: RoundState = {
+      round,
+      attempt,
+      baseModel,
+      committee,
+      regions,
+      expected,
+      startedAt: this.services.now(),
+      inbox: new Inbox(),
+      holdings: new HoldingsBoard(),
+      results: new Map(),
+      cleanup: [],
+    }
+    run.enter(state)
+    for (const h of run.pendingHoldings.splice(0)) {
+      if (h.round === round && h.attempt === attempt && h.baseModel === baseModel) addHoldings(state, h)
+      else if (h.round > round) run.pendingHoldings.push(h)
+    }
+    this.services.emit('round:started', { jobId, round, attempt, committee, baseModel })
+    return state
+  }
+
+  /** The round's base model; a busy provider may time out: retried with backoff through half the deadline. */
+  private async loadModel(run: JobRun, round: RoundState, providers: string[] = []): Promise<Model | undefined> {
+    const until = this.services.now() + run.spec.roundDeadlineMs / 2
+    const policy = retry(
+      handleWhen((err) => !(err instanceof RoundProtocolError) && this.services.now() < until),
+      { maxAttempts: 1_000, backoff: new ExponentialBackoff({ initialDelay: 250, maxDelay: 4_000 }) },
+    )
+    try {
+      return await policy.execute(() => this.fetchModel(run, round.baseModel, providers), run.signal)
+    } catch (err) {
+      if (!run.signal.aborted) {
+        this.services.emit('round:failed', {
+          jobId: run.jobId,
+          round: round.round,
+          attempt: round.attempt,
+          reason: `cannot load model ${round.baseModel}: ${(err as Error).message}`,
+        })
+      }
+      return undefined
+    }
+  }
+
+  private async fetchModel(run: JobRun, address: string, providers: string[]): Promise<Model> {
+    const arch = parseArchitecture(run.spec.architecture)
+    const bytes = await this.init.models.get(address, {
+      signal: run.signal,
+      providers,
+      expectedBytes: encodedModelBytes(arch),
+    })
+    const model = decodeModel(bytes)
+    if (JSON.stringify(model.architecture) !== JSON.stringify(arch)) {
+      throw new InvalidJobError(`model ${address} has another architecture than the job`)
+    }
+    return model
+  }
+
+  private async complete(run: JobRun, outcome: RoundOutcome): Promise<void> {
+    const { result } = outcome
+    const agreeing = outcome.results.filter((r) => r.newModel === result.newModel)
+    run.book.complete(outcome.round, result.newModel, outcome.committee)
+    for (const r of outcome.results) {
+      const dissent = run.book.judge(r)
+      if (dissent !== undefined) this.services.emit('committee:disagreement', { jobId: run.jobId, ...dissent })
+    }
+    // make sure this node holds the new model (fetched from the members that produced it)
+    await this.fetchModel(
+      run,
+      result.newModel,
+      agreeing.map((r) => r.aggregator),
+    ).catch(() => {})
+    run.state = {
+      ...run.state,
+      round: outcome.round + 1,
+      attempt: 0,
+      model: result.newModel,
+      history: [
+        ...run.state.history,
+        {
+          round: outcome.round,
+          model: result.newModel,
+          contributions: result.contributions.length,
+          completedAt: this.services.now(),
+        },
+      ].slice(-1000),
+      lastResults: agreeing.map((r) => r.envelope),
+    }
+    await this.init.state.save(run.state)
+    this.services.emit('round:completed', {
+      jobId: run.jobId,
+      round: outcome.round,
+      model: result.newModel,
+      contributions: result.contributions,
+      committee: [...outcome.committee],
+      agreeing: agreeing.map((r) => r.aggregator),
+    })
+  }
+
+  /** Send a signed update to every target (this node's own copy through admission); returns who failed. */
+  private async sendUpdate(
+    targets: readonly string[],
+    header: { body: Uint8Array; signature: Uint8Array },
+    payload: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<string[]> {
+    const failed: string[] = []
+    await Promise.all(
+      targets.map(async (member) => {
+        try {
+          if (member === this.self) await receiveUpdate(this.receiver, header, async () => payload, this.self)
+          else await this.init.transport.sendUpdate(member, header, payload, { signal })
+        } catch {
+          failed.push(member)
+        }
+      }),
+    )
+    return failed
+  }
+
+  /** Publish a signed result (protected so tests can model a lying member). */
+  protected async publishResult(result: RoundResult): Promise<void> {
+    this.safeDispatchEvent('result:published', { detail: result })
+    await receiveResult(this.receiver, result.envelope, this.self)
+    await this.init.transport.publish('results', result.envelope)
+  }
+}
+
+/** Create a participant. */
+export function createParticipant(init: ParticipantInit): Participant {
+  return new Participant(init)
+}
