@@ -5,6 +5,7 @@
  * @module
  */
 import { decode, encode } from 'cborg'
+import { ExponentialBackoff, handleWhenResult, noJitterGenerator, retry } from 'cockatiel'
 import { TypedEventEmitter } from 'main-event'
 import type { BlobStore } from '../blobs/blob-store.js'
 import { type CID, parseCid, sha256 } from '../blobs/cid.js'
@@ -82,6 +83,17 @@ interface ReplicationTarget {
 const REPLICA_PIN = 'replica'
 const TARGETS_NAMESPACE = '_replication'
 const EXPORTS_NAMESPACE = '_namespace-exports'
+/**
+ * Polls a peer asked for a replica while it does not hold it completely: 50 ms, doubling to 1 s
+ * apart, for as long as the signal given to `execute` (the replica deadline) allows.
+ */
+const REPLICA_POLL = retry(
+  handleWhenResult((held) => held !== true),
+  {
+    maxAttempts: Number.POSITIVE_INFINITY,
+    backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000, generator: noJitterGenerator }),
+  },
+)
 
 /**
  * Blob sharing for one store on one network. Create with {@link createBlobSharing}.
@@ -480,13 +492,12 @@ export class BlobSharing extends TypedEventEmitter<BlobSharingEvents> {
     try {
       const answer = await this.network.requestReplica(peer, cid, { signal: callSignal() })
       if (!answer.accepted) return false
-      let delay = 50
-      while (Date.now() < deadline && !signal.aborted) {
+      // poll until the peer holds it completely, 50 ms doubling to 1 s apart, until the deadline
+      const polling = AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, deadline - Date.now()))])
+      return await REPLICA_POLL.execute(async () => {
         const state = await this.network.holds(peer, cid, { signal: callSignal() })
-        if (state.state === 'complete' && state.pinned) return true
-        await new Promise((resolve) => setTimeout(resolve, delay))
-        delay = Math.min(delay * 2, 1_000)
-      }
+        return state.state === 'complete' && state.pinned
+      }, polling)
     } catch {
       // unreachable or refused: try another peer
     }

@@ -21,6 +21,7 @@ import type {
 } from '@libp2p/interface'
 import { serviceCapabilities } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
+import { ExponentialBackoff, type IBackoff, noJitterGenerator } from 'cockatiel'
 import type { TypedEventTarget } from 'main-event'
 import { setMaxListeners, TypedEventEmitter } from 'main-event'
 import type { z } from 'zod'
@@ -55,6 +56,9 @@ import {
   ProofSchema,
   type TranscriptRole,
 } from './messages.js'
+
+/** Longest delay a timer takes (`setTimeout` fires at once beyond it). */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** Options of {@link handshake}. */
 export interface HandshakeInit {
@@ -226,7 +230,8 @@ class VainHandshake extends TypedEventEmitter<HandshakeEvents> implements Handsh
   readonly #softDenyTtlMs: number
   readonly #timeoutMs: number
   readonly #maxAttempts: number
-  readonly #retryBaseMs: number
+  /** Waits between dialer-side attempts: `retryBaseMs`, doubling, no jitter. */
+  readonly #retryBackoff: ExponentialBackoff<number>
   readonly #closeTimeoutMs: number
   readonly #maxClockSkewMs: number
   readonly #supportedVersions: readonly number[]
@@ -250,7 +255,11 @@ class VainHandshake extends TypedEventEmitter<HandshakeEvents> implements Handsh
     this.#softDenyTtlMs = init.softDenyTtlMs ?? 30_000
     this.#timeoutMs = init.timeoutMs ?? 5_000
     this.#maxAttempts = Math.max(1, init.maxAttempts ?? 3)
-    this.#retryBaseMs = init.retryBaseMs ?? 250
+    this.#retryBackoff = new ExponentialBackoff({
+      initialDelay: init.retryBaseMs ?? 250,
+      maxDelay: MAX_TIMER_MS,
+      generator: noJitterGenerator,
+    })
     this.#closeTimeoutMs = init.closeTimeoutMs ?? 2_000
     this.#maxClockSkewMs = init.maxClockSkewMs ?? 5 * 60_000
     this.#supportedVersions = init.supportedProtocolVersions ?? [
@@ -411,6 +420,9 @@ class VainHandshake extends TypedEventEmitter<HandshakeEvents> implements Handsh
 
   async #initiate(peer: PeerId, first: Connection): Promise<NodeDescriptor> {
     let lastError: VainNetError | undefined
+    // the loop is not a cockatiel retry policy because a policy's wait cannot be cancelled, and
+    // stop() must release every timer at once; the waits come from cockatiel's backoff
+    let backoff: IBackoff<unknown> | undefined
     for (let attempt = 1; attempt <= this.#maxAttempts; attempt++) {
       this.#assertRunning()
       const connection = first.status === 'open' ? first : this.#openConnection(peer)
@@ -433,7 +445,10 @@ class VainHandshake extends TypedEventEmitter<HandshakeEvents> implements Handsh
         }
         lastError = error
         this.#log('handshake attempt %d/%d with %p failed: %s', attempt, this.#maxAttempts, peer, error.message)
-        if (attempt < this.#maxAttempts) await this.#sleep(this.#retryBaseMs * 2 ** (attempt - 1))
+        if (attempt < this.#maxAttempts) {
+          backoff = (backoff ?? this.#retryBackoff).next(undefined)
+          await this.#sleep(backoff.duration)
+        }
       }
     }
     if (this.#openConnection(peer) === undefined) {

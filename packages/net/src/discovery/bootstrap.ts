@@ -2,6 +2,10 @@
  * Bootstrap with redial: like `@libp2p/bootstrap`, but it keeps dialling the bootstrap peers
  * with exponential backoff + jitter while fewer than `minPeers` peers are connected, and redials
  * a bootstrap peer that disconnected (the stock module dials each once, at start).
+ *
+ * The redial never gives up and is driven by events (connect, disconnect, a periodic check), not
+ * by one awaited call, so it is not a cockatiel `retry` policy: each peer steps its own cockatiel
+ * `ExponentialBackoff` (see `exponentialBackoff`) and waits on a timer that `stop()` clears.
  * @module
  */
 import {
@@ -16,11 +20,20 @@ import {
 } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import type { ExponentialBackoff, IBackoff } from 'cockatiel'
 import { setMaxListeners, TypedEventEmitter, type TypedEventTarget } from 'main-event'
 import { z } from 'zod'
 import { ConfigError, NotStartedError } from '../errors.js'
 import { connectedPeers, type DiscoveryComponents } from './components.js'
-import { type BackoffInit, BackoffSchema, backoffDelay, parseInit, Timers, timeoutSignal, withJitter } from './util.js'
+import {
+  type BackoffInit,
+  BackoffSchema,
+  exponentialBackoff,
+  parseInit,
+  Timers,
+  timeoutSignal,
+  withJitter,
+} from './util.js'
 
 /** Options of {@link bootstrapWithRedial}. */
 export interface BootstrapWithRedialInit {
@@ -86,6 +99,8 @@ interface Entry {
   peerId: PeerId
   multiaddr: Multiaddr
   failures: number
+  /** The wait before the next dial, stepped after each failure; undefined after a success. */
+  backoff?: IBackoff<unknown> | undefined
   /** Set when the peer disconnected; cleared once it is connected again. */
   wanted: boolean
   dialing: boolean
@@ -137,7 +152,7 @@ class DefaultBootstrapWithRedial
   readonly #log: Logger
   readonly #entries: Entry[]
   readonly #minPeers: number
-  readonly #backoff: BackoffInit
+  readonly #backoff: ExponentialBackoff<number>
   readonly #redialOnDisconnect: boolean
   readonly #checkIntervalMs: number
   readonly #dialTimeoutMs: number
@@ -158,12 +173,12 @@ class DefaultBootstrapWithRedial
       .filter((p, i, all) => all.findIndex((q) => q.peerId.equals(p.peerId)) === i)
       .map((p) => ({ ...p, failures: 0, wanted: false, dialing: false }))
     this.#minPeers = parsed.minPeers ?? 1
-    this.#backoff = {
+    this.#backoff = exponentialBackoff({
       initialMs: parsed.backoff?.initialMs ?? 1_000,
       maxMs: parsed.backoff?.maxMs ?? 60_000,
       factor: parsed.backoff?.factor ?? 2,
       jitter: parsed.backoff?.jitter ?? 0.2,
-    }
+    })
     this.#redialOnDisconnect = parsed.redialOnDisconnect ?? true
     this.#checkIntervalMs = parsed.checkIntervalMs ?? 10_000
     this.#dialTimeoutMs = parsed.dialTimeoutMs ?? 10_000
@@ -200,6 +215,7 @@ class DefaultBootstrapWithRedial
     setMaxListeners(Infinity, this.#shutdown.signal)
     for (const e of this.#entries) {
       e.failures = 0
+      e.backoff = undefined
       e.wanted = false
     }
     this.#components.events.addEventListener('peer:connect', this.#onConnect)
@@ -245,6 +261,7 @@ class DefaultBootstrapWithRedial
     const entry = this.#entries.find((e) => e.peerId.equals(evt.detail))
     if (entry === undefined) return
     entry.failures = 0
+    entry.backoff = undefined
     entry.wanted = false
     this.#timers.clear(entry.timer)
     entry.timer = undefined
@@ -281,7 +298,7 @@ class DefaultBootstrapWithRedial
       }
       if (!(belowMin || e.wanted) || e.dialing || e.timer !== undefined) continue
       // first try soon (a little jitter so many nodes do not dial in lockstep), then back off
-      const delay = e.failures === 0 ? withJitter(50, 1) : backoffDelay(e.failures - 1, this.#backoff)
+      const delay = e.backoff === undefined ? withJitter(50, 1) : e.backoff.duration
       e.nextDialAt = Date.now() + delay
       e.timer = this.#timers.set(() => {
         e.timer = undefined
@@ -302,11 +319,13 @@ class DefaultBootstrapWithRedial
       })
       this.#stats.connects++
       e.failures = 0
+      e.backoff = undefined
       e.wanted = false
     } catch (err) {
       if (this.#shutdown !== shutdown) return
       this.#stats.dialsFailed++
       e.failures++
+      e.backoff = (e.backoff ?? this.#backoff).next(undefined)
       this.#log('dial %d to bootstrap peer %p failed - %e', e.failures, e.peerId, err)
     } finally {
       e.dialing = false

@@ -20,6 +20,7 @@ import {
 } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import type { ExponentialBackoff, IBackoff } from 'cockatiel'
 import { setMaxListeners, TypedEventEmitter, type TypedEventTarget } from 'main-event'
 import { z } from 'zod'
 import { NotStartedError } from '../errors.js'
@@ -28,7 +29,7 @@ import {
   type BackoffInit,
   BackoffSchema,
   BoundedRunner,
-  backoffDelay,
+  exponentialBackoff,
   parseInit,
   Timers,
   timeoutSignal,
@@ -126,6 +127,8 @@ export interface PeerCache extends TypedEventTarget<PeerCacheEvents>, Startable 
 
 interface RedialState {
   attempts: number
+  /** The wait before the next redial, stepped after each failure. */
+  backoff?: IBackoff<unknown> | undefined
   timer?: ReturnType<typeof setTimeout> | undefined
 }
 
@@ -138,7 +141,7 @@ class DefaultPeerCache extends TypedEventEmitter<PeerCacheEvents> implements Pee
   readonly #maxRedialPeers: number
   readonly #dialTimeoutMs: number
   readonly #maxAttempts: number
-  readonly #backoff: BackoffInit
+  readonly #backoff: ExponentialBackoff<number>
   readonly #dialConcurrency: number
   readonly #timers = new Timers()
   readonly #entries = new Map<string, CachedPeer>()
@@ -161,12 +164,12 @@ class DefaultPeerCache extends TypedEventEmitter<PeerCacheEvents> implements Pee
     this.#dialConcurrency = parsed.dialConcurrency ?? 4
     this.#dialTimeoutMs = parsed.dialTimeoutMs ?? 10_000
     this.#maxAttempts = parsed.maxAttempts ?? 8
-    this.#backoff = {
+    this.#backoff = exponentialBackoff({
       initialMs: parsed.backoff?.initialMs ?? 1_000,
       maxMs: parsed.backoff?.maxMs ?? 60_000,
       factor: parsed.backoff?.factor ?? 2,
       jitter: parsed.backoff?.jitter ?? 0.2,
-    }
+    })
   }
 
   readonly [peerDiscoverySymbol]: PeerDiscovery = this
@@ -406,13 +409,13 @@ class DefaultPeerCache extends TypedEventEmitter<PeerCacheEvents> implements Pee
           this.#redials.delete(key)
           return
         }
-        state.timer = this.#timers.set(
-          () => {
-            state.timer = undefined
-            this.#queueRedial(peer)
-          },
-          backoffDelay(state.attempts - 1, this.#backoff),
-        )
+        // a timer, not a cockatiel retry: the wait must not hold one of the runner's dial slots,
+        // and stop() clears it
+        state.backoff = (state.backoff ?? this.#backoff).next(undefined)
+        state.timer = this.#timers.set(() => {
+          state.timer = undefined
+          this.#queueRedial(peer)
+        }, state.backoff.duration)
       }
     })
   }

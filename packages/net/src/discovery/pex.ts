@@ -19,6 +19,7 @@ import {
   serviceDependencies,
 } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
+import type { IBackoff } from 'cockatiel'
 import { setMaxListeners, TypedEventEmitter, type TypedEventTarget } from 'main-event'
 import { toString as bytesToString } from 'uint8arrays/to-string'
 import { z } from 'zod'
@@ -35,7 +36,7 @@ import { encodeMessage } from '../wire/index.js'
 import { connectedPeers, type PeerExchangeComponents } from './components.js'
 import { PEX_PROTOCOL, PEX_VERSION, PexRequest, pexResponseSchema, readMessage } from './pex-messages.js'
 import { recordSigner, verifySignedPeerRecord } from './records.js'
-import { backoffDelay, parseInit, shuffled, Timers, timeoutSignal, withJitter } from './util.js'
+import { exponentialBackoff, parseInit, shuffled, Timers, timeoutSignal, withJitter } from './util.js'
 
 /** Options of {@link peerExchange}. */
 export interface PeerExchangeInit {
@@ -159,7 +160,7 @@ export interface PeerExchange extends TypedEventTarget<PeerExchangeEvents>, Star
 /** Verified envelopes remembered (a network's worth of peer records). */
 const CONSUMED_CACHE_SIZE = 4096
 
-const DIAL_BACKOFF = { initialMs: 5_000, maxMs: 300_000, factor: 2 }
+const DIAL_BACKOFF = exponentialBackoff({ initialMs: 5_000, maxMs: 300_000, factor: 2 })
 
 class DefaultPeerExchange extends TypedEventEmitter<PeerExchangeEvents> implements PeerExchange, PeerDiscovery {
   readonly protocol: string
@@ -176,7 +177,8 @@ class DefaultPeerExchange extends TypedEventEmitter<PeerExchangeEvents> implemen
   /** Peers we are asking right now (no second concurrent exchange with one peer). */
   readonly #asking = new Set<string>()
   readonly #dialing = new Set<string>()
-  readonly #dialFailures = new Map<string, { attempts: number; retryAt: number }>()
+  /** Peers whose last dial failed: the backoff reached, and when they may be dialled again. */
+  readonly #dialFailures = new Map<string, { backoff: IBackoff<unknown>; retryAt: number }>()
   #dialPass: Promise<void> | undefined
   /**
    * Envelopes (as received, base64) already verified and stored, with when to check them again.
@@ -591,8 +593,8 @@ class DefaultPeerExchange extends TypedEventEmitter<PeerExchangeEvents> implemen
       this.#dialFailures.delete(key)
     } catch (err) {
       this.#stats.dialsFailed++
-      const attempts = (this.#dialFailures.get(key)?.attempts ?? 0) + 1
-      this.#dialFailures.set(key, { attempts, retryAt: Date.now() + backoffDelay(attempts - 1, DIAL_BACKOFF) })
+      const backoff = (this.#dialFailures.get(key)?.backoff ?? DIAL_BACKOFF).next(undefined)
+      this.#dialFailures.set(key, { backoff, retryAt: Date.now() + backoff.duration })
       this.#log('dial to %p failed - %e', peer, err)
     } finally {
       this.#dialing.delete(key)

@@ -1,9 +1,11 @@
 /**
- * Small helpers shared by the discovery services: exponential backoff with jitter, a set of
+ * Small helpers shared by the discovery services: exponential backoff with jitter (cockatiel's
+ * `ExponentialBackoff` with our generator), a set of
  * timers that `stop()` clears in one call, a bounded task runner, and zod-based init validation
  * that throws {@link ConfigError}.
  * @module
  */
+import { ExponentialBackoff, type GeneratorFn, type IExponentialBackoffOptions } from 'cockatiel'
 import { z } from 'zod'
 import { ConfigError } from '../errors.js'
 
@@ -33,8 +35,51 @@ export const BackoffSchema = z
   })
 
 /**
- * Delay before retry number `attempt` (0 = first retry): `min(maxMs, initialMs * factor^attempt)`
- * spread by ±`jitter`, clamped to `[0, maxMs]`.
+ * cockatiel delay generator of a {@link BackoffInit}: `min(maxDelay, initialDelay · exponent^n)`
+ * for the n-th delay (n from 0), spread by ±`jitter` and clamped to `[0, maxDelay]`. cockatiel's
+ * own generators fix the exponent at 2 and jitter downwards only; ours keeps `factor` and a
+ * symmetric spread.
+ */
+export function jitteredExponentialGenerator(jitter: number, random: () => number = Math.random): GeneratorFn<number> {
+  return (attempt = 0, options) => {
+    const base = Math.min(options.maxDelay, options.initialDelay * options.exponent ** attempt)
+    const spread = base * jitter * (2 * random() - 1)
+    return [Math.round(Math.min(options.maxDelay, Math.max(0, base + spread))), attempt + 1]
+  }
+}
+
+function backoffOptions(backoff: BackoffInit, random: () => number): IExponentialBackoffOptions<number> {
+  return {
+    initialDelay: backoff.initialMs,
+    maxDelay: backoff.maxMs,
+    exponent: backoff.factor,
+    generator: jitteredExponentialGenerator(backoff.jitter ?? 0.2, random),
+  }
+}
+
+/**
+ * The cockatiel backoff of a {@link BackoffInit}, for `retry(…, { backoff })` or, where the
+ * retries are timers rather than one awaited loop (redials that must not hold a dial slot while
+ * they wait, and that `stop()` cancels), stepped by hand: `b = (b ?? factory).next(undefined)`
+ * after each failure, then wait `b.duration`; forget `b` after a success.
+ *
+ * @example
+ * ```ts
+ * const factory = exponentialBackoff({ initialMs: 1_000, maxMs: 60_000, factor: 2 })
+ * let b = factory.next(undefined) // b.duration ≈ 1 000 ms ± 20 %
+ * b = b.next(undefined) // ≈ 2 000 ms ± 20 %
+ * ```
+ */
+export function exponentialBackoff(
+  backoff: BackoffInit,
+  random: () => number = Math.random,
+): ExponentialBackoff<number> {
+  return new ExponentialBackoff(backoffOptions(backoff, random))
+}
+
+/**
+ * Delay before retry number `attempt` (0 = first retry) of {@link exponentialBackoff}:
+ * `min(maxMs, initialMs * factor^attempt)` spread by ±`jitter`, clamped to `[0, maxMs]`.
  *
  * @example
  * ```ts
@@ -42,11 +87,8 @@ export const BackoffSchema = z
  * ```
  */
 export function backoffDelay(attempt: number, backoff: BackoffInit, random: () => number = Math.random): number {
-  const exp = Math.max(0, Math.floor(attempt))
-  const base = Math.min(backoff.maxMs, backoff.initialMs * backoff.factor ** exp)
-  const jitter = backoff.jitter ?? 0.2
-  const spread = base * jitter * (2 * random() - 1)
-  return Math.round(Math.min(backoff.maxMs, Math.max(0, base + spread)))
+  const options = backoffOptions(backoff, random)
+  return options.generator(Math.max(0, Math.floor(attempt)), options)[0]
 }
 
 /** `ms` spread by ±`fraction` (never negative). */
