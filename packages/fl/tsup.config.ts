@@ -22,6 +22,9 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     ...Object.fromEntries(subpaths.map((s) => [s, `src/${s}/index.ts`])),
+    // the round over @vain/net and @vain/memory (optional peer dependencies, loaded only by these)
+    'vain-net': 'src/adapters/vain-net/index.ts',
+    'vain-memory': 'src/adapters/vain-memory/index.ts',
     // the simulation's worker thread is loaded by URL at run time, so it is an entry of its own
     'simulation-worker': 'src/simulation/worker.ts',
   },

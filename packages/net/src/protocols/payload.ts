@@ -8,7 +8,7 @@
  */
 import type { AbortOptions, Connection, Stream } from '@libp2p/interface'
 import { z } from 'zod'
-import { InvalidMessageError, MessageTooLargeError, VainNetError } from '../errors.js'
+import { InvalidMessageError, MessageTooLargeError, TimeoutError, VainNetError } from '../errors.js'
 import { decodeMessage, encodeMessage } from '../wire/index.js'
 import { fromWireError, ResponseEnvelopeSchema, toWireError } from './envelope.js'
 import { abortReason, FramedStream, StreamClosedError } from './framed-stream.js'
@@ -31,6 +31,8 @@ export interface PayloadProtocol<Meta extends z.ZodType = z.ZodType> {
   readonly chunkBytes: number
   /** Longest wait for the next chunk before the transfer is abandoned (ms). */
   readonly idleTimeoutMs: number
+  /** Largest encoded metadata (the header sent before the payload). */
+  readonly maxMetaBytes: number
 }
 
 /** Input of {@link definePayloadProtocol}. */
@@ -41,6 +43,8 @@ export interface PayloadProtocolInit<Meta extends z.ZodType> {
   maxPayloadBytes?: number
   chunkBytes?: number
   idleTimeoutMs?: number
+  /** Largest encoded metadata, in bytes. Default 64 KiB. */
+  maxMetaBytes?: number
 }
 
 /**
@@ -59,6 +63,10 @@ export function definePayloadProtocol<Meta extends z.ZodType>(init: PayloadProto
   if (!init.id.startsWith('/')) throw new TypeError(`protocol id must start with '/': ${init.id}`)
   const chunkBytes = init.chunkBytes ?? 256 * 1024
   if (chunkBytes < 1024 || chunkBytes > 8 * 1024 * 1024) throw new RangeError('chunkBytes must be in [1 KiB, 8 MiB]')
+  const maxMetaBytes = init.maxMetaBytes ?? DEFAULT_MAX_META_BYTES
+  if (!Number.isSafeInteger(maxMetaBytes) || maxMetaBytes < 1024 || maxMetaBytes > 64 * 1024 * 1024) {
+    throw new RangeError('maxMetaBytes must be in [1 KiB, 64 MiB]')
+  }
   return {
     id: init.id,
     version: init.version ?? 1,
@@ -66,6 +74,7 @@ export function definePayloadProtocol<Meta extends z.ZodType>(init: PayloadProto
     maxPayloadBytes: init.maxPayloadBytes ?? 256 * 1024 * 1024,
     chunkBytes,
     idleTimeoutMs: init.idleTimeoutMs ?? 30_000,
+    maxMetaBytes,
   }
 }
 
@@ -86,7 +95,9 @@ const HeaderSchema = z.object({
   c: z.union([z.literal(0), z.literal(1)]),
 })
 
-const MAX_HEADER_BYTES = 64 * 1024
+const DEFAULT_MAX_META_BYTES = 64 * 1024
+/** Room for the header's own fields around the metadata. */
+const HEADER_OVERHEAD_BYTES = 1024
 
 /** Handles one validated payload; `body` yields its chunks as the sender's data arrives. */
 export type PayloadHandler<Meta extends z.ZodType> = (
@@ -140,16 +151,18 @@ async function receiveOne<Meta extends z.ZodType>(
   const stop = new AbortController()
   const signal = options.signal === undefined ? stop.signal : AbortSignal.any([stop.signal, options.signal])
   // a compressed chunk may be a little larger than the raw one
-  const framed = new FramedStream(stream, { maxFrameBytes: protocol.chunkBytes + 64 * 1024 + MAX_HEADER_BYTES })
+  const maxHeaderBytes = protocol.maxMetaBytes + HEADER_OVERHEAD_BYTES
+  const framed = new FramedStream(stream, { maxFrameBytes: protocol.chunkBytes + 64 * 1024 + maxHeaderBytes })
   let ok = false
   let errorName: string | undefined
   let payloadBytes = 0
+  let finished = false
   try {
     try {
       options.admit?.(remotePeer, protocol.id)
       const first = await framed.read({ signal: idle(signal, protocol.idleTimeoutMs) })
       if (first === null) throw new InvalidMessageError(`${protocol.id}: stream closed before a header`)
-      const header = decodeMessage(first, HeaderSchema, { maxBytes: MAX_HEADER_BYTES, label: protocol.id })
+      const header = decodeMessage(first, HeaderSchema, { maxBytes: maxHeaderBytes, label: protocol.id })
       if (header.v !== protocol.version) {
         throw new InvalidMessageError(`${protocol.id}: version ${header.v} not supported`)
       }
@@ -164,7 +177,6 @@ async function receiveOne<Meta extends z.ZodType>(
         throw new InvalidMessageError(`${protocol.id}: invalid metadata (${meta.error.issues[0]?.message})`)
       }
       const codec = header.c === 1 ? options.codec : undefined
-      let finished = false
       const body: AsyncIterable<Uint8Array> = {
         [Symbol.asyncIterator]: async function* () {
           for (;;) {
@@ -205,6 +217,11 @@ async function receiveOne<Meta extends z.ZodType>(
       })
     }
     await framed.closeWrite({ signal: AbortSignal.timeout(5_000) })
+    if (!finished) {
+      // refused before the whole payload was read: reset the stream so the rest is neither read
+      // nor buffered, and the sender stops (our answer, sent first, reaches it before the reset)
+      framed.abort(new StreamClosedError(`${protocol.id}: payload refused (${errorName ?? 'not read'})`))
+    }
   } catch (err) {
     errorName ??= (err as Error)?.name ?? 'Error'
     framed.abort(err instanceof Error ? err : new Error(String(err)))
@@ -281,35 +298,64 @@ export async function sendPayload<Meta extends z.ZodType>(
     throw new DialError(`${protocol.id}: could not open a stream: ${(err as Error)?.message}`, { cause: err })
   }
   const framed = new FramedStream(stream, { maxFrameBytes: 64 * 1024 })
-  const writeOpts = signal === undefined ? {} : { signal }
+  // the receiver answers once: after the end marker, or early when it refuses the header or the
+  // payload (it then resets the stream): read its answer while sending, stop sending when it comes
+  const answerDeadline = new AbortController()
+  const stopSending = new AbortController()
+  const answer = framed
+    .read({ signal: signal === undefined ? answerDeadline.signal : AbortSignal.any([signal, answerDeadline.signal]) })
+    .then(
+      (frame) => ({ frame }),
+      (error: unknown) => ({ error }),
+    )
+    .finally(() => stopSending.abort())
+  const writeOpts = {
+    signal: signal === undefined ? stopSending.signal : AbortSignal.any([signal, stopSending.signal]),
+  }
   let payloadBytes = 0
+  let deadline: ReturnType<typeof setTimeout> | undefined
   try {
-    const header = {
+    const header = encodeMessage({
       v: protocol.version,
       meta: checkedMeta.data,
       size,
       c: options.codec === undefined ? 0 : 1,
+    })
+    if (header.byteLength > protocol.maxMetaBytes + HEADER_OVERHEAD_BYTES) {
+      throw new MessageTooLargeError(header.byteLength, protocol.maxMetaBytes + HEADER_OVERHEAD_BYTES)
     }
-    await framed.write(encodeMessage(header), writeOpts)
-    for await (const piece of chunked(data, protocol.chunkBytes)) {
-      payloadBytes += piece.byteLength
-      if (payloadBytes > protocol.maxPayloadBytes) {
-        throw new MessageTooLargeError(payloadBytes, protocol.maxPayloadBytes)
+    let complete = false
+    try {
+      await framed.write(header, writeOpts)
+      for await (const piece of chunked(data, protocol.chunkBytes)) {
+        if (stopSending.signal.aborted) break
+        payloadBytes += piece.byteLength
+        if (payloadBytes > protocol.maxPayloadBytes) {
+          throw new MessageTooLargeError(payloadBytes, protocol.maxPayloadBytes)
+        }
+        const frame = options.codec === undefined ? piece : await options.codec.compress(piece)
+        await framed.write(frame, writeOpts)
+        options.onProgress?.(payloadBytes, size)
       }
-      const frame = options.codec === undefined ? piece : await options.codec.compress(piece)
-      await framed.write(frame, writeOpts)
-      options.onProgress?.(payloadBytes, size)
+      if (!stopSending.signal.aborted) {
+        await framed.write(new Uint8Array(0), writeOpts)
+        await framed.closeWrite(writeOpts)
+        complete = true
+      }
+    } catch (err) {
+      // the answer came, or the stream failed (after a refusal, the answer is already here)
+      if (signal?.aborted === true || !(stopSending.signal.aborted || err instanceof StreamClosedError)) throw err
     }
-    await framed.write(new Uint8Array(0), writeOpts)
-    await framed.closeWrite(writeOpts)
-    const ackSignal =
-      signal === undefined
-        ? AbortSignal.timeout(protocol.idleTimeoutMs)
-        : AbortSignal.any([signal, AbortSignal.timeout(protocol.idleTimeoutMs)])
-    const ack = await framed.read({ signal: ackSignal })
-    if (ack === null) throw new StreamClosedError(`${protocol.id}: receiver closed without an acknowledgement`)
-    const envelope = decodeMessage(ack, ResponseEnvelopeSchema, { label: protocol.id })
+    deadline = setTimeout(
+      () => answerDeadline.abort(new TimeoutError(`${protocol.id}: no answer within ${protocol.idleTimeoutMs} ms`)),
+      protocol.idleTimeoutMs,
+    )
+    const got = await answer
+    if ('error' in got) throw got.error
+    if (got.frame === null) throw new StreamClosedError(`${protocol.id}: receiver closed without an acknowledgement`)
+    const envelope = decodeMessage(got.frame, ResponseEnvelopeSchema, { label: protocol.id })
     if (!envelope.ok) throw fromWireError(envelope.e, protocol.id)
+    if (!complete) throw new InvalidMessageError(`${protocol.id}: receiver accepted a payload it did not receive`)
     const wireBytes = framed.bytesWritten
     return {
       payloadBytes,
@@ -323,6 +369,8 @@ export async function sendPayload<Meta extends z.ZodType>(
     if (err instanceof VainNetError) throw err
     throw new StreamClosedError(`${protocol.id}: transfer failed: ${(err as Error)?.message}`, { cause: err })
   } finally {
+    clearTimeout(deadline)
+    answerDeadline.abort()
     framed.release()
   }
 }

@@ -1,0 +1,91 @@
+/**
+ * The round's {@link JobStateStore} on `@vain/memory`'s crash-safe state snapshots
+ * (`memory.state()`): one key per job (its 64-hex id), validated with a zod schema on save and
+ * on restore.
+ * @module
+ */
+import type { Memory, StateStore } from '@vain/memory'
+import { z } from 'zod'
+import { SignedMessageSchema } from '../../round/envelope.js'
+import type { JobStateStore, PersistedJobState } from '../../round/ports.js'
+import { Hex64Schema, ModelAddressSchema } from '../../round/spec.js'
+
+const round = z.number().int().nonnegative().max(1e9)
+
+/** zod schema of a persisted job state (unknown fields are kept, for newer versions). */
+export const PersistedJobStateSchema = z.looseObject({
+  announcement: SignedMessageSchema,
+  jobId: Hex64Schema,
+  round,
+  attempt: z.number().int().min(0).max(100),
+  model: ModelAddressSchema,
+  history: z
+    .array(
+      z.looseObject({
+        round,
+        model: ModelAddressSchema,
+        contributions: z.number().int().nonnegative(),
+        completedAt: z.number().nonnegative(),
+      }),
+    )
+    .max(1_000_000),
+  finished: z.boolean(),
+  lastResults: z.array(SignedMessageSchema).max(1_000).exactOptional(),
+})
+
+// a field the round adds to PersistedJobState must be added to the schema (this fails to compile)
+type Check<T extends PersistedJobState> = T
+export type PersistedJobStateOutput = Check<z.output<typeof PersistedJobStateSchema>>
+
+const JOB_ID = /^[0-9a-f]{64}$/
+
+/** Options of {@link memoryJobStateStore}. */
+export interface MemoryJobStateStoreOptions {
+  /** Name of the state store in `memory`. Default `vain-fl-jobs`. */
+  name?: string
+  /** Revisions kept per job. Default 3. */
+  history?: number
+}
+
+/** A {@link JobStateStore} on `@vain/memory`, with the underlying state store. */
+export interface MemoryJobStateStore extends JobStateStore {
+  readonly states: StateStore<typeof PersistedJobStateSchema>
+}
+
+/**
+ * Persist the round's job states in a started `@vain/memory` store (LMDB transactions: a crash
+ * leaves the previous or the new state, never a torn one).
+ *
+ * `load` throws the store's typed errors (`SchemaMismatchError`, `CorruptedValueError`) for a
+ * state that does not restore; it returns `undefined` for an unknown job or a key that is not
+ * a job id.
+ *
+ * @example
+ * ```ts
+ * import { createMemory } from '@vain/memory'
+ * import { memoryJobStateStore } from '@vain/fl/vain-memory'
+ *
+ * const memory = createMemory({ path: './data/memory' })
+ * await memory.start()
+ * const state = memoryJobStateStore(memory) // pass to createParticipant({ state, … })
+ * console.log(await state.list()) // ids of the jobs saved so far
+ * ```
+ */
+export function memoryJobStateStore(memory: Memory, options: MemoryJobStateStoreOptions = {}): MemoryJobStateStore {
+  const states = memory.state(options.name ?? 'vain-fl-jobs', {
+    schema: PersistedJobStateSchema,
+    version: 1,
+    history: options.history ?? 3,
+  })
+  return {
+    states,
+    load: async (jobId) => {
+      if (typeof jobId !== 'string' || !JOB_ID.test(jobId)) return undefined
+      return states.restore(jobId)?.value
+    },
+    save: async (state) => {
+      await states.save(state.jobId, { ...state })
+    },
+    list: async () => states.keys().filter((key) => JOB_ID.test(key)),
+  }
+}
