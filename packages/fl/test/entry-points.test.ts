@@ -141,7 +141,7 @@ for (const sub of ${JSON.stringify(subpaths)}) {
   it('generic helpers are not part of the public API', () => {
     const loaded = inChild(`
 const root = await import('@vain/fl')
-result = ['toHex', 'sha256Hex', 'formatBytes', 'createProgressReporter'].filter((k) => k in root)
+result = ['toHex', 'fromHex', 'sha256', 'sha256Hex', 'formatBytes', 'createProgressReporter'].filter((k) => k in root)
 `)
     expect(loaded.result).toEqual([])
   })
