@@ -1,13 +1,14 @@
 import { defineConfig } from 'tsup'
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // one entry per subpath export of package.json: `@vain/chain/settlement` needs @vain/fl, the root does not
+  entry: { index: 'src/index.ts', 'settlement/index': 'src/settlement/index.ts' },
   format: ['esm'],
   dts: true,
   sourcemap: true,
   clean: true,
   target: 'node22',
   platform: 'node',
-  // optional peer dependency, loaded on demand by startLocalChain
-  external: ['hardhat', 'hardhat/hre'],
+  // optional peer dependencies: hardhat is loaded on demand by startLocalChain, @vain/fl by the settlement entry
+  external: ['hardhat', 'hardhat/hre', '@vain/fl'],
 })

@@ -13,18 +13,21 @@ import { createInterface } from 'node:readline/promises'
 import { parseArgs } from 'node:util'
 import {
   checkEligibility,
+  findUnavailable,
+  formatVain,
+  NODE_ROLES,
   type NodeRole,
   type NodeStanding,
   type ProposalAction,
   reputationAbi,
+  roleTiersWith,
   roundManagerAbi,
   stakingAbi,
   type VainClient,
 } from '@vain/chain'
 import { loadOrCreateIdentity } from '@vain/net'
 import { type Address, encodeFunctionData, getAddress, type Hex, isAddress, keccak256, parseEther, toBytes } from 'viem'
-import { connectChain, formatVain, isChainDown, type NodeChain } from './chain/connect.js'
-import { roleTiersOf } from './chain/policy.js'
+import { connectChain, type NodeChain } from './chain/connect.js'
 import { AppConfigError, type ChainConfig, loadChainConfig } from './config.js'
 import { createLogger } from './logger.js'
 
@@ -195,14 +198,12 @@ function standingJson(s: NodeStanding) {
   }
 }
 
-const ROLES: readonly NodeRole[] = ['light', 'trainer', 'aggregator', 'validator']
-
 /** Verdict for every role: eligible, or the typed error's message. */
 export function roleVerdicts(
   s: NodeStanding,
   roleTiers: Record<NodeRole, number>,
 ): Array<{ role: NodeRole; required: number; eligible: boolean; reason?: string; error?: string }> {
-  return ROLES.map((role) => {
+  return NODE_ROLES.map((role) => {
     const v = checkEligibility(s, role, roleTiers)
     return v.eligible
       ? { role, required: v.required, eligible: true }
@@ -302,11 +303,11 @@ async function unstake(chain: NodeChain, values: Values, positionals: string[]):
   )
   const tx = await vain.staking.requestUnstake(amount)
   const [after, change] = await tierAfter(vain, address, before)
-  const lost = roleVerdicts(before, roleTiersOf({}))
+  const lost = roleVerdicts(before, roleTiersWith())
     .filter((v) => v.eligible)
     .map((v) => v.role)
   const stillOk = new Set(
-    roleVerdicts(after, roleTiersOf({}))
+    roleVerdicts(after, roleTiersWith())
       .filter((v) => v.eligible)
       .map((v) => v.role),
   )
@@ -341,7 +342,7 @@ async function tier(chain: NodeChain, config: ChainConfig, values: Values, posit
   } else if (chain.address !== undefined) address = chain.address
   else throw new UsageError('tier needs an ADDRESS, --peer PEER_ID, or a key (this node)')
   const s = await vain.standing(address)
-  const tiers = roleTiersOf(config)
+  const tiers = roleTiersWith(config.roleTiers)
   return {
     lines: standingLines(s, tiers),
     json: {
@@ -525,7 +526,7 @@ export async function runChainCommand(command: (typeof CHAIN_COMMANDS)[number], 
     const message = String(e?.message ?? err)
     if (json) {
       process.stdout.write(
-        `${JSON.stringify({ ok: false, command, error: name, message, chainDown: isChainDown(err) })}\n`,
+        `${JSON.stringify({ ok: false, command, error: name, message, chainDown: findUnavailable(err) !== undefined })}\n`,
       )
     } else {
       const plain = ['Error', 'UsageError', 'AppConfigError', 'ContractRevertError', 'ChainUnavailableError']

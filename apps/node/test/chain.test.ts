@@ -13,7 +13,7 @@ import {
   connectVain,
   deployVain,
   type LocalChain,
-  roundResultTypedData,
+  settlementResultTypedData,
   startLocalChain,
   type VainAddresses,
 } from '@vain/chain'
@@ -311,7 +311,7 @@ describe('vAIn nodes on a local chain', () => {
       contributions: settled.contributions,
     }
     const signature = await privateKeyToAccount(member.privateKey).signTypedData(
-      roundResultTypedData(result, { chainId: chain.chain.id, roundManager: addresses.roundManager }),
+      settlementResultTypedData(result, { chainId: chain.chain.id, roundManager: addresses.roundManager }),
     )
     await node.node.publish(SETTLE_TOPIC, {
       v: 1,

@@ -50,7 +50,7 @@ import { allVainAbis } from './abi-all.js'
 import { decodeRevert, InvalidInputError, NoWalletError, TransactionRevertedError } from './errors.js'
 import type { RewardClaim } from './merkle.js'
 import { type RetryOptions, retryingTransport, withRetry } from './retry.js'
-import { orderSignatures, type RoundResult, roundResultTypedData } from './rounds.js'
+import { orderSignatures, type SettlementResult, settlementResultTypedData } from './rounds.js'
 
 /** Addresses of a deployed vAIn suite. */
 export interface VainAddresses {
@@ -357,17 +357,17 @@ export function createVainClient(init: VainClientInit): VainClient {
       return { ...tx, roundId: opened.args.roundId as bigint }
     },
     /** Signs `result` as a committee member (EIP-712). */
-    async signResult(result: RoundResult) {
+    async signResult(result: SettlementResult) {
       const wallet = ctx.walletClient
       if (wallet === undefined) throw new NoWalletError()
       const chainId = await read(ctx, () => ctx.publicClient.getChainId())
       return wallet.signTypedData({
         account: wallet.account,
-        ...roundResultTypedData(result, { chainId, roundManager: addresses.roundManager }),
+        ...settlementResultTypedData(result, { chainId, roundManager: addresses.roundManager }),
       })
     },
     /** Settles `result` with committee signatures (any order; duplicates dropped). */
-    async settle(result: RoundResult, signatures: readonly Hex[]) {
+    async settle(result: SettlementResult, signatures: readonly Hex[]) {
       const chainId = await read(ctx, () => ctx.publicClient.getChainId())
       const ordered = await orderSignatures(result, signatures, { chainId, roundManager: addresses.roundManager })
       return send(ctx, {
@@ -386,7 +386,7 @@ export function createVainClient(init: VainClientInit): VainClient {
         args: [claim.roundId, claim.account, claim.amount, claim.reputationGain, claim.commitment, claim.proof],
       }),
     /** Slashes a committee member of a settled round who signed `signed`, a different result. */
-    slashDissenter: (signed: RoundResult, signature: Hex) =>
+    slashDissenter: (signed: SettlementResult, signature: Hex) =>
       send(ctx, {
         address: addresses.roundManager,
         abi: roundManagerAbi,
@@ -575,13 +575,13 @@ export interface RoundsClient {
     rewardPool: bigint
   }): Promise<TxResult & { roundId: bigint }>
   /** Signs `result` as a committee member (EIP-712). */
-  signResult(result: RoundResult): Promise<Hex>
+  signResult(result: SettlementResult): Promise<Hex>
   /** Settles with committee signatures in any order (sorted and deduplicated here). */
-  settle(result: RoundResult, signatures: readonly Hex[]): Tx
+  settle(result: SettlementResult, signatures: readonly Hex[]): Tx
   /** Claims a reward with its proof; anyone may send it, the tokens go to the claim's account. */
   claim(claim: RewardClaim): Tx
   /** Slashes a committee member of a settled round who signed `signed`, a different result. */
-  slashDissenter(signed: RoundResult, signature: Hex): Tx
+  slashDissenter(signed: SettlementResult, signature: Hex): Tx
   cancelExpired(roundId: bigint): Tx
   roundOf(roundId: bigint): Promise<RoundInfo>
   isClaimed(roundId: bigint, account: Address): Promise<boolean>

@@ -21,10 +21,36 @@ import { type Address, formatEther } from 'viem'
 import type { NodeStanding, VainClient } from './client.js'
 import { StakeTooLowError, TierTooLowError } from './errors.js'
 
-/** Roles in a federated round (DESIGN.md "Three tiers"). */
+/**
+ * Roles in a federated round (DESIGN.md "Three tiers"). The one definition the chain layer and
+ * the node use (`@vain/net` keeps its own list for the handshake descriptor, which @vain/chain's
+ * types must not depend on).
+ *
+ * @example
+ * ```ts
+ * const role: NodeRole = 'aggregator'
+ * ```
+ */
 export type NodeRole = 'light' | 'trainer' | 'aggregator' | 'validator'
 
-/** Tier each role requires by default: tier 1 light nodes, tier 2 trainers, tier 3 aggregators/validators. */
+/**
+ * Every {@link NodeRole}, lowest tier first.
+ *
+ * @example
+ * ```ts
+ * for (const role of NODE_ROLES) console.log(role, checkEligibility(standing, role).eligible)
+ * ```
+ */
+export const NODE_ROLES: readonly NodeRole[] = ['light', 'trainer', 'aggregator', 'validator']
+
+/**
+ * Tier each role requires by default: tier 1 light nodes, tier 2 trainers, tier 3 aggregators/validators.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_ROLE_TIERS.aggregator // 3
+ * ```
+ */
 export const DEFAULT_ROLE_TIERS: Readonly<Record<NodeRole, 1 | 2 | 3>> = {
   light: 1,
   trainer: 2,
@@ -32,12 +58,29 @@ export const DEFAULT_ROLE_TIERS: Readonly<Record<NodeRole, 1 | 2 | 3>> = {
   validator: 3,
 }
 
-/** The verdict. */
+/**
+ * The tier each role requires: {@link DEFAULT_ROLE_TIERS} with `overrides` (e.g. from a config file).
+ *
+ * @example
+ * ```ts
+ * roleTiersWith({ aggregator: 2 }) // { light: 1, trainer: 2, aggregator: 2, validator: 3 }
+ * ```
+ */
+export function roleTiersWith(overrides: Partial<Record<NodeRole, number | undefined>> = {}): Record<NodeRole, number> {
+  const tiers: Record<NodeRole, number> = { ...DEFAULT_ROLE_TIERS }
+  for (const role of NODE_ROLES) {
+    const tier = overrides[role]
+    if (tier !== undefined) tiers[role] = tier
+  }
+  return tiers
+}
+
+/** The verdict of {@link checkEligibility}. */
 export type Eligibility =
   | { eligible: true; role: NodeRole; tier: number; required: number }
   | { eligible: false; role: NodeRole; tier: number; required: number; error: StakeTooLowError | TierTooLowError }
 
-/** What {@link checkEligibility} needs of a standing. */
+/** What {@link checkEligibility} needs of a standing (a {@link NodeStanding} has it all). */
 export type StandingForEligibility = Pick<
   NodeStanding,
   'address' | 'staked' | 'tier' | 'minStake' | 'minReputation' | 'reputation'
@@ -83,7 +126,14 @@ export function checkEligibility(
   return { eligible: true, role, tier, required }
 }
 
-/** Like {@link checkEligibility}, but throws the refusal's error. */
+/**
+ * Like {@link checkEligibility}, but throws the refusal's error.
+ *
+ * @example
+ * ```ts
+ * assertEligible(await vain.standing(address), 'aggregator') // throws TierTooLowError when below tier 3
+ * ```
+ */
 export function assertEligible(
   standing: StandingForEligibility,
   role: NodeRole,
@@ -96,6 +146,11 @@ export function assertEligible(
 /**
  * An eligibility policy that reads each node's standing from chain (retrying while the chain is
  * unreachable, per the client's retry options).
+ *
+ * @example
+ * ```ts
+ * const verdict = await chainEligibility(vain)(address, 'trainer')
+ * ```
  */
 export function chainEligibility(
   vain: Pick<VainClient, 'standing'>,

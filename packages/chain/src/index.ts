@@ -6,9 +6,10 @@
  * tiers, rounds settled by committee quorum with Merkle rewards, tier-weighted timelocked
  * governance); {@link deployVain} to deploy and wire them; typed viem clients whose reverts are
  * decoded into errors that say why ({@link StakeTooLowError}, {@link CooldownActiveError}...);
- * reward trees and round settlement helpers; the eligibility policy "staked and tier >= required
+ * reward trees and the signed settlement result; the eligibility check "staked and tier >= required
  * for the role"; retries for a chain that is down; and {@link startLocalChain}, Hardhat's network
- * on 127.0.0.1 for demos and tests.
+ * on 127.0.0.1 for demos and tests. The rules every node follows to settle rounds (votes, quorum,
+ * leader, reward split, claims, slashing) are in the subpath `@vain/chain/settlement`.
  *
  * @example
  * ```ts
@@ -37,6 +38,7 @@ export * from './client.js'
 export * from './deploy.js'
 export * from './eligibility.js'
 export * from './errors.js'
+export * from './format.js'
 export * from './local-chain.js'
 export * from './merkle.js'
 export * from './retry.js'

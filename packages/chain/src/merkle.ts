@@ -25,8 +25,15 @@ import { InvalidInputError } from './errors.js'
 /** The leaf encoding, as in `RoundManager`. */
 export const REWARD_LEAF_ENCODING = ['uint256', 'address', 'uint256', 'uint256', 'bytes32'] as const
 
-/** One accepted contribution of a round. */
-export interface Contribution {
+/**
+ * One leaf of a round's reward tree: an accepted contribution's account, reward and commitment.
+ *
+ * @example
+ * ```ts
+ * const leaf: RewardLeaf = { account, amount: parseEther('6'), reputationGain: 10n, commitment: updateHash }
+ * ```
+ */
+export interface RewardLeaf {
   account: Address
   /** Reward in token wei. */
   amount: bigint
@@ -36,24 +43,24 @@ export interface Contribution {
   commitment: Hex
 }
 
-/** Everything `RoundManager.claim` needs. */
-export interface RewardClaim extends Contribution {
+/** Everything `RoundManager.claim` needs (from {@link RewardTree.claimFor}). */
+export interface RewardClaim extends RewardLeaf {
   roundId: bigint
   proof: Hex[]
 }
 
 type Leaf = [bigint, Address, bigint, bigint, Hex]
 
-/** A round's reward tree. */
+/** A round's reward tree (from {@link buildRewardTree} or {@link loadRewardTree}). */
 export interface RewardTree {
   readonly roundId: bigint
   /** The root to settle. */
   readonly root: Hex
   /** Sum of all rewards (the result's `totalReward`). */
   readonly totalReward: bigint
-  /** Number of contributions (the result's `contributions`). */
+  /** Number of leaves (the result's `contributions`). */
   readonly size: number
-  readonly contributions: readonly Contribution[]
+  readonly leaves: readonly RewardLeaf[]
   /** The claim of `account`; throws {@link InvalidInputError} if it has none. */
   claimFor(account: Address): RewardClaim
   /** Every claim, in tree order. */
@@ -62,7 +69,7 @@ export interface RewardTree {
   dump(): RewardTreeDump
 }
 
-/** Serialized {@link RewardTree}. */
+/** Serialized {@link RewardTree} (from {@link RewardTree.dump}). */
 export interface RewardTreeDump {
   format: 'vain-rewards-v1'
   roundId: string
@@ -71,14 +78,18 @@ export interface RewardTreeDump {
 
 /**
  * Builds the reward tree of `roundId`. Each account may appear once; amounts and gains must be
- * non-negative. At least one contribution is needed.
+ * non-negative. At least one leaf is needed.
  *
  * @throws {@link InvalidInputError} on a duplicate account, a negative amount, a bad address or commitment.
+ * @example
+ * ```ts
+ * const tree = buildRewardTree(roundId, [{ account, amount: parseEther('1'), reputationGain: 10n, commitment }])
+ * ```
  */
-export function buildRewardTree(roundId: bigint, contributions: readonly Contribution[]): RewardTree {
-  if (contributions.length === 0) throw new InvalidInputError('a reward tree needs at least one contribution')
+export function buildRewardTree(roundId: bigint, rewardLeaves: readonly RewardLeaf[]): RewardTree {
+  if (rewardLeaves.length === 0) throw new InvalidInputError('a reward tree needs at least one contribution')
   const seen = new Set<string>()
-  const leaves: Leaf[] = contributions.map((c, i) => {
+  const leaves: Leaf[] = rewardLeaves.map((c, i) => {
     if (!isAddress(c.account)) throw new InvalidInputError(`contribution ${i}: invalid account ${String(c.account)}`)
     const account = getAddress(c.account)
     if (seen.has(account)) throw new InvalidInputError(`contribution ${i}: ${account} appears twice`)
@@ -97,6 +108,10 @@ export function buildRewardTree(roundId: bigint, contributions: readonly Contrib
  * every leaf is for the dump's round.
  *
  * @throws {@link InvalidInputError} when the dump is malformed.
+ * @example
+ * ```ts
+ * const tree = loadRewardTree(JSON.parse(await readFile('rewards.json', 'utf8')))
+ * ```
  */
 export function loadRewardTree(dump: unknown): RewardTree {
   const d = dump as Partial<RewardTreeDump> | null
@@ -124,25 +139,25 @@ export function loadRewardTree(dump: unknown): RewardTree {
 function wrap(roundId: bigint, tree: StandardMerkleTree<Leaf>): RewardTree {
   const entries = [...tree.entries()].map(([index, v]) => ({
     index,
-    contribution: {
+    leaf: {
       account: getAddress(v[1]),
       amount: BigInt(v[2]),
       reputationGain: BigInt(v[3]),
       commitment: v[4],
-    } satisfies Contribution,
+    } satisfies RewardLeaf,
   }))
-  const byAccount = new Map(entries.map((e) => [e.contribution.account, e]))
+  const byAccount = new Map(entries.map((e) => [e.leaf.account, e]))
   const claim = (e: (typeof entries)[number]): RewardClaim => ({
     roundId,
-    ...e.contribution,
+    ...e.leaf,
     proof: tree.getProof(e.index) as Hex[],
   })
   return {
     roundId,
     root: tree.root as Hex,
-    totalReward: entries.reduce((sum, e) => sum + e.contribution.amount, 0n),
+    totalReward: entries.reduce((sum, e) => sum + e.leaf.amount, 0n),
     size: entries.length,
-    contributions: entries.map((e) => e.contribution),
+    leaves: entries.map((e) => e.leaf),
     claimFor(account) {
       const e = byAccount.get(getAddress(account))
       if (e === undefined) throw new InvalidInputError(`${account} has no reward in round ${roundId}`)

@@ -3,7 +3,8 @@
  * restarting: {@link withRetry} retries an operation while the chain is unreachable (connection
  * refused, timeout, HTTP error — never a revert, which is an answer), with exponential backoff and
  * jitter, reports each retry through `onRetry`, stops on `signal`, and finally throws
- * {@link ChainUnavailableError}. {@link retryingTransport} applies the same policy to every
+ * {@link ChainUnavailableError}. {@link retryingTransport} applies the same policy ({@link chainRetryPolicy},
+ * built on cockatiel) to every
  * request of a viem client, and {@link waitForChain} waits until an endpoint answers.
  *
  * @example
@@ -20,7 +21,7 @@
  * ```
  * @module
  */
-import { setTimeout as sleep } from 'node:timers/promises'
+import { ExponentialBackoff, halfJitterGenerator, handleWhen, retry } from 'cockatiel'
 import type { PublicClient, Transport } from 'viem'
 import { ChainUnavailableError, isUnavailable } from './errors.js'
 
@@ -48,27 +49,61 @@ export interface RetryInfo {
   error: unknown
 }
 
+/** The one retry policy of `@vain/chain` (see {@link chainRetryPolicy}). */
+export interface ChainRetryPolicy {
+  /**
+   * Runs `operation` until it succeeds, retrying only while the chain is unreachable.
+   *
+   * @throws {@link ChainUnavailableError} after the last attempt; any other error at once.
+   */
+  execute<T>(operation: (attempt: number) => Promise<T>): Promise<T>
+}
+
 /**
- * Runs `operation` until it succeeds, retrying only while the chain is unreachable.
- * Other errors (reverts, bad input) are thrown at once.
+ * The retry policy for a chain that may be down, built on cockatiel: retries only errors that
+ * say the chain could not be reached (never a revert, which is an answer, nor a failure marked
+ * final), with exponential backoff from `minDelayMs` doubling up to `maxDelayMs` and equal jitter
+ * (each delay between half and all of its step), reporting each retry through `onRetry`, and
+ * stopping on `signal` at once (the signal's reason is thrown). The last failure is thrown as a
+ * {@link ChainUnavailableError} that counts the attempts.
  *
- * @throws {@link ChainUnavailableError} after the last attempt, with the last error as `cause`.
  * @example
  * ```ts
- * const block = await withRetry(() => publicClient.getBlockNumber(), { attempts: 3 })
+ * const policy = chainRetryPolicy({ attempts: 10, onRetry: ({ attempt, delayMs }) => console.warn(`chain down (${attempt}), retrying in ${delayMs} ms`) })
+ * const block = await policy.execute(() => publicClient.getBlockNumber())
  * ```
  */
-export async function withRetry<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export function chainRetryPolicy(options: RetryOptions = {}): ChainRetryPolicy {
   const attempts = options.attempts ?? 5
-  const minDelay = options.minDelayMs ?? 200
-  const maxDelay = options.maxDelayMs ?? 5_000
-  for (let attempt = 1; ; attempt++) {
-    options.signal?.throwIfAborted()
-    try {
-      return await operation(attempt)
-    } catch (error) {
-      if (!isUnavailable(error)) throw error
-      if (attempt >= attempts) {
+  const signal = options.signal
+  const backoff = new ExponentialBackoff({
+    initialDelay: options.minDelayMs ?? 200,
+    maxDelay: options.maxDelayMs ?? 5_000,
+    generator: halfJitterGenerator,
+  })
+  const isRetryable = (err: unknown): boolean => (err as { final?: unknown })?.final !== true && isUnavailable(err)
+  let policy = retry(handleWhen(isRetryable), { maxAttempts: Math.max(0, attempts - 1), backoff })
+  // cockatiel cannot cancel its wait between attempts: with a signal, its timer does not hold the
+  // process (a stopped node leaves nothing behind) and a timer of ours does until the run ends
+  if (signal !== undefined) policy = policy.dangerouslyUnref()
+  const onRetry = options.onRetry
+  if (onRetry !== undefined) {
+    policy.onRetry((e) => onRetry({ attempt: e.attempt, delayMs: e.delay, error: 'error' in e ? e.error : e.value }))
+  }
+  return {
+    async execute<T>(operation: (attempt: number) => Promise<T>): Promise<T> {
+      signal?.throwIfAborted()
+      let attempt = 0
+      const run = policy.execute(({ attempt: retries }) => {
+        signal?.throwIfAborted() // the signal's own reason (e.g. a TimeoutError), never retried
+        attempt = retries + 1
+        return operation(attempt)
+      }, signal)
+      try {
+        return await (signal === undefined ? run : untilAborted(run, signal))
+      } catch (error) {
+        if (signal?.aborted === true) signal.throwIfAborted()
+        if (!isRetryable(error)) throw error
         // retried already further down (e.g. by a retrying transport): keep that account
         const inner = findUnavailable(error)
         if (inner !== undefined && attempt === 1) throw inner
@@ -77,17 +112,49 @@ export async function withRetry<T>(operation: (attempt: number) => Promise<T>, o
           details: 'check that the RPC endpoint is up (for a local chain: `startLocalChain()`), then retry',
         })
       }
-      const base = Math.min(maxDelay, minDelay * 2 ** (attempt - 1))
-      const delayMs = Math.round(base / 2 + Math.random() * (base / 2))
-      options.onRetry?.({ attempt, delayMs, error })
-      try {
-        await sleep(delayMs, undefined, options.signal === undefined ? undefined : { signal: options.signal })
-      } catch (abort) {
-        options.signal?.throwIfAborted() // the signal's own reason (e.g. a TimeoutError)
-        throw abort
-      }
-    }
+    },
   }
+}
+
+/** `run`, or the signal's reason as soon as it aborts; holds the process until then. */
+function untilAborted<T>(run: Promise<T>, signal: AbortSignal): Promise<T> {
+  run.catch(() => {}) // settles after an abort too, once cockatiel's wait ends
+  return new Promise<T>((resolve, reject) => {
+    const hold = setInterval(() => {}, 2 ** 31 - 1)
+    const done = (): void => {
+      clearInterval(hold)
+      signal.removeEventListener('abort', onAbort)
+    }
+    const onAbort = (): void => {
+      done()
+      reject(signal.reason)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    run.then(
+      (value) => {
+        done()
+        resolve(value)
+      },
+      (error: unknown) => {
+        done()
+        reject(error)
+      },
+    )
+  })
+}
+
+/**
+ * Runs `operation` until it succeeds, retrying only while the chain is unreachable
+ * ({@link chainRetryPolicy}). Other errors (reverts, bad input) are thrown at once.
+ *
+ * @throws {@link ChainUnavailableError} after the last attempt, with the last error as `cause`.
+ * @example
+ * ```ts
+ * const block = await withRetry(() => publicClient.getBlockNumber(), { attempts: 3 })
+ * ```
+ */
+export function withRetry<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  return chainRetryPolicy(options).execute(operation)
 }
 
 /**
@@ -102,27 +169,34 @@ export async function withRetry<T>(operation: (attempt: number) => Promise<T>, o
  * ```
  */
 export function retryingTransport<T extends Transport>(transport: T, options: RetryOptions = {}): T {
+  const policy = chainRetryPolicy(options)
   const wrapped = ((params: Parameters<T>[0]) => {
     const inner = transport({ ...params, retryCount: 0 })
     const request = (async (args: { method: string; params?: unknown }, requestOptions?: unknown) => {
       const once = () => (inner.request as any)(args, requestOptions)
       if (args.method === 'eth_sendTransaction') {
-        return withRetry(
-          () =>
-            once().catch((err: unknown) => {
-              throw refusedOnly(err)
-            }),
-          options,
+        return policy.execute(() =>
+          once().catch((err: unknown) => {
+            throw refusedOnly(err)
+          }),
         )
       }
-      return withRetry(once, options)
+      return policy.execute(once)
     }) as typeof inner.request
     return { ...inner, request }
   }) as T
   return wrapped
 }
 
-/** The ChainUnavailableError in `err`'s cause chain, if any. */
+/**
+ * The ChainUnavailableError in `err`'s cause chain, if any: whether an error means the chain was
+ * down (after retries) rather than an answer from it.
+ *
+ * @example
+ * ```ts
+ * if (findUnavailable(err) !== undefined) console.warn('chain down, carrying on')
+ * ```
+ */
 export function findUnavailable(err: unknown): ChainUnavailableError | undefined {
   let e: any = err
   for (let depth = 0; e != null && depth < 10; depth++) {

@@ -1,27 +1,34 @@
 /**
- * Round settlement helpers: the result a committee signs ({@link RoundResult}), its EIP-712
- * typed data, signer recovery and ordering (the contract wants ascending signers), the quorum of
- * a committee, and deterministic stake-weighted committee selection seeded by the previous
- * model hash.
+ * The result a committee signs to settle a chain round ({@link SettlementResult}, the contract's
+ * EIP-712 `RoundResult`), its typed data, signer recovery and ordering (the contract wants
+ * ascending signers). Committee selection and the quorum of a committee are the round's
+ * (`selectCommittee`, `majority` in `@vain/fl`); the rules a node follows to settle are in
+ * `@vain/chain/settlement`.
  *
  * @example
  * ```ts
- * import { buildRewardTree, roundResultFrom, selectCommittee } from '@vain/chain'
+ * import { buildRewardTree, settlementResultFrom } from '@vain/chain'
  *
- * const committee = selectCommittee(candidates, { size: 3, seed: previousModelHash })
- * const tree = buildRewardTree(roundId, contributions)
- * const result = roundResultFrom(roundId, newModelHash, tree)
+ * const tree = buildRewardTree(roundId, leaves)
+ * const result = settlementResultFrom(roundId, newModelHash, tree)
  * const signatures = await Promise.all(members.map((m) => m.rounds.signResult(result)))
  * await vain.rounds.settle(result, signatures)
  * ```
  * @module
  */
-import { type Address, encodePacked, getAddress, type Hex, hexToBigInt, keccak256, recoverTypedDataAddress } from 'viem'
+import { type Address, type Hex, hexToBigInt, recoverTypedDataAddress } from 'viem'
 import { InvalidInputError } from './errors.js'
 import type { RewardTree } from './merkle.js'
 
-/** What committee members sign for a round (the contract's `RoundResult`). */
-export interface RoundResult {
+/**
+ * What committee members sign to settle a chain round (the contract's EIP-712 `RoundResult`).
+ *
+ * @example
+ * ```ts
+ * const result: SettlementResult = { roundId, modelHash, rewardsRoot: tree.root, totalReward: tree.totalReward, contributions: tree.size }
+ * ```
+ */
+export interface SettlementResult {
   roundId: bigint
   /** Hash of the new global model. */
   modelHash: Hex
@@ -33,14 +40,28 @@ export interface RoundResult {
   contributions: number
 }
 
-/** Where a result is settled. */
-export interface RoundDomain {
+/**
+ * Where a result is settled: the EIP-712 domain's chain and RoundManager.
+ *
+ * @example
+ * ```ts
+ * const domain: SettlementDomain = { chainId: await publicClient.getChainId(), roundManager: addresses.roundManager }
+ * ```
+ */
+export interface SettlementDomain {
   chainId: number
   roundManager: Address
 }
 
-/** The EIP-712 types of {@link RoundResult}. */
-export const ROUND_RESULT_TYPES = {
+/**
+ * The EIP-712 types of {@link SettlementResult} (named `RoundResult`, as in the contract).
+ *
+ * @example
+ * ```ts
+ * hashStruct({ data: result, primaryType: 'RoundResult', types: SETTLEMENT_RESULT_TYPES })
+ * ```
+ */
+export const SETTLEMENT_RESULT_TYPES = {
   RoundResult: [
     { name: 'roundId', type: 'uint256' },
     { name: 'modelHash', type: 'bytes32' },
@@ -50,14 +71,29 @@ export const ROUND_RESULT_TYPES = {
   ],
 } as const
 
-/** The result for `roundId` with the new model hash and a reward tree. */
-export function roundResultFrom(roundId: bigint, modelHash: Hex, tree: RewardTree): RoundResult {
+/**
+ * The result for `roundId` with the new model hash and a reward tree.
+ *
+ * @throws {@link InvalidInputError} when the tree is for another round.
+ * @example
+ * ```ts
+ * const result = settlementResultFrom(roundId, modelHashOf(newModelCid), buildRewardTree(roundId, leaves))
+ * ```
+ */
+export function settlementResultFrom(roundId: bigint, modelHash: Hex, tree: RewardTree): SettlementResult {
   if (tree.roundId !== roundId) throw new InvalidInputError(`reward tree is for round ${tree.roundId}, not ${roundId}`)
   return { roundId, modelHash, rewardsRoot: tree.root, totalReward: tree.totalReward, contributions: tree.size }
 }
 
-/** EIP-712 typed data for `signTypedData` / `recoverTypedDataAddress`. */
-export function roundResultTypedData(result: RoundResult, domain: RoundDomain) {
+/**
+ * EIP-712 typed data for `signTypedData` / `recoverTypedDataAddress`.
+ *
+ * @example
+ * ```ts
+ * const signature = await account.signTypedData(settlementResultTypedData(result, domain))
+ * ```
+ */
+export function settlementResultTypedData(result: SettlementResult, domain: SettlementDomain) {
   return {
     domain: {
       name: 'vAIn RoundManager',
@@ -65,24 +101,40 @@ export function roundResultTypedData(result: RoundResult, domain: RoundDomain) {
       chainId: domain.chainId,
       verifyingContract: domain.roundManager,
     },
-    types: ROUND_RESULT_TYPES,
+    types: SETTLEMENT_RESULT_TYPES,
     primaryType: 'RoundResult' as const,
     message: result,
   }
 }
 
-/** The address that signed `result`. */
-export function recoverResultSigner(result: RoundResult, signature: Hex, domain: RoundDomain): Promise<Address> {
-  return recoverTypedDataAddress({ ...roundResultTypedData(result, domain), signature })
+/**
+ * The address that signed `result`.
+ *
+ * @example
+ * ```ts
+ * const signer = await recoverResultSigner(result, signature, domain)
+ * ```
+ */
+export function recoverResultSigner(
+  result: SettlementResult,
+  signature: Hex,
+  domain: SettlementDomain,
+): Promise<Address> {
+  return recoverTypedDataAddress({ ...settlementResultTypedData(result, domain), signature })
 }
 
 /**
  * Orders signatures by ascending signer address and drops duplicate signers, as `settle` needs.
+ *
+ * @example
+ * ```ts
+ * const ordered = await orderSignatures(result, [sigB, sigA, sigA], domain) // [sigA, sigB] if A < B
+ * ```
  */
 export async function orderSignatures(
-  result: RoundResult,
+  result: SettlementResult,
   signatures: readonly Hex[],
-  domain: RoundDomain,
+  domain: SettlementDomain,
 ): Promise<Hex[]> {
   const signed = await Promise.all(
     signatures.map(async (signature) => ({
@@ -92,46 +144,4 @@ export async function orderSignatures(
   )
   signed.sort((a, b) => (a.signer < b.signer ? -1 : a.signer > b.signer ? 1 : 0))
   return signed.filter((s, i) => i === 0 || s.signer !== signed[i - 1]!.signer).map((s) => s.signature)
-}
-
-/** The smallest majority of a committee of `size`. */
-export function quorumFor(size: number): number {
-  return Math.floor(size / 2) + 1
-}
-
-/** A candidate for a committee. */
-export interface CommitteeCandidate {
-  address: Address
-  /** Weight of the draw (its stake). */
-  stake: bigint
-}
-
-/**
- * Picks `size` distinct members from `candidates`, stake-weighted, deterministically from `seed`
- * (e.g. the previous round's model hash): every node computes the same committee. Candidates are
- * sorted by address first, so their order does not matter. Returns fewer if there are fewer
- * candidates with stake.
- */
-export function selectCommittee(
-  candidates: readonly CommitteeCandidate[],
-  options: { size: number; seed: Hex },
-): Address[] {
-  const pool = [
-    ...new Map(candidates.filter((c) => c.stake > 0n).map((c) => [getAddress(c.address), c.stake])).entries(),
-  ]
-    .map(([address, stake]) => ({ address, stake }))
-    .sort((a, b) => (hexToBigInt(a.address) < hexToBigInt(b.address) ? -1 : 1))
-  const picked: Address[] = []
-  for (let draw = 0; picked.length < options.size && pool.length > 0; draw++) {
-    const total = pool.reduce((sum, c) => sum + c.stake, 0n)
-    let ticket = hexToBigInt(keccak256(encodePacked(['bytes32', 'uint256'], [options.seed, BigInt(draw)]))) % total
-    const index = pool.findIndex((c) => {
-      if (ticket < c.stake) return true
-      ticket -= c.stake
-      return false
-    })
-    picked.push(pool[index]!.address)
-    pool.splice(index, 1)
-  }
-  return picked
 }

@@ -4,15 +4,13 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import {
   AlreadyClaimedError,
   buildRewardTree,
-  type Contribution,
   InvalidInputError,
   InvalidProofError,
   loadRewardTree,
   NotCommitteeMemberError,
   QuorumNotReachedError,
-  quorumFor,
-  roundResultFrom,
-  selectCommittee,
+  type RewardLeaf,
+  settlementResultFrom,
   TierTooLowError,
   type VainClient,
 } from '../src/index.js'
@@ -52,15 +50,15 @@ describe('round settlement on chain', () => {
 
   it('settles with a quorum of signatures and pays 10 contributors by Merkle proof', async () => {
     const roundId = await openRound(parseEther('100'))
-    const contributions: Contribution[] = contributors.map((account, i) => ({
+    const leaves: RewardLeaf[] = contributors.map((account, i) => ({
       account,
       amount: parseEther(String(i + 1)),
       reputationGain: BigInt(10 + i),
       commitment: commitment(i),
     }))
-    const tree = buildRewardTree(roundId, contributions)
+    const tree = buildRewardTree(roundId, leaves)
     expect(tree.totalReward).toBe(parseEther('55'))
-    const result = roundResultFrom(roundId, keccak256(toHex('model-1')), tree)
+    const result = settlementResultFrom(roundId, keccak256(toHex('model-1')), tree)
     // two of three sign; given in any order, with a duplicate
     const sigs = [await committee[2]!.rounds.signResult(result), await committee[0]!.rounds.signResult(result)]
     const funderBefore = await admin.token.balanceOf()
@@ -87,7 +85,7 @@ describe('round settlement on chain', () => {
       { account: contributors[0]!, amount: parseEther('1'), reputationGain: 1n, commitment: commitment(0) },
       { account: contributors[1]!, amount: parseEther('2'), reputationGain: 1n, commitment: commitment(1) },
     ])
-    const result = roundResultFrom(roundId, keccak256(toHex('m')), tree)
+    const result = settlementResultFrom(roundId, keccak256(toHex('m')), tree)
     const one = await committee[0]!.rounds.signResult(result)
     await expect(admin.rounds.settle(result, [one])).rejects.toBeInstanceOf(QuorumNotReachedError)
     const foreign = await outsider.rounds.signResult(result)
@@ -102,7 +100,7 @@ describe('round settlement on chain', () => {
     const tree = buildRewardTree(roundId, [
       { account: contributors[0]!, amount: 0n, reputationGain: 1n, commitment: commitment(0) },
     ])
-    const result = roundResultFrom(roundId, keccak256(toHex('honest')), tree)
+    const result = settlementResultFrom(roundId, keccak256(toHex('honest')), tree)
     await admin.rounds.settle(result, [
       await committee[0]!.rounds.signResult(result),
       await committee[1]!.rounds.signResult(result),
@@ -131,21 +129,6 @@ describe('round settlement on chain', () => {
 
 describe('settlement helpers (no chain)', () => {
   const a = (n: number) => `0x${n.toString(16).padStart(40, '0')}` as const
-
-  it('selects the same stake-weighted committee whatever the candidates’ order', () => {
-    const candidates = [1, 2, 3, 4, 5, 6].map((n) => ({ address: a(n), stake: BigInt(n) * 10n ** 18n }))
-    const seed = keccak256(toHex('previous-model'))
-    const one = selectCommittee(candidates, { size: 3, seed })
-    const two = selectCommittee([...candidates].reverse(), { size: 3, seed })
-    expect(one).toEqual(two)
-    expect(new Set(one).size).toBe(3)
-    expect(selectCommittee(candidates, { size: 10, seed })).toHaveLength(6)
-    expect(selectCommittee([{ address: a(1), stake: 0n }], { size: 1, seed })).toEqual([])
-  })
-
-  it('quorum is the smallest majority', () => {
-    expect([1, 2, 3, 4, 5].map(quorumFor)).toEqual([1, 2, 2, 3, 3])
-  })
 
   it('reward trees refuse duplicates, bad commitments and malformed dumps', () => {
     const c = { account: a(1), amount: 1n, reputationGain: 1n, commitment: commitment(1) }

@@ -7,7 +7,6 @@
  * @module
  */
 import {
-  ChainUnavailableError,
   connectVain,
   type DeployVainParams,
   deployVain,
@@ -18,16 +17,7 @@ import {
   type VainClient,
   waitForChain,
 } from '@vain/chain'
-import {
-  type Address,
-  createPublicClient,
-  createWalletClient,
-  defineChain,
-  formatEther,
-  type Hex,
-  http,
-  toHex,
-} from 'viem'
+import { type Address, createPublicClient, createWalletClient, defineChain, type Hex, http, toHex } from 'viem'
 import { mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
 import { AppConfigError, type ChainConfig } from '../config.js'
 import type { Logger } from '../logger.js'
@@ -67,17 +57,8 @@ export function resolvePrivateKey(config: ChainConfig, env: NodeJS.ProcessEnv = 
   return fromEnv as Hex
 }
 
-/** `12.5 VAIN` (at most 4 decimals). */
-export function formatVain(wei: bigint): string {
-  const [whole, frac = ''] = formatEther(wei).split('.')
-  const f = frac.slice(0, 4).replace(/0+$/, '')
-  return `${whole}${f === '' ? '' : `.${f}`} VAIN`
-}
-
-/** `0x7099…79C8` */
-export function shortAddress(address: string): string {
-  return `${address.slice(0, 6)}…${address.slice(-4)}`
-}
+// how amounts and addresses are shown: one definition, in @vain/chain (the demo imports them from here)
+export { formatVain, shortAddress } from '@vain/chain'
 
 /** Options of {@link connectChain}. */
 export interface ConnectChainOptions {
@@ -202,14 +183,4 @@ export async function connectChain(config: ChainConfig, options: ConnectChainOpt
       return next
     },
   }
-}
-
-/** Whether `err` (or its cause chain) says the chain could not be reached. */
-export function isChainDown(err: unknown): boolean {
-  let e: unknown = err
-  for (let depth = 0; e != null && depth < 10; depth++) {
-    if (e instanceof ChainUnavailableError) return true
-    e = (e as { cause?: unknown }).cause
-  }
-  return false
 }

@@ -1,0 +1,87 @@
+/**
+ * @packageDocumentation
+ *
+ * `@vain/chain/settlement` — the settlement of federated rounds on chain, the consensus rules
+ * every node computes identically, in one place: settlement votes and their gossip schema
+ * ({@link SettleVoteSchema}), the chain round key ({@link roundKey}), the model hash of a model
+ * address ({@link modelHashOf}), the quorum ({@link settleQuorum}, the round's majority), who
+ * settles and when ({@link settlePlan}), the reward split ({@link rewardLeavesOf}), vote checks
+ * ({@link verifySettleVote}) and slashing evidence ({@link dissentEvidence}); and the part a node
+ * plugs in ({@link createSettlement}) with its ports: the chain client, a gossip channel for votes,
+ * a logger, and the round participant's events (`@vain/fl`'s `Participant`). It also carries the
+ * eligibility policy read from chain ({@link chainEligibilityPolicy}) and the chain event watcher
+ * ({@link createChainWatcher}).
+ *
+ * Needs the optional peer dependency `@vain/fl` (for `majority` and its types).
+ *
+ * @example
+ * ```ts
+ * import { connectVain } from '@vain/chain'
+ * import { createSettlement, SettleVoteSchema } from '@vain/chain/settlement'
+ * import { createParticipant } from '@vain/fl'
+ * import { defineTopic } from '@vain/net'
+ *
+ * const topic = defineTopic({ name: 'vain/settle/1', schema: SettleVoteSchema, maxBytes: 4096 })
+ * const settlement = createSettlement({
+ *   chain: { vain: connectVain({ rpcUrl, addresses, privateKey }) },
+ *   gossip: { publish: (vote) => node.publish(topic, vote), subscribe: (handler) => node.subscribe(topic, handler) },
+ *   self: node.peerId.toString(),
+ * })
+ * const participant = createParticipant({ ...components, policy: settlement.policy })
+ * settlement.addEventListener('round:settled', (e) => console.log(`round ${e.detail.round} settled`))
+ * await settlement.start(participant)
+ * ```
+ */
+export { type ChainDirectory, createChainDirectory, type PeerVerdict } from './directory.js'
+export { InvalidModelAddressError, InvalidSettleVoteError } from './errors.js'
+export {
+  type ChainEligibilityPolicy,
+  type ChainPolicyInit,
+  chainEligibilityPolicy,
+  type JobForEligibility,
+} from './policy.js'
+export type {
+  SettlementChain,
+  SettlementLogger,
+  SettlementParticipant,
+  SettlementParticipantEvents,
+  SettleVoteGossip,
+} from './ports.js'
+export {
+  dissentEvidence,
+  modelHashOf,
+  type RewardShare,
+  rewardLeavesOf,
+  roundKey,
+  SETTLE_STAGGER_MS,
+  type SignedResult,
+  settlementResultKey,
+  settlePlan,
+  settleQuorum,
+} from './rules.js'
+export {
+  createSettlement,
+  type ProtocolRoundOf,
+  type Settlement,
+  type SettlementEvents,
+  type SettlementInit,
+  type SettlementStats,
+} from './settlement.js'
+export {
+  type SettleVote,
+  type SettleVoteRound,
+  SettleVoteSchema,
+  settlementResultOfVote,
+  settleVoteOf,
+  verifySettleVote,
+} from './votes.js'
+export {
+  type ChainWatcher,
+  type ChainWatcherInit,
+  type ClaimedReward,
+  createChainWatcher,
+  type OpenedRound,
+  type SettledRound,
+  type SlashedDissenter,
+  type WatcherHandlers,
+} from './watcher.js'
