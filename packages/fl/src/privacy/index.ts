@@ -13,6 +13,8 @@
  * ```
  * @module
  */
+
+export { type DistributedDpOptions, privatizeUpdate } from './distributed.js'
 export {
   addGaussianNoise,
   type ClipResult,
@@ -23,7 +25,6 @@ export {
   dpFedAvg,
   type NormalSource,
 } from './dp.js'
-export { type DistributedDpOptions, privatizeUpdate } from './distributed.js'
 export { FixedPointOverflowError, InvalidShareError, SecAggProtocolError, TooFewSurvivorsError } from './errors.js'
 export {
   computeEpsilon,
