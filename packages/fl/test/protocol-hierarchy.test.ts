@@ -1,16 +1,18 @@
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createLocalTrainer,
   type Dataset,
   decodeModel,
+  fieldsOf,
   type JobSpecInput,
   type Learner,
   type LocalTrainer,
+  openRoundMessage,
   type Participant,
   type RoundTransport,
   regionOf,
-  sha256,
-  updateSigningBytes,
+  signRoundMessage,
 } from '../src/index.js'
 import { blobs, blobsSpec, plainFedAvg, protocolSetup, worstDiff } from './fixtures/protocol.js'
 
@@ -18,13 +20,15 @@ import { blobs, blobsSpec, plainFedAvg, protocolSetup, worstDiff } from './fixtu
 function tamperRegional(t: RoundTransport, tampered: { n: number }): RoundTransport {
   return {
     ...t,
-    sendUpdate: async (to, meta, payload, options) => {
-      if (meta.region === undefined) return t.sendUpdate(to, meta, payload, options)
+    sendUpdate: async (to, header, payload, options) => {
+      const meta = openRoundMessage('update', header)
+      if (meta.region === undefined) return t.sendUpdate(to, header, payload, options)
       tampered.n++
       const bad = new Float32Array(payload.slice().buffer).map((x) => x + 0.5)
       const bytes = new Uint8Array(bad.buffer)
-      const { signature: _s, ...unsigned } = { ...meta, payloadHash: sha256(bytes) }
-      return t.sendUpdate(to, { ...unsigned, signature: await t.sign(updateSigningBytes(unsigned)) }, bytes, options)
+      const payloadHash = createHash('sha256').update(bytes).digest('hex')
+      const resigned = await signRoundMessage('update', { ...fieldsOf(meta), payloadHash }, (d) => t.sign(d))
+      return t.sendUpdate(to, resigned.envelope, bytes, options)
     },
   }
 }

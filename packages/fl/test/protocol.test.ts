@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createLocalNetwork,
@@ -8,6 +9,7 @@ import {
   datasetLearner,
   decodeModel,
   encodeModel,
+  fieldsOf,
   gaussianBlobs,
   type JobSpecInput,
   type LocalTrainer,
@@ -17,12 +19,14 @@ import {
   partitionDataset,
   type RoundResult,
   runtimeFactory,
-  sha256,
+  signRoundMessage,
   softmaxRegression,
   splitDataset,
   staticEligibility,
   subset,
 } from '../src/index.js'
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
 const FEATURES = 10
 const CLASSES = 4
@@ -34,10 +38,8 @@ class LyingParticipant extends Participant {
     const bytes = encodeModel(fake)
     const models = (this as unknown as { init: ParticipantInit }).init.models
     const newModel = await models.put(bytes)
-    const { signature: _s, ...unsigned } = { ...result, newModel }
-    const { resultSigningBytes } = await import('../src/protocol/messages.js')
     const t = (this as unknown as { init: ParticipantInit }).init.transport
-    await super.publishResult({ ...unsigned, signature: await t.sign(resultSigningBytes(unsigned)) })
+    await super.publishResult(await signRoundMessage('result', { ...fieldsOf(result), newModel }, (d) => t.sign(d)))
   }
 }
 
@@ -99,7 +101,7 @@ describe('round protocol: participants on an in-process network', () => {
 
   async function accuracyOf(net: ReturnType<typeof createLocalNetwork>, model: string): Promise<number> {
     const bytes = await net.join('observer').models.get(model)
-    expect(sha256(bytes)).toBe(model)
+    expect(sha256(bytes)).toBe(model) // the in-process store addresses models by sha2-256
     return (await trainer.evaluate(decodeModel(bytes), test)).accuracy
   }
 
@@ -130,7 +132,6 @@ describe('round protocol: participants on an in-process network', () => {
     // wait until round 0 has a committee, then attack every node
     await new Promise((r) => participants[0]?.addEventListener('round:started', r, { once: true }))
     const payload = new Uint8Array(4 * (FEATURES * CLASSES + CLASSES))
-    const { updateSigningBytes } = await import('../src/protocol/messages.js')
     const meta = {
       v: 1 as const,
       jobId: job.jobId,
@@ -141,12 +142,15 @@ describe('round protocol: participants on an in-process network', () => {
       payloadHash: sha256(payload),
       payloadBytes: payload.byteLength,
     }
-    const forged = { ...meta, signature: await mallory.transport.sign(updateSigningBytes(meta)) }
+    const sign = (d: Uint8Array) => mallory.transport.sign(d)
+    const forged = await signRoundMessage('update', meta, sign)
     for (const id of ['node-0', 'node-1', 'node-2', 'node-3']) {
-      await mallory.transport.sendUpdate(id, forged, payload).catch(() => {})
+      await mallory.transport.sendUpdate(id, forged.envelope, payload).catch(() => {})
     }
-    const replay = { ...meta, trainer: 'mallory', round: 7 }
-    const replayed = { ...replay, signature: await mallory.transport.sign(updateSigningBytes({ ...replay, round: 0 })) }
+    // a signed header for round 0 whose body is swapped for round 7's: the signature covers the exact bytes
+    const signed0 = await signRoundMessage('update', { ...meta, trainer: 'mallory' }, sign)
+    const round7 = await signRoundMessage('update', { ...meta, trainer: 'mallory', round: 7 }, sign)
+    const replayed = { body: round7.envelope.body, signature: signed0.envelope.signature }
     for (const id of ['node-0', 'node-1']) await mallory.transport.sendUpdate(id, replayed, payload).catch(() => {})
     const states = await Promise.all(participants.map((p) => p.waitForJob(job.jobId)))
     expect(states.every((s) => s?.finished === true)).toBe(true)
@@ -222,11 +226,15 @@ describe('round protocol: participants on an in-process network', () => {
     })
     const a = await (participants[0] as Participant).submitJob(spec(initialModel, { rounds: 1 }))
     const mallory = net.join('mallory')
-    await mallory.transport.publishJob({ ...a, spec: { ...a.spec, rounds: 1000 } })
-    await mallory.transport.publishJob({ hello: 'world' } as never)
+    // the creator's signature over another body
+    const tampered = await signRoundMessage('job', { ...fieldsOf(a), spec: { ...a.spec, name: 'other' } }, (d) =>
+      mallory.transport.sign(d),
+    )
+    await mallory.transport.publish('jobs', { body: tampered.envelope.body, signature: a.envelope.signature })
+    await mallory.transport.publish('jobs', { hello: 'world' } as never)
     await new Promise((r) => setTimeout(r, 100))
     expect(rejections).toContain('ForgedMessageError')
-    expect(rejections).toContain('InvalidJobError')
+    expect(rejections).toContain('InvalidMessageError')
     await Promise.all(participants.map((p) => p.stop()))
   })
 })

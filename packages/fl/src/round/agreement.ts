@@ -41,8 +41,10 @@ export function agreedEntries(holdings: Iterable<{ held: readonly HeldEntry[] }>
   return [...counts.values()]
     .filter((c) => c.n >= need)
     .map((c) => c.entry)
-    .sort((a, b) => (a.trainer < b.trainer ? -1 : a.trainer > b.trainer ? 1 : 0))
+    .sort((a, b) => compare(a.trainer, b.trainer) || compare(a.payloadHash, b.payloadHash))
 }
+
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /** Holdings of the running round's members, by scope and member; waits end on arrival. */
 export class HoldingsBoard {

@@ -6,20 +6,16 @@
  * result book.
  * @module
  */
-import { ExponentialBackoff, handleWhen, retry } from 'cockatiel'
 import { TypedEventEmitter } from 'main-event'
-import { decodeModel, encodedModelBytes, type Model, parseArchitecture } from '../models/index.js'
+import { parseArchitecture } from '../models/index.js'
 import { admitJob } from './admission.js'
-import { HoldingsBoard } from './agreement.js'
-import { committeeSeed, selectCommittee } from './committee.js'
 import { verifyMessage } from './envelope.js'
-import { ForgedMessageError, InvalidJobError, RoundProtocolError } from './errors.js'
+import { ForgedMessageError, InvalidJobError } from './errors.js'
 import type { ParticipantEvents, RejectionEvent } from './events.js'
-import { Inbox } from './inbox.js'
 import { type JobLimits, JobRun, type RoundOutcome } from './job.js'
 import { computeJobId, type JobAnnouncement, openRoundMessage, type RoundResult, signRoundMessage } from './messages.js'
 import { defaultParts } from './parts/index.js'
-import type { ParticipantRoles, RoundContext, RoundPart, RoundServices, RoundState } from './parts/types.js'
+import type { ParticipantRoles, RoundContext, RoundPart, RoundServices } from './parts/types.js'
 import type {
   AggregationRuntimeFactory,
   EligibilityPolicy,
@@ -30,7 +26,6 @@ import type {
   RoundTransport,
 } from './ports.js'
 import {
-  addHoldings,
   catchUp,
   checkMajority,
   type Receiver,
@@ -40,6 +35,7 @@ import {
   receiveUpdate,
 } from './receive.js'
 import { tally } from './result-book.js'
+import { fetchJobModel, loadRoundModel, openRound } from './round-start.js'
 import { type JobSpecInput, JobSpecSchema, ROUND_PROTOCOL_VERSION } from './spec.js'
 
 /** Components and options of {@link createParticipant}. */
@@ -311,7 +307,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   private async runJob(run: JobRun): Promise<void> {
     const { spec, signal } = run
     while (!signal.aborted && run.state.round < spec.rounds) {
-      const round = await this.startRound(run)
+      const round = await openRound(run, this.init.policy, this.services)
       if (round === undefined) break
       const outcome = new Promise<RoundOutcome | undefined>((resolve) => {
         run.settle = resolve
@@ -326,7 +322,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       for (const e of run.takeEarly()) {
         receiveUpdate(this.receiver, e.header, async () => e.payload, e.from).catch(() => {})
       }
-      const model = await this.loadModel(run, round)
+      const model = await loadRoundModel(run, round, this.services)
       if (signal.aborted) break
       const tasks =
         model === undefined
@@ -364,83 +360,6 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     }
   }
 
-  /** Committee (and regional committees), expected trainers; the round becomes the job's current one. */
-  private async startRound(run: JobRun): Promise<RoundState | undefined> {
-    const { announcement, spec, jobId } = run
-    const { round, attempt, model: baseModel } = run.state
-    const candidates = await this.init.policy.committeeCandidates(announcement, round)
-    const expected = await this.init.policy.expectedTrainers?.(announcement, round)
-    if (run.signal.aborted) return undefined // the policy may be slow (read from chain)
-    const committee = selectCommittee(candidates, committeeSeed(jobId, baseModel, round, attempt), spec.committeeSize)
-    const hierarchy = spec.hierarchy
-    const regions =
-      hierarchy === undefined
-        ? undefined
-        : Array.from({ length: hierarchy.regions }, (_, r) =>
-            selectCommittee(
-              candidates,
-              committeeSeed(jobId, baseModel, round, attempt, r),
-              hierarchy.regionalCommitteeSize ?? spec.committeeSize,
-            ),
-          )
-    const state: RoundState = {
-      round,
-      attempt,
-      baseModel,
-      committee,
-      regions,
-      expected,
-      startedAt: this.services.now(),
-      inbox: new Inbox(),
-      holdings: new HoldingsBoard(),
-      results: new Map(),
-      cleanup: [],
-    }
-    run.enter(state)
-    for (const h of run.pendingHoldings.splice(0)) {
-      if (h.round === round && h.attempt === attempt && h.baseModel === baseModel) addHoldings(state, h)
-      else if (h.round > round) run.pendingHoldings.push(h)
-    }
-    this.services.emit('round:started', { jobId, round, attempt, committee, baseModel })
-    return state
-  }
-
-  /** The round's base model; a busy provider may time out: retried with backoff through half the deadline. */
-  private async loadModel(run: JobRun, round: RoundState, providers: string[] = []): Promise<Model | undefined> {
-    const until = this.services.now() + run.spec.roundDeadlineMs / 2
-    const policy = retry(
-      handleWhen((err) => !(err instanceof RoundProtocolError) && this.services.now() < until),
-      { maxAttempts: 1_000, backoff: new ExponentialBackoff({ initialDelay: 250, maxDelay: 4_000 }) },
-    )
-    try {
-      return await policy.execute(() => this.fetchModel(run, round.baseModel, providers), run.signal)
-    } catch (err) {
-      if (!run.signal.aborted) {
-        this.services.emit('round:failed', {
-          jobId: run.jobId,
-          round: round.round,
-          attempt: round.attempt,
-          reason: `cannot load model ${round.baseModel}: ${(err as Error).message}`,
-        })
-      }
-      return undefined
-    }
-  }
-
-  private async fetchModel(run: JobRun, address: string, providers: string[]): Promise<Model> {
-    const arch = parseArchitecture(run.spec.architecture)
-    const bytes = await this.init.models.get(address, {
-      signal: run.signal,
-      providers,
-      expectedBytes: encodedModelBytes(arch),
-    })
-    const model = decodeModel(bytes)
-    if (JSON.stringify(model.architecture) !== JSON.stringify(arch)) {
-      throw new InvalidJobError(`model ${address} has another architecture than the job`)
-    }
-    return model
-  }
-
   private async complete(run: JobRun, outcome: RoundOutcome): Promise<void> {
     const { result } = outcome
     const agreeing = outcome.results.filter((r) => r.newModel === result.newModel)
@@ -450,8 +369,9 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       if (dissent !== undefined) this.services.emit('committee:disagreement', { jobId: run.jobId, ...dissent })
     }
     // make sure this node holds the new model (fetched from the members that produced it)
-    await this.fetchModel(
+    await fetchJobModel(
       run,
+      this.services,
       result.newModel,
       agreeing.map((r) => r.aggregator),
     ).catch(() => {})

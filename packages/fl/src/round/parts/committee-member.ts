@@ -32,12 +32,14 @@ export function committeeMember(): RoundPart {
       const { spec, signal } = job
       const expected = round.expected
       await round.inbox.until(
-        () => expected !== undefined && expected.every((t) => round.inbox.has(COMMITTEE_SCOPE, t)),
+        () => expected?.every((t) => round.inbox.has(COMMITTEE_SCOPE, t)) === true,
         remaining(ctx, spec.roundDeadlineMs),
         signal,
       )
       if (signal.aborted || job.current() !== round) return
-      const agreed = await agreeOnContributors(ctx, COMMITTEE_SCOPE, round.committee, services.graceMs(spec) / 2)
+      // members that wait for a missing update publish their holdings at the deadline: wait for them
+      const waitMs = remaining(ctx, spec.roundDeadlineMs) + services.graceMs(spec) / 2
+      const agreed = await agreeOnContributors(ctx, COMMITTEE_SCOPE, round.committee, waitMs)
       if (signal.aborted || job.current() !== round) return
       if (!Array.isArray(agreed)) return failRound(ctx, agreed.failure)
       if (agreed.length < spec.minUpdates) return failRound(ctx, `only ${agreed.length}/${spec.minUpdates} updates`)

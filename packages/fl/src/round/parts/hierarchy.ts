@@ -30,7 +30,8 @@ async function aggregateRegion(ctx: RoundContext, r: number): Promise<void> {
     signal,
   )
   if (signal.aborted || job.current() !== round) return
-  const agreed = await agreeOnContributors(ctx, r, members, spec.roundDeadlineMs * 0.15)
+  const waitMs = remaining(ctx, spec.roundDeadlineMs * REGION_CLOSE) + spec.roundDeadlineMs * 0.15
+  const agreed = await agreeOnContributors(ctx, r, members, waitMs)
   if (signal.aborted || job.current() !== round || !Array.isArray(agreed) || agreed.length === 0) return
   const updates = verifiedUpdates(spec, agreed)
   const combined =

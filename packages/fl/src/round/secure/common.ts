@@ -1,3 +1,7 @@
+/**
+ * Shared pieces of a secure-aggregation round: its reference, deferred stages, request authentication.
+ * @module
+ */
 import { ForgedMessageError } from '../errors.js'
 import type { Contribution } from '../messages.js'
 import { fromHex, type SecAggRequest, secAggSigningBytes } from './frames.js'
