@@ -15,7 +15,6 @@ import {
   SecAggRequestSchema,
   SecAggResponseSchema,
   secAggSigningBytes,
-  toHex,
 } from '../src/index.js'
 import { blobs, blobsSpec, plainFedAvg, protocolSetup, worstDiff } from './fixtures/protocol.js'
 
@@ -123,7 +122,10 @@ describe('secure aggregation over the round protocol (in-process network)', () =
       numSamples: 10,
     }
     const coordinator = started.committee[0] as string
-    const forged = encodeSecAggFrame({ ...keys, signature: toHex(await mallory.sign(secAggSigningBytes(keys))) })
+    const forged = encodeSecAggFrame({
+      ...keys,
+      signature: Buffer.from(await mallory.sign(secAggSigningBytes(keys))).toString('hex'),
+    })
     await expect(mallory.requestSecAgg?.(coordinator, forged)).rejects.toMatchObject({ name: 'ForgedMessageError' })
     await expect(mallory.requestSecAgg?.(coordinator, new Uint8Array([0, 0, 0, 9, 1, 2]))).rejects.toMatchObject({
       name: 'InvalidSecAggMessageError',

@@ -40,8 +40,40 @@ export * from './parts/index.js'
 export type * from './ports.js'
 export { type Dissent, majorityResult, ResultBook, tally } from './result-book.js'
 export * from './runtime.js'
-export * from './secure/common.js'
-export * from './secure/frames.js'
+export {
+  authenticateSecAgg,
+  MAX_TRAINERS,
+  type SecureAggregate,
+  type SecureRoundMemberInit,
+  type SecureRoundRef,
+  secAggContext,
+} from './secure/common.js'
+export {
+  bytesToMasked,
+  decodeSecAggFrame,
+  encodeSecAggFrame,
+  InvalidSecAggMessageError,
+  MAX_SECAGG_HEADER_BYTES,
+  maskedToBytes,
+  meanFromSum,
+  type RosterEntry,
+  RosterEntrySchema,
+  rosterHash,
+  SECAGG_PROTOCOL_VERSION,
+  SECAGG_STAGE_FRACTIONS,
+  type SecAggRequest,
+  SecAggRequestSchema,
+  type SecAggResponse,
+  SecAggResponseSchema,
+  SecureRoundError,
+  type SignedRoster,
+  SignedRosterSchema,
+  type SignedSurvivors,
+  SignedSurvivorsSchema,
+  secAggSigningBytes,
+  secAggThreshold,
+  verifyCoordinatorSigned,
+} from './secure/frames.js'
 export { SecureRoundMember } from './secure/member.js'
 export { runSecureTrainer, type SecureTrainerInit, type SecureTrainerOutcome } from './secure/trainer.js'
 export * from './spec.js'
