@@ -335,6 +335,9 @@ export async function sendPayload<Meta extends z.ZodType>(
         }
         const frame = options.codec === undefined ? piece : await options.codec.compress(piece)
         await framed.write(frame, writeOpts)
+        // libp2p takes one more frame into the stream's buffer per window update, however full it
+        // is: keep at most a few chunks there (memory; and a refusal stops the transfer at once)
+        await drained(framed.stream, 4 * protocol.chunkBytes, writeOpts.signal)
         options.onProgress?.(payloadBytes, size)
       }
       if (!stopSending.signal.aborted) {
@@ -372,6 +375,29 @@ export async function sendPayload<Meta extends z.ZodType>(
     clearTimeout(deadline)
     answerDeadline.abort()
     framed.release()
+  }
+}
+
+/** Resolves once `stream` holds at most `maxQueued` bytes not yet handed to the muxer (or closed). */
+async function drained(stream: Stream, maxQueued: number, signal: AbortSignal): Promise<void> {
+  while (stream.writeBufferLength > maxQueued && stream.writeStatus === 'writable') {
+    await new Promise<void>((resolve, reject) => {
+      const cleanup = () => {
+        for (const type of ['drain', 'idle', 'close'] as const) stream.removeEventListener(type, done)
+        signal.removeEventListener('abort', aborted)
+      }
+      const done = () => {
+        cleanup()
+        resolve()
+      }
+      const aborted = () => {
+        cleanup()
+        reject(abortReason(signal))
+      }
+      for (const type of ['drain', 'idle', 'close'] as const) stream.addEventListener(type, done)
+      signal.addEventListener('abort', aborted)
+      if (signal.aborted) aborted()
+    })
   }
 }
 
