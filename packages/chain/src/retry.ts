@@ -49,7 +49,14 @@ export interface RetryInfo {
   error: unknown
 }
 
-/** The one retry policy of `@vain/chain` (see {@link chainRetryPolicy}). */
+/**
+ * The one retry policy of `@vain/chain` (see {@link chainRetryPolicy}).
+ *
+ * @example
+ * ```ts
+ * const policy: ChainRetryPolicy = chainRetryPolicy({ attempts: Infinity, signal })
+ * ```
+ */
 export interface ChainRetryPolicy {
   /**
    * Runs `operation` until it succeeds, retrying only while the chain is unreachable.

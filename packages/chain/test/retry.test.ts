@@ -3,6 +3,7 @@ import { createPublicClient, http, parseEther } from 'viem'
 import { describe, expect, it } from 'vitest'
 import {
   ChainUnavailableError,
+  chainRetryPolicy,
   connectVain,
   isUnavailable,
   type RetryInfo,
@@ -93,5 +94,37 @@ describe('a chain that is down', () => {
     })
     await expect(vain.registry.register('12D3KooWNoStake')).rejects.toBeInstanceOf(StakeTooLowError)
     expect(retried).toBe(0)
+  })
+
+  it('one policy: backs off with jitter between half and all of each doubling step, never retries a failure marked final', async () => {
+    const port = await closedPort()
+    const client = createPublicClient({ transport: http(`http://127.0.0.1:${port}`, { retryCount: 0 }) })
+    const delays: number[] = []
+    const policy = chainRetryPolicy({
+      attempts: 5,
+      minDelayMs: 8,
+      maxDelayMs: 32,
+      onRetry: ({ delayMs }) => delays.push(delayMs),
+    })
+    await expect(policy.execute(() => client.getChainId())).rejects.toMatchObject({
+      name: 'ChainUnavailableError',
+      attempts: 5,
+    })
+    expect(delays).toHaveLength(4)
+    for (const [i, step] of [8, 16, 32, 32].entries()) {
+      expect(delays[i]).toBeGreaterThanOrEqual(step / 2)
+      expect(delays[i]).toBeLessThanOrEqual(step)
+    }
+    // e.g. a transaction that may have been sent: thrown at once, even though its cause is a network error
+    let calls = 0
+    const cause = await client.getChainId().catch((e: unknown) => e)
+    const final = Object.assign(new Error('transaction may have been sent; not retrying', { cause }), { final: true })
+    await expect(
+      withRetry(async () => {
+        calls++
+        throw final
+      }),
+    ).rejects.toBe(final)
+    expect(calls).toBe(1)
   })
 })

@@ -8,12 +8,27 @@ import type { NodeStanding, VainClient } from '../client.js'
 import { checkEligibility, type NodeRole } from '../eligibility.js'
 import { findUnavailable } from '../retry.js'
 
-/** Whether a peer may take a role: not registered, or the chain's verdict. */
+/**
+ * Whether a peer may take a role: not registered, or the chain's verdict.
+ *
+ * @example
+ * ```ts
+ * const v: PeerVerdict = await directory.verdict(peerId, 'trainer', DEFAULT_ROLE_TIERS)
+ * if (v.eligible) console.log(v.standing.tier)
+ * ```
+ */
 export type PeerVerdict =
   | { peerId: string; role: NodeRole; address: Address; eligible: true; standing: NodeStanding }
   | { peerId: string; role: NodeRole; address: Address | undefined; eligible: false; reason: string }
 
-/** Peer ids, addresses and standings read from chain (see {@link createChainDirectory}). */
+/**
+ * Peer ids, addresses and standings read from chain (see {@link createChainDirectory}).
+ *
+ * @example
+ * ```ts
+ * const address = await directory.addressOf('12D3KooW…') // undefined when not registered
+ * ```
+ */
 export interface ChainDirectory {
   /** Whether a recent read found the chain unreachable (reads use the cache meanwhile). */
   readonly chainDown: boolean

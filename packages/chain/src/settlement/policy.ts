@@ -12,7 +12,14 @@ import { findUnavailable } from '../retry.js'
 import type { ChainDirectory, PeerVerdict } from './directory.js'
 import type { SettlementLogger } from './ports.js'
 
-/** What the policy reads of a job: its creator-signed allow-lists (as in `@vain/fl`'s job spec). */
+/**
+ * What the policy reads of a job: its creator-signed allow-lists (as in `@vain/fl`'s job spec).
+ *
+ * @example
+ * ```ts
+ * const job: JobForEligibility = { spec: { participants: { aggregators: [peerA, peerB] } } }
+ * ```
+ */
 export interface JobForEligibility {
   spec: {
     participants?: { aggregators?: readonly string[] | undefined; trainers?: readonly string[] | undefined } | undefined
@@ -22,13 +29,25 @@ export interface JobForEligibility {
 /**
  * A round eligibility policy (structurally `@vain/fl`'s `EligibilityPolicy`): who may sit on a
  * committee, with its weight, and which trainers are expected.
+ *
+ * @example
+ * ```ts
+ * const candidates = await policy.committeeCandidates(job, 0) // [{ peerId, weight: stake in VAIN }]
+ * ```
  */
 export interface ChainEligibilityPolicy {
   committeeCandidates(job: JobForEligibility, round: number): Promise<Array<{ peerId: string; weight: number }>>
   expectedTrainers(job: JobForEligibility, round: number): Promise<string[]>
 }
 
-/** Options of {@link chainEligibilityPolicy}. */
+/**
+ * Options of {@link chainEligibilityPolicy}.
+ *
+ * @example
+ * ```ts
+ * const init: ChainPolicyInit = { directory, log, roleTiers: roleTiersWith({ aggregator: 2 }), self: peerId }
+ * ```
+ */
 export interface ChainPolicyInit {
   directory: ChainDirectory
   log: SettlementLogger

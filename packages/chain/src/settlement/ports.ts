@@ -65,6 +65,12 @@ export interface SettlementChain {
 /**
  * The round participant's events settlement follows (a subset of `@vain/fl`'s `ParticipantEvents`,
  * with the fields it reads).
+ *
+ * @example
+ * ```ts
+ * const participant = new TypedEventEmitter<SettlementParticipantEvents>() // a stand-in, in tests
+ * participant.safeDispatchEvent('job:joined', { detail: { jobId, creator: peerId } })
+ * ```
  */
 export interface SettlementParticipantEvents {
   /** This node joined a job; `creator` is the job creator's peer id. */

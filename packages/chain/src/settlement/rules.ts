@@ -77,7 +77,14 @@ export function settleQuorum(committeeSize: number): number {
   return majority(committeeSize)
 }
 
-/** How much later each member after the first submits `settle`, in its rank's order. */
+/**
+ * How much later each member after the first submits `settle`, in its rank's order.
+ *
+ * @example
+ * ```ts
+ * settlePlan(signers, round, self)?.delayMs === rank * SETTLE_STAGGER_MS
+ * ```
+ */
 export const SETTLE_STAGGER_MS = 2_500
 
 const ascending = (a: Address, b: Address): number => {
@@ -110,7 +117,14 @@ export function settlePlan(
   return { signers: ordered, rank, delayMs: rank * SETTLE_STAGGER_MS }
 }
 
-/** An accepted contribution of a registered trainer, as the reward split needs it. */
+/**
+ * An accepted contribution of a registered trainer, as the reward split needs it.
+ *
+ * @example
+ * ```ts
+ * const share: RewardShare = { account, numSamples: c.numSamples, payloadHash: c.payloadHash }
+ * ```
+ */
 export interface RewardShare {
   /** The trainer's address (its peer id mapped through the NodeRegistry). */
   account: Address
@@ -159,7 +173,14 @@ export function settlementResultKey(result: SettlementResult): string {
   ].join(':')
 }
 
-/** A committee member's verified signature over a result. */
+/**
+ * A committee member's verified signature over a result.
+ *
+ * @example
+ * ```ts
+ * const { result, signer, signature }: SignedResult = await verifySettleVote(vote, domain)
+ * ```
+ */
 export interface SignedResult {
   result: SettlementResult
   signer: Address

@@ -44,13 +44,25 @@ import {
   type SlashedDissenter,
 } from './watcher.js'
 
-/** Which protocol round a chain round belongs to, when this node knows (`undefined` otherwise). */
+/** Which protocol round a chain round belongs to, when this node knows (`undefined` otherwise).
+ *
+ * @example
+ * ```ts
+ * settlement.addEventListener('round:settled', (e) => console.log(e.detail.jobId, e.detail.round))
+ * ```
+ */
 export interface ProtocolRoundOf {
   jobId: string | undefined
   round: number | undefined
 }
 
-/** Events of a {@link Settlement}. */
+/** Events of a {@link Settlement}.
+ *
+ * @example
+ * ```ts
+ * settlement.addEventListener('round:opened', (e) => console.log(e.detail.roundId, e.detail.byMe))
+ * ```
+ */
 export interface SettlementEvents {
   /** The chain's events could not be read (the watcher retries). */
   'chain:down': CustomEvent<{ error: unknown }>
@@ -68,7 +80,13 @@ export interface SettlementEvents {
   'dissenter:slashed': CustomEvent<SlashedDissenter>
 }
 
-/** Options of {@link createSettlement}. */
+/** Options of {@link createSettlement}.
+ *
+ * @example
+ * ```ts
+ * const init: SettlementInit = { chain: { vain }, gossip, self: peerId, rewardPerRound: parseEther('10') }
+ * ```
+ */
 export interface SettlementInit {
   /**
    * The connection to the chain, or a promise of it while the node connects in the background
@@ -98,14 +116,26 @@ export interface SettlementInit {
   fromBlock?: bigint
 }
 
-/** What a node settled and claimed so far. */
+/** What a node settled and claimed so far.
+ *
+ * @example
+ * ```ts
+ * const { settled, claimed } = settlement.stats()
+ * ```
+ */
 export interface SettlementStats {
   /** Rounds this node's transaction settled. */
   settled: number
   claimed: { rounds: number; amount: bigint }
 }
 
-/** A node's settlement (see {@link createSettlement}). */
+/** A node's settlement (see {@link createSettlement}).
+ *
+ * @example
+ * ```ts
+ * const settlement: Settlement = createSettlement(init)
+ * ```
+ */
 export interface Settlement extends TypedEventTarget<SettlementEvents> {
   /** The eligibility policy to give the participant (works before the chain is reachable). */
   readonly policy: ChainEligibilityPolicy

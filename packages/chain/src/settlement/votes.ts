@@ -54,7 +54,14 @@ export const SettleVoteSchema = z.strictObject({
  */
 export type SettleVote = z.output<typeof SettleVoteSchema>
 
-/** Which protocol round a vote is for. */
+/**
+ * Which protocol round a vote is for.
+ *
+ * @example
+ * ```ts
+ * const round: SettleVoteRound = { jobId, round: 0, attempt: 0 }
+ * ```
+ */
 export interface SettleVoteRound {
   jobId: string
   round: number

@@ -13,7 +13,13 @@ import type { VainClient } from '../client.js'
 import { findUnavailable } from '../retry.js'
 import type { SettlementLogger } from './ports.js'
 
-/** A round opened on chain (`RoundOpened`). */
+/** A round opened on chain (`RoundOpened`).
+ *
+ * @example
+ * ```ts
+ * watcher.opened(roundId)?.committee // the members' addresses
+ * ```
+ */
 export interface OpenedRound {
   roundId: bigint
   /** The round key: `roundKey(jobId, round, attempt)`. */
@@ -24,7 +30,13 @@ export interface OpenedRound {
   rewardPool: bigint
 }
 
-/** A round settled on chain (`RoundSettled`). */
+/** A round settled on chain (`RoundSettled`).
+ *
+ * @example
+ * ```ts
+ * const settled = await watcher.waitSettledModel(modelHashOf(model), 120_000)
+ * ```
+ */
 export interface SettledRound {
   roundId: bigint
   modelHash: Hex
@@ -34,7 +46,13 @@ export interface SettledRound {
   signers: number
 }
 
-/** A reward claimed on chain (`RewardClaimed`). */
+/** A reward claimed on chain (`RewardClaimed`).
+ *
+ * @example
+ * ```ts
+ * settlement.addEventListener('reward:claimed', (e) => console.log(e.detail.amount))
+ * ```
+ */
 export interface ClaimedReward {
   roundId: bigint
   account: Address
@@ -42,14 +60,26 @@ export interface ClaimedReward {
   reputationGain: bigint
 }
 
-/** A committee member slashed on chain for a proven dissent (`DissenterSlashed`). */
+/** A committee member slashed on chain for a proven dissent (`DissenterSlashed`).
+ *
+ * @example
+ * ```ts
+ * settlement.addEventListener('dissenter:slashed', (e) => console.log(e.detail.member, e.detail.slashed))
+ * ```
+ */
 export interface SlashedDissenter {
   roundId: bigint
   member: Address
   slashed: bigint
 }
 
-/** What the watcher reports, as it reads events. */
+/** What the watcher reports, as it reads events.
+ *
+ * @example
+ * ```ts
+ * const handlers: WatcherHandlers = { settled: (r) => console.log(r.roundId), down: () => console.warn('chain down') }
+ * ```
+ */
 export interface WatcherHandlers {
   opened?(round: OpenedRound): void
   settled?(round: SettledRound): void
@@ -60,7 +90,13 @@ export interface WatcherHandlers {
   up?(): void
 }
 
-/** Options of {@link createChainWatcher}. */
+/** Options of {@link createChainWatcher}.
+ *
+ * @example
+ * ```ts
+ * const init: ChainWatcherInit = { log, pollMs: 500, fromBlock: deploymentBlock }
+ * ```
+ */
 export interface ChainWatcherInit {
   log: SettlementLogger
   /** How often to poll (ms). */
@@ -72,7 +108,13 @@ export interface ChainWatcherInit {
   handlers?: WatcherHandlers
 }
 
-/** The chain's round events, polled (see {@link createChainWatcher}). */
+/** The chain's round events, polled (see {@link createChainWatcher}).
+ *
+ * @example
+ * ```ts
+ * const opened = await watcher.waitOpened(roundKey(jobId, round, attempt), 30_000)
+ * ```
+ */
 export interface ChainWatcher {
   /** Whether the last poll failed because the chain was unreachable. */
   readonly down: boolean
