@@ -4,7 +4,7 @@
  * on restore.
  * @module
  */
-import type { Memory, StateStore } from '@vain/memory'
+import { type Memory, SchemaMismatchError, type StateStore } from '@vain/memory'
 import { z } from 'zod'
 import { SignedMessageSchema } from '../../round/envelope.js'
 import type { JobStateStore, PersistedJobState } from '../../round/ports.js'
@@ -56,9 +56,9 @@ export interface MemoryJobStateStore extends JobStateStore {
  * Persist the round's job states in a started `@vain/memory` store (LMDB transactions: a crash
  * leaves the previous or the new state, never a torn one).
  *
- * `load` throws the store's typed errors (`SchemaMismatchError`, `CorruptedValueError`) for a
- * state that does not restore; it returns `undefined` for an unknown job or a key that is not
- * a job id.
+ * `save` refuses an invalid state with `SchemaMismatchError` (nothing is saved). `load` throws
+ * the store's typed errors (`SchemaMismatchError`, `CorruptedValueError`) for a state that does
+ * not restore; it returns `undefined` for an unknown job or a key that is not a job id.
  *
  * @example
  * ```ts
@@ -84,6 +84,15 @@ export function memoryJobStateStore(memory: Memory, options: MemoryJobStateStore
       return states.restore(jobId)?.value
     },
     save: async (state) => {
+      const checked = PersistedJobStateSchema.safeParse(state)
+      if (!checked.success) {
+        throw new SchemaMismatchError(
+          `${states.name}: refusing to save a job state that does not match the schema`,
+          checked.error.issues
+            .slice(0, 10)
+            .map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(root)'}: ${i.message}`),
+        )
+      }
       await states.save(state.jobId, { ...state })
     },
     list: async () => states.keys().filter((key) => JOB_ID.test(key)),
