@@ -3,7 +3,7 @@
  * channel for votes, a logger, and the events of the round participant it follows.
  * @module
  */
-import type { Contribution } from '@vain/fl'
+import type { Contribution } from '@vain/fl/round'
 import type { TypedEventTarget } from 'main-event'
 import type { VainClient } from '../client.js'
 import type { SettleVote } from './votes.js'

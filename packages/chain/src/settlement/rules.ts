@@ -4,7 +4,7 @@
  * without talking about it.
  * @module
  */
-import { majority } from '@vain/fl'
+import { majority } from '@vain/fl/round'
 import { CID } from 'multiformats/cid'
 import { type Address, bytesToHex, encodeAbiParameters, getAddress, type Hex, keccak256 } from 'viem'
 import type { RewardLeaf } from '../merkle.js'

@@ -4,7 +4,7 @@
  * @module
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Contribution } from '@vain/fl'
+import type { Contribution } from '@vain/fl/round'
 import { TypedEventEmitter, type TypedEventTarget } from 'main-event'
 import { type Address, type Hex, parseEther } from 'viem'
 import { DEFAULT_ROLE_TIERS, type NodeRole } from '../eligibility.js'
