@@ -4,7 +4,16 @@
  * zod; errors are JSON `{ error, message }` with a 4xx/5xx status.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { decodeModel, exportOnnx, JobSpecSchema, type ModelStore, type Participant } from '@vain/fl'
+import {
+  decodeModel,
+  exportOnnx,
+  fieldsOf,
+  JobSpecSchema,
+  ModelAddressSchema,
+  type ModelStore,
+  openRoundMessage,
+  type Participant,
+} from '@vain/fl'
 import type { VainNode } from '@vain/net'
 import type { Logger } from './logger.js'
 
@@ -84,7 +93,15 @@ export async function startApi(opts: {
         if (req.method === 'GET' && parts[0] === 'jobs' && parts.length === 2) {
           const status = participant.status(parts[1] as string)
           if (status === undefined) throw new HttpError(404, 'JobNotFound', `no job ${parts[1]} on this node`)
-          return json(res, 200, { ...status, announcement: { ...status.announcement, signature: undefined } })
+          // the signed envelopes, decoded (they were validated when the node took them)
+          const { announcement, lastResults, ...rest } = status
+          return json(res, 200, {
+            ...rest,
+            announcement: fieldsOf(openRoundMessage('job', announcement)),
+            ...(lastResults !== undefined
+              ? { lastResults: lastResults.map((r) => fieldsOf(openRoundMessage('result', r))) }
+              : {}),
+          })
         }
         if (req.method === 'POST' && url.pathname === '/jobs') {
           const body = await readBody(req)
@@ -100,12 +117,17 @@ export async function startApi(opts: {
           return json(res, 201, { jobId: a.jobId })
         }
         if (req.method === 'GET' && parts[0] === 'models' && parts.length >= 2) {
-          const hash = parts[1] as string
-          if (!/^[0-9a-f]{64}$/.test(hash)) throw new HttpError(400, 'InvalidHash', 'a model hash is 64 hex characters')
+          const address = parts[1] as string
+          if (!ModelAddressSchema.safeParse(address).success) {
+            throw new HttpError(400, 'InvalidModelAddress', 'a model address is its content id (bafy…)')
+          }
           let bytes: Uint8Array
           try {
-            bytes = await models.get(hash, { signal: AbortSignal.timeout(30_000) })
+            bytes = await models.get(address, { signal: AbortSignal.timeout(30_000) })
           } catch (err) {
+            if ((err as Error).name === 'InvalidModelAddressError') {
+              throw new HttpError(400, 'InvalidModelAddress', (err as Error).message)
+            }
             throw new HttpError(404, 'ModelNotFound', (err as Error).message)
           }
           if (parts[2] === 'onnx') {

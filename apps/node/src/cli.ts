@@ -25,7 +25,7 @@ Usage:
   vain job submit --api URL FILE.json  submit a job (a JSON job spec) through a node
   vain job status --api URL JOB_ID     show a job's progress
   vain peers --api URL                 list a node's peers
-  vain model export --api URL HASH -o FILE.onnx
+  vain model export --api URL CID -o FILE.onnx
                                        save a model as a standard ONNX inference model
   vain stake|unstake|tier|propose|vote|proposal
                                        stake, tiers and governance on chain (below)
@@ -317,9 +317,9 @@ async function main(argv: string[]): Promise<void> {
       return
     }
     if (command === 'model' && sub === 'export') {
-      const hash = positionals[0] ?? usage('model export needs a model HASH')
+      const address = positionals[0] ?? usage('model export needs a model CID')
       const out = values.output ?? usage('model export needs -o FILE.onnx')
-      const bytes = (await api(base, `/models/${encodeURIComponent(hash)}/onnx`)) as Uint8Array
+      const bytes = (await api(base, `/models/${encodeURIComponent(address)}/onnx`)) as Uint8Array
       await writeFile(out, bytes)
       process.stdout.write(`wrote ${bytes.byteLength} bytes to ${out}\n`)
       return

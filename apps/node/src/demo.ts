@@ -19,8 +19,8 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { connectVain, deployVain, type LocalChain, startLocalChain, type VainClient } from '@vain/chain'
 import { createLocalTrainer, createModel, decodeModel, encodeModel, type JobSpecInput, loadMnist, mlp } from '@vain/fl'
+import { ROUND_TOPICS } from '@vain/fl/vain-net'
 import { type Address, parseEther } from 'viem'
-import { JOBS_TOPIC } from './adapters/transport.js'
 import { DEV_DEPLOY_PARAMS, formatVain, shortAddress } from './chain/connect.js'
 import { ChainConfigSchema } from './config.js'
 import { createLogger } from './logger.js'
@@ -257,7 +257,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const obs = observer
     const ready = () => ({
       authenticated: obs.node.authenticatedPeers().length,
-      topicPeers: obs.node.topicPeers(JOBS_TOPIC).length,
+      topicPeers: obs.node.topicPeers(ROUND_TOPICS.jobs).length,
     })
     opts.onPhase?.('nodes', ready())
     const ids = children.map((c) => c.peerId)
@@ -266,7 +266,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const meshDeadline = Date.now() + 60_000 + 2_000 * opts.nodes
     while (Date.now() < meshDeadline) {
       const authed = new Set(obs.node.authenticatedPeers().map(String))
-      if (ids.every((id) => authed.has(id)) && obs.node.topicPeers(JOBS_TOPIC).length >= Math.min(3, opts.nodes)) break
+      if (ids.every((id) => authed.has(id)) && obs.node.topicPeers(ROUND_TOPICS.jobs).length >= Math.min(3, opts.nodes))
+        break
       // every node fetches the job's initial model from the observer: connect to each (peer
       // exchange stops dialling at its target, 12 peers on loopback), a few at a time
       const missing = children.filter((c) => !authed.has(c.peerId)).slice(0, 8)

@@ -1,7 +1,9 @@
 /**
- * Assemble one vAIn node: the @vain/net node, the round-protocol participant from @vain/fl with
- * its network adapters (gossip + streams, models as @vain/memory blobs fetched from peers by hash,
- * persisted job state), local training on this node's own data, and the local REST API.
+ * Assemble one vAIn node: the @vain/net node, the round-protocol participant from @vain/fl over
+ * the adapters the packages ship (`@vain/fl/vain-net`: gossip + streams; `@vain/fl/vain-memory`:
+ * models as @vain/memory blobs addressed by CID and fetched from peers through blob sharing, job
+ * state in @vain/memory's crash-safe state store — all in `<dataDir>/memory`), local training on
+ * this node's own data, and the local REST API.
  */
 import { join } from 'node:path'
 import {
@@ -18,10 +20,11 @@ import {
   runtimeFactory,
   subset,
 } from '@vain/fl'
+import { type MemoryModelStore, memoryJobStateStore, memoryModelStore } from '@vain/fl/vain-memory'
+import { roundTransport } from '@vain/fl/vain-net'
+import { createBlobSharing, createMemory, type Memory } from '@vain/memory'
+import { vainNetBlobNetwork } from '@vain/memory/vain-net'
 import { createNode, type VainNode } from '@vain/net'
-import { type MemoryModelStore, memoryModelStore } from './adapters/models.js'
-import { fileJobStateStore } from './adapters/state.js'
-import { netTransport } from './adapters/transport.js'
 import { type ApiServer, startApi } from './api.js'
 import { ChainService } from './chain/service.js'
 import type { AppConfig } from './config.js'
@@ -31,7 +34,10 @@ import type { Logger } from './logger.js'
 export interface RunningNode {
   node: VainNode
   participant: Participant
+  /** Models: @vain/memory blobs, addressed by CID. */
   models: MemoryModelStore
+  /** The node's @vain/memory store (`<dataDir>/memory`): models and job state. */
+  memory: Memory
   api: ApiServer | undefined
   trainer: LocalTrainer
   localSamples: number
@@ -75,14 +81,23 @@ export async function startVainNode(
     log.warn('peer rejected', { peer: e.detail.peerId.toString(), reason: e.detail.reason }),
   )
 
-  const transport = await netTransport(node)
-  // models as content-addressed @vain/memory blobs in <dataDir>/memory (files an older version kept
-  // in <dataDir>/models are imported), fetched from peers by hash through blob sharing
-  const models = await memoryModelStore(node, {
-    path: join(config.dataDir, 'memory'),
-    legacyDir: join(config.dataDir, 'models'),
+  const transport = await roundTransport(node)
+  // models as content-addressed @vain/memory blobs in <dataDir>/memory, addressed by CID and
+  // fetched from peers through blob sharing; job state in the same store's state snapshots
+  const memory = createMemory({ path: join(config.dataDir, 'memory') })
+  await memory.start()
+  const sharing = createBlobSharing({
+    memory,
+    network: vainNetBlobNetwork(node, { timeoutMs: 30_000 }),
+    requestTimeoutMs: 30_000,
+    discoveryTimeoutMs: 5_000,
+    // models are pulled by whoever needs them; nobody pushes replicas to this node
+    acceptReplicas: false,
+    repairIntervalMs: 0,
   })
-  const state = await fileJobStateStore(join(config.dataDir, 'jobs'))
+  await sharing.start()
+  const models = memoryModelStore(memory, { sharing })
+  const state = memoryJobStateStore(memory)
   const trainer = createLocalTrainer()
   let learner: ReturnType<typeof datasetLearner> | undefined
   let localSamples = 0
@@ -162,6 +177,7 @@ export async function startVainNode(
     node,
     participant,
     models,
+    memory,
     api,
     trainer,
     localSamples,
@@ -172,9 +188,10 @@ export async function startVainNode(
       await api?.close()
       await participant.stop()
       await chain?.stop()
-      transport.close()
+      await transport.stop()
       await trainer.close()
-      await models.close()
+      await sharing.stop()
+      await memory.stop()
       await node.stop()
       log.info('node stopped (job state persisted)')
     },

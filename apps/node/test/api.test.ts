@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createModel, decodeModel, encodeModel, importOnnx, mlp } from '@vain/fl'
+import { manifestCid } from '@vain/memory'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../src/logger.js'
 import { type RunningNode, startVainNode } from '../src/runtime.js'
@@ -53,13 +54,18 @@ describe('REST API', () => {
 
   it('serves a stored model, and exports it as ONNX that imports back to the same weights', async () => {
     const model = createModel(mlp(784, [16], 10), { seed: 3 })
-    const hash = await node.models.put(encodeModel(model))
-    const raw = new Uint8Array(await (await fetch(`${base}/models/${hash}`)).arrayBuffer())
+    const cid = await node.models.put(encodeModel(model))
+    expect(cid).toMatch(/^bafy/)
+    const raw = new Uint8Array(await (await fetch(`${base}/models/${cid}`)).arrayBuffer())
     expect(decodeModel(raw).params).toEqual(model.params)
-    const onnx = new Uint8Array(await (await fetch(`${base}/models/${hash}/onnx`)).arrayBuffer())
+    const onnx = new Uint8Array(await (await fetch(`${base}/models/${cid}/onnx`)).arrayBuffer())
     expect(importOnnx(onnx).params).toEqual(model.params)
-    expect((await fetch(`${base}/models/not-a-hash`)).status).toBe(400)
-    expect((await fetch(`${base}/models/${'0'.repeat(64)}`)).status).toBe(404)
+    expect((await fetch(`${base}/models/not-a-cid`)).status).toBe(400)
+    // a sha2-256 hex (the old model address) is not a content id
+    expect((await fetch(`${base}/models/${'0'.repeat(64)}`)).status).toBe(400)
+    // a content id no node has
+    const missing = manifestCid(new TextEncoder().encode('no such model')).toString()
+    expect((await fetch(`${base}/models/${missing}`)).status).toBe(404)
     expect((await fetch(`${base}/nope`)).status).toBe(404)
   })
 })

@@ -2,18 +2,20 @@
  * The round protocol over real libp2p nodes on 127.0.0.1 (several vAIn nodes in this process,
  * each with its own data dir, identity and MNIST shard): faults and bad input.
  */
+import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createModel, encodeModel, type JobSpecInput, mlp, sha256, updateSigningBytes } from '@vain/fl'
+import { createModel, encodeModel, type JobSpecInput, mlp, signRoundMessage } from '@vain/fl'
+import { UPDATE_PROTOCOL } from '@vain/fl/vain-net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { UPDATE_PROTOCOL } from '../src/adapters/transport.js'
 import type { AppConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
 import { type RunningNode, startVainNode } from '../src/runtime.js'
 
 const log = createLogger({ level: 'error', json: false })
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 const N = 4
 
 async function waitFor(check: () => boolean | Promise<boolean>, ms: number, label: string): Promise<void> {
@@ -86,7 +88,7 @@ describe('round protocol over libp2p: faults', () => {
     await waitFor(() => nodes.every((n) => n?.participant.jobIds().includes(jobId) === true), 20_000, 'all joined')
     const target = nodes[1] as RunningNode
     const payload = new Uint8Array(64)
-    const unsigned = {
+    const fields = {
       v: 1 as const,
       jobId,
       round: 0,
@@ -96,9 +98,10 @@ describe('round protocol over libp2p: faults', () => {
       payloadHash: sha256(payload),
       payloadBytes: payload.byteLength,
     }
-    const meta = { ...unsigned, signature: await observer.node.sign(updateSigningBytes(unsigned)) }
+    // signed by the observer, not by the trainer it names
+    const header = await signRoundMessage('update', fields, (d) => observer.node.sign(d))
     const err = await observer.node
-      .sendPayload(target.node.peerId, UPDATE_PROTOCOL, meta, payload)
+      .sendPayload(target.node.peerId, UPDATE_PROTOCOL, header.envelope, payload)
       .catch((e: unknown) => e)
     expect((err as { remoteName?: string }).remoteName).toBe('ForgedMessageError')
     const s = await observer.participant.waitForJob(jobId)
