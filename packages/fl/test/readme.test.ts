@@ -28,4 +28,27 @@ describe('README', () => {
       rmSync(file, { force: true })
     }
   })
+
+  it('"Run the round over libp2p" runs as written: two nodes, a job joined, its model fetched by CID', () => {
+    const readme = readFileSync(join(pkg, 'README.md'), 'utf8')
+    const section = readme.slice(readme.indexOf('\n## Run the round over libp2p\n'))
+    const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1]
+    expect(code).toBeDefined()
+    const file = join(pkg, `.readme-libp2p-${process.pid}.ts`)
+    writeFileSync(file, code as string)
+    try {
+      // @vain/net and @vain/memory resolve to their sources too (dev dependencies of this package)
+      const r = spawnSync(process.execPath, ['--conditions=vain-source', '--import', 'tsx', file], {
+        cwd: pkg,
+        encoding: 'utf8',
+        // real nodes on a busy machine: a wide margin, not a performance check
+        timeout: 240_000,
+      })
+      expect(r.stderr).toBe('')
+      expect(r.status).toBe(0)
+      expect(r.stdout).toMatch(/^b joined job [0-9a-f]{12}… and holds model bafyrei[a-z2-7]{5}… \(\d+ bytes\)$/m)
+    } finally {
+      rmSync(file, { force: true })
+    }
+  }, 300_000)
 })
