@@ -11,9 +11,10 @@ import {
   encodeModel,
   fieldsOf,
   gaussianBlobs,
+  inMemoryJobStateStore,
   type JobSpecInput,
   type LocalTrainer,
-  memoryJobStateStore,
+  localModelAddress,
   Participant,
   type ParticipantInit,
   partitionDataset,
@@ -84,7 +85,7 @@ describe('round protocol: participants on an in-process network', () => {
       const init: ParticipantInit = {
         transport: local.transport,
         models: local.models,
-        state: memoryJobStateStore(),
+        state: inMemoryJobStateStore(),
         policy: staticEligibility(ids, options.expected === false ? undefined : ids),
         learner: datasetLearner(trainer, { blobs: subset(train, shards[i] as Int32Array) }, i + 1),
         runtime: runtimeFactory(),
@@ -101,7 +102,7 @@ describe('round protocol: participants on an in-process network', () => {
 
   async function accuracyOf(net: ReturnType<typeof createLocalNetwork>, model: string): Promise<number> {
     const bytes = await net.join('observer').models.get(model)
-    expect(sha256(bytes)).toBe(model) // the in-process store addresses models by sha2-256
+    expect(localModelAddress(bytes)).toBe(model) // the in-process store's content address
     return (await trainer.evaluate(decodeModel(bytes), test)).accuracy
   }
 

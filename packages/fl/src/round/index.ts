@@ -9,14 +9,14 @@
  *
  * @example
  * ```ts
- * import { createLocalNetwork, createParticipant, memoryJobStateStore, runtimeFactory, staticEligibility } from '@vain/fl/round'
+ * import { createLocalNetwork, createParticipant, inMemoryJobStateStore, runtimeFactory, staticEligibility } from '@vain/fl/round'
  *
  * const net = createLocalNetwork()
  * const a = net.join('a')
  * const participant = createParticipant({
  *   transport: a.transport,
  *   models: a.models,
- *   state: memoryJobStateStore(),
+ *   state: inMemoryJobStateStore(),
  *   policy: staticEligibility(['a']),
  *   runtime: runtimeFactory(),
  *   roles: { trainer: false, aggregator: true },

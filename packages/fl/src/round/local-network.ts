@@ -34,6 +34,29 @@ interface Member {
   online: boolean
 }
 
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
+
+/**
+ * The in-process network's model address: `b` + base32 of sha2-256 (CID-like, and unlike hex on
+ * purpose, so nothing in the round can assume one address format).
+ */
+export function localModelAddress(bytes: Uint8Array): string {
+  const digest = Buffer.from(sha256(bytes), 'hex')
+  let out = 'b'
+  let bits = 0
+  let value = 0
+  for (const byte of digest) {
+    value = (value << 8) | byte
+    bits += 8
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31]
+      bits -= 5
+    }
+  }
+  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31]
+  return out
+}
+
 /** Thrown when a node is offline or unknown in a {@link LocalNetwork}. */
 export class PeerUnreachableError extends Error {
   static override name = 'PeerUnreachableError'
@@ -185,7 +208,7 @@ export class LocalNetwork {
     }
     const models: ModelStore = {
       put: async (bytes) => {
-        const hash = sha256(bytes)
+        const hash = localModelAddress(bytes)
         member.models.set(hash, bytes.slice())
         return hash
       },
@@ -205,7 +228,7 @@ export class LocalNetwork {
               `model ${hash} has ${bytes.byteLength} bytes, the job's architecture ${options.expectedBytes}`,
             )
           }
-          if (bytes !== undefined && sha256(bytes) === hash) {
+          if (bytes !== undefined && localModelAddress(bytes) === hash) {
             member.models.set(hash, bytes)
             return bytes
           }
@@ -235,7 +258,7 @@ export function createLocalNetwork(): LocalNetwork {
 }
 
 /** In-memory job state (survives a participant restart within the process). */
-export function memoryJobStateStore(): JobStateStore {
+export function inMemoryJobStateStore(): JobStateStore {
   const states = new Map<string, PersistedJobState>()
   return {
     load: async (jobId) => {

@@ -31,6 +31,7 @@
 import { z } from 'zod'
 import { ForgedMessageError, RejectedUpdateError, RoundProtocolError } from '../errors.js'
 import { sha256 } from '../hash.js'
+import { ModelAddressSchema } from '../spec.js'
 
 /** Version carried in every secure-aggregation message. */
 export const SECAGG_PROTOCOL_VERSION = 1
@@ -67,7 +68,7 @@ const roundRef = {
   jobId: hex64,
   round: z.number().int().nonnegative(),
   attempt: z.number().int().min(0).max(100),
-  baseModel: hex64,
+  baseModel: ModelAddressSchema,
 }
 
 export const RosterEntrySchema = z.strictObject({
