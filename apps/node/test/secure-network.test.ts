@@ -9,6 +9,7 @@ import {
   createModel,
   decodeSecAggFrame,
   encodeModel,
+  fieldsOf,
   type JobSpecInput,
   mlp,
   Participant,
@@ -16,7 +17,6 @@ import {
   type RoundResult,
   type RoundTransport,
   SecAggRequestSchema,
-  fieldsOf,
   signRoundMessage,
 } from '@vain/fl'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
