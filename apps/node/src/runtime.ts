@@ -154,6 +154,12 @@ export async function startVainNode(
   participant.addEventListener('committee:disagreement', (e) =>
     log.warn('committee member disagreed with the majority', { member: e.detail.member, round: e.detail.round }),
   )
+  participant.addEventListener('contributors:agreed', (e) => {
+    const { round, held, agreed, fetched } = e.detail
+    // an update left out (held by a minority of members) or passed on is worth a line
+    const level = agreed !== held || fetched > 0 ? 'info' : 'debug'
+    log[level]('committee agreed on the contributors', { round, held, agreed, fetched })
+  })
   participant.addEventListener('round:failed', (e) =>
     log.warn('round failed', { round: e.detail.round, reason: e.detail.reason }),
   )
