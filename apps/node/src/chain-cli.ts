@@ -13,19 +13,19 @@ import { createInterface } from 'node:readline/promises'
 import { parseArgs } from 'node:util'
 import {
   checkEligibility,
+  DEFAULT_ROLE_TIERS,
   findUnavailable,
   formatVain,
-  NODE_ROLES,
-  type NodeRole,
   type NodeStanding,
   type ProposalAction,
+  type RoleTiers,
   reputationAbi,
   roleTiersWith,
   roundManagerAbi,
   stakingAbi,
   type VainClient,
 } from '@vain/chain'
-import { loadOrCreateIdentity } from '@vain/net'
+import { loadOrCreateIdentity, NODE_ROLES, type NodeRole } from '@vain/net'
 import { type Address, encodeFunctionData, getAddress, type Hex, isAddress, keccak256, parseEther, toBytes } from 'viem'
 import { connectChain, type NodeChain } from './chain/connect.js'
 import { AppConfigError, type ChainConfig, loadChainConfig } from './config.js'
@@ -198,12 +198,15 @@ function standingJson(s: NodeStanding) {
   }
 }
 
+/** Every role, lowest default tier first (the order `vain tier` lists them in). */
+const ROLES_BY_TIER: readonly NodeRole[] = NODE_ROLES.toSorted((a, b) => DEFAULT_ROLE_TIERS[a] - DEFAULT_ROLE_TIERS[b])
+
 /** Verdict for every role: eligible, or the typed error's message. */
 export function roleVerdicts(
   s: NodeStanding,
-  roleTiers: Record<NodeRole, number>,
+  roleTiers: RoleTiers,
 ): Array<{ role: NodeRole; required: number; eligible: boolean; reason?: string; error?: string }> {
-  return NODE_ROLES.map((role) => {
+  return ROLES_BY_TIER.map((role) => {
     const v = checkEligibility(s, role, roleTiers)
     return v.eligible
       ? { role, required: v.required, eligible: true }
@@ -211,7 +214,7 @@ export function roleVerdicts(
   })
 }
 
-function standingLines(s: NodeStanding, roleTiers: Record<NodeRole, number>): string[] {
+function standingLines(s: NodeStanding, roleTiers: RoleTiers): string[] {
   const thresholds = [0, 1, 2]
     .map((i) => `tier ${i + 1}: ${formatVain(s.minStake[i] as bigint)}, reputation ${s.minReputation[i]}`)
     .join(' · ')

@@ -4,7 +4,8 @@
  * itself is pure ({@link checkEligibility}) so it can be tested and reused off chain; a policy
  * bound to a chain ({@link chainEligibility}) reads the node's standing first. A refusal carries
  * a typed error ({@link StakeTooLowError} or {@link TierTooLowError}) whose message says what is
- * missing.
+ * missing. A role is a key of a role→tier map ({@link RoleTiers}, by default
+ * {@link DEFAULT_ROLE_TIERS}); a role the map does not name throws {@link UnknownRoleError}.
  *
  * @example
  * ```ts
@@ -19,29 +20,20 @@
  */
 import { type Address, formatEther } from 'viem'
 import type { NodeStanding, VainClient } from './client.js'
-import { StakeTooLowError, TierTooLowError } from './errors.js'
+import { InvalidInputError, StakeTooLowError, TierTooLowError, UnknownRoleError } from './errors.js'
 
 /**
- * Roles in a federated round (DESIGN.md "Three tiers"). The one definition the chain layer and
- * the node use (`@vain/net` keeps its own list for the handshake descriptor, which @vain/chain's
- * types must not depend on).
+ * The tier each role requires, by role name. `@vain/chain` has no list of roles of its own (the
+ * node's roles are `@vain/net`'s `NodeRole`): a role is a key of this map, and a role the map
+ * does not name is refused with {@link UnknownRoleError}.
  *
  * @example
  * ```ts
- * const role: NodeRole = 'aggregator'
+ * const tiers: RoleTiers = { light: 1, trainer: 1, aggregator: 3, validator: 3 }
+ * checkEligibility(standing, 'trainer', tiers)
  * ```
  */
-export type NodeRole = 'light' | 'trainer' | 'aggregator' | 'validator'
-
-/**
- * Every {@link NodeRole}, lowest tier first.
- *
- * @example
- * ```ts
- * for (const role of NODE_ROLES) console.log(role, checkEligibility(standing, role).eligible)
- * ```
- */
-export const NODE_ROLES: readonly NodeRole[] = ['light', 'trainer', 'aggregator', 'validator']
+export type RoleTiers = Readonly<Record<string, 1 | 2 | 3>>
 
 /**
  * Tier each role requires by default: tier 1 light nodes, tier 2 trainers, tier 3 aggregators/validators.
@@ -51,7 +43,7 @@ export const NODE_ROLES: readonly NodeRole[] = ['light', 'trainer', 'aggregator'
  * DEFAULT_ROLE_TIERS.aggregator // 3
  * ```
  */
-export const DEFAULT_ROLE_TIERS: Readonly<Record<NodeRole, 1 | 2 | 3>> = {
+export const DEFAULT_ROLE_TIERS: RoleTiers = {
   light: 1,
   trainer: 2,
   aggregator: 3,
@@ -59,26 +51,31 @@ export const DEFAULT_ROLE_TIERS: Readonly<Record<NodeRole, 1 | 2 | 3>> = {
 }
 
 /**
- * The tier each role requires: {@link DEFAULT_ROLE_TIERS} with `overrides` (e.g. from a config file).
+ * The tier each role requires: {@link DEFAULT_ROLE_TIERS} with `overrides` (e.g. from a config
+ * file; a role the defaults do not name is added). Throws {@link InvalidInputError} for a tier
+ * other than 1, 2 or 3.
  *
  * @example
  * ```ts
  * roleTiersWith({ aggregator: 2 }) // { light: 1, trainer: 2, aggregator: 2, validator: 3 }
  * ```
  */
-export function roleTiersWith(overrides: Partial<Record<NodeRole, number | undefined>> = {}): Record<NodeRole, number> {
-  const tiers: Record<NodeRole, number> = { ...DEFAULT_ROLE_TIERS }
-  for (const role of NODE_ROLES) {
-    const tier = overrides[role]
-    if (tier !== undefined) tiers[role] = tier
+export function roleTiersWith(overrides: Readonly<Record<string, number | undefined>> = {}): Record<string, 1 | 2 | 3> {
+  const tiers: Record<string, 1 | 2 | 3> = { ...DEFAULT_ROLE_TIERS }
+  for (const [role, tier] of Object.entries(overrides)) {
+    if (tier === undefined) continue
+    if (tier !== 1 && tier !== 2 && tier !== 3) {
+      throw new InvalidInputError(`the ${role} role cannot require tier ${tier} (tiers are 1, 2 and 3)`)
+    }
+    tiers[role] = tier
   }
   return tiers
 }
 
 /** The verdict of {@link checkEligibility}. */
 export type Eligibility =
-  | { eligible: true; role: NodeRole; tier: number; required: number }
-  | { eligible: false; role: NodeRole; tier: number; required: number; error: StakeTooLowError | TierTooLowError }
+  | { eligible: true; role: string; tier: number; required: number }
+  | { eligible: false; role: string; tier: number; required: number; error: StakeTooLowError | TierTooLowError }
 
 /** What {@link checkEligibility} needs of a standing (a {@link NodeStanding} has it all). */
 export type StandingForEligibility = Pick<
@@ -87,7 +84,8 @@ export type StandingForEligibility = Pick<
 >
 
 /**
- * "Staked and tier >= required for the role." Pure: decides from a standing already read.
+ * "Staked and tier >= required for the role." Pure: decides from a standing already read. Throws
+ * {@link UnknownRoleError} when `roleTiers` does not name `role`.
  *
  * @example
  * ```ts
@@ -96,10 +94,10 @@ export type StandingForEligibility = Pick<
  */
 export function checkEligibility(
   standing: StandingForEligibility,
-  role: NodeRole,
-  roleTiers: Readonly<Record<NodeRole, number>> = DEFAULT_ROLE_TIERS,
+  role: string,
+  roleTiers: RoleTiers = DEFAULT_ROLE_TIERS,
 ): Eligibility {
-  const required = roleTiers[role]
+  const required = requiredTier(role, roleTiers)
   const { address, staked, tier } = standing
   if (staked < standing.minStake[0]) {
     return {
@@ -127,7 +125,7 @@ export function checkEligibility(
 }
 
 /**
- * Like {@link checkEligibility}, but throws the refusal's error.
+ * Like {@link checkEligibility}, but throws the refusal's error (or {@link UnknownRoleError}).
  *
  * @example
  * ```ts
@@ -136,8 +134,8 @@ export function checkEligibility(
  */
 export function assertEligible(
   standing: StandingForEligibility,
-  role: NodeRole,
-  roleTiers: Readonly<Record<NodeRole, number>> = DEFAULT_ROLE_TIERS,
+  role: string,
+  roleTiers: RoleTiers = DEFAULT_ROLE_TIERS,
 ): void {
   const verdict = checkEligibility(standing, role, roleTiers)
   if (!verdict.eligible) throw verdict.error
@@ -145,7 +143,8 @@ export function assertEligible(
 
 /**
  * An eligibility policy that reads each node's standing from chain (retrying while the chain is
- * unreachable, per the client's retry options).
+ * unreachable, per the client's retry options). Rejects with {@link UnknownRoleError}, without reading
+ * the chain, when `roleTiers` does not name the role.
  *
  * @example
  * ```ts
@@ -154,9 +153,18 @@ export function assertEligible(
  */
 export function chainEligibility(
   vain: Pick<VainClient, 'standing'>,
-  roleTiers: Readonly<Record<NodeRole, number>> = DEFAULT_ROLE_TIERS,
-): (node: Address, role: NodeRole) => Promise<Eligibility> {
-  return async (node, role) => checkEligibility(await vain.standing(node), role, roleTiers)
+  roleTiers: RoleTiers = DEFAULT_ROLE_TIERS,
+): (node: Address, role: string) => Promise<Eligibility> {
+  return async (node, role) => {
+    requiredTier(role, roleTiers) // an unknown role fails before reading the chain
+    return checkEligibility(await vain.standing(node), role, roleTiers)
+  }
+}
+
+/** The tier `role` requires in `roleTiers`; {@link UnknownRoleError} when it is not named there. */
+function requiredTier(role: string, roleTiers: RoleTiers): 1 | 2 | 3 {
+  if (!Object.hasOwn(roleTiers, role)) throw new UnknownRoleError(role, Object.keys(roleTiers))
+  return roleTiers[role] as 1 | 2 | 3
 }
 
 function needs(s: StandingForEligibility, tier: number): string {

@@ -242,6 +242,21 @@ export class InvalidInputError extends VainChainError {
   override name = 'InvalidInputError'
 }
 
+/** A role the role→tier map (`RoleTiers`) does not name was asked about (a typo, or a role without a tier). */
+export class UnknownRoleError extends VainChainError {
+  static override name = 'UnknownRoleError'
+  override name = 'UnknownRoleError'
+  /** The role asked about. */
+  readonly role: string
+  /** The roles the map names. */
+  readonly known: readonly string[]
+  constructor(role: string, known: readonly string[], options: ChainErrorOptions = {}) {
+    super(`unknown role ${JSON.stringify(role)}: no tier is set for it (roles: ${known.join(', ')})`, options)
+    this.role = role
+    this.known = known
+  }
+}
+
 /** `startLocalChain` needs the optional peer dependency `hardhat`. */
 export class HardhatMissingError extends VainChainError {
   static override name = 'HardhatMissingError'

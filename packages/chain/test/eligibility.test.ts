@@ -4,9 +4,13 @@ import {
   assertEligible,
   chainEligibility,
   checkEligibility,
+  DEFAULT_ROLE_TIERS,
+  InvalidInputError,
+  roleTiersWith,
   StakeTooLowError,
   type StandingForEligibility,
   TierTooLowError,
+  UnknownRoleError,
 } from '../src/index.js'
 import { freshSuite, sharedChain } from './helpers.js'
 
@@ -48,6 +52,38 @@ describe('eligibility policy: staked and tier >= required for the role', () => {
     expect(checkEligibility(standing, 'trainer', { light: 1, trainer: 1, aggregator: 3, validator: 3 }).eligible).toBe(
       true,
     )
+  })
+
+  it('refuses a role the role→tier map does not name with UnknownRoleError', async () => {
+    const standing = { ...base, staked: parseEther('10000'), reputation: 1000n, tier: 3 }
+    let err: unknown
+    try {
+      checkEligibility(standing, 'trainr')
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBeInstanceOf(UnknownRoleError)
+    expect(err).toMatchObject({ name: 'UnknownRoleError', role: 'trainr', known: Object.keys(DEFAULT_ROLE_TIERS) })
+    expect((err as Error).message).toBe(
+      'unknown role "trainr": no tier is set for it (roles: light, trainer, aggregator, validator)',
+    )
+    // an inherited property is no role either; a map of its own names its own roles
+    expect(() => checkEligibility(standing, 'toString')).toThrow(UnknownRoleError)
+    expect(() => assertEligible(standing, 'aggregator', { trainer: 2 })).toThrow(UnknownRoleError)
+    expect(checkEligibility(standing, 'auditor', { auditor: 3 }).eligible).toBe(true)
+    // checked before the chain is read
+    const unread = { standing: () => Promise.reject(new Error('read the chain')) }
+    await expect(chainEligibility(unread)(zeroAddress, 'validtor')).rejects.toThrow(UnknownRoleError)
+  })
+
+  it('roleTiersWith overrides the default tiers, and refuses a tier that does not exist', () => {
+    expect(roleTiersWith({ aggregator: 2, trainer: undefined })).toEqual({
+      light: 1,
+      trainer: 2,
+      aggregator: 2,
+      validator: 3,
+    })
+    expect(() => roleTiersWith({ trainer: 4 })).toThrow(InvalidInputError)
   })
 
   it('reads the standing from chain', async () => {

@@ -11,7 +11,6 @@ import {
   checkEligibility,
   findUnavailable,
   formatVain,
-  type NodeRole,
   type NodeStanding,
   roleTiersWith,
   type VainAddresses,
@@ -24,7 +23,7 @@ import {
   SettleVoteSchema,
 } from '@vain/chain/settlement'
 import type { EligibilityPolicy } from '@vain/fl'
-import { defineTopic, type VainNode } from '@vain/net'
+import { defineTopic, type NodeRole, type VainNode } from '@vain/net'
 import { type Address, parseEther } from 'viem'
 import type { ChainConfig } from '../config.js'
 import type { Logger } from '../logger.js'

@@ -5,7 +5,7 @@
  */
 import { type Address, getAddress } from 'viem'
 import type { NodeStanding, VainClient } from '../client.js'
-import { checkEligibility, type NodeRole } from '../eligibility.js'
+import { checkEligibility, type RoleTiers } from '../eligibility.js'
 import { findUnavailable } from '../retry.js'
 
 /**
@@ -18,8 +18,8 @@ import { findUnavailable } from '../retry.js'
  * ```
  */
 export type PeerVerdict =
-  | { peerId: string; role: NodeRole; address: Address; eligible: true; standing: NodeStanding }
-  | { peerId: string; role: NodeRole; address: Address | undefined; eligible: false; reason: string }
+  | { peerId: string; role: string; address: Address; eligible: true; standing: NodeStanding }
+  | { peerId: string; role: string; address: Address | undefined; eligible: false; reason: string }
 
 /**
  * Peer ids, addresses and standings read from chain (see {@link createChainDirectory}).
@@ -43,7 +43,7 @@ export interface ChainDirectory {
   /** Peer ids registered on chain, as far as the registry's events were seen. */
   registeredPeers(): string[]
   /** Whether `peerId` may take `role`, read from chain. */
-  verdict(peerId: string, role: NodeRole, roleTiers: Readonly<Record<NodeRole, number>>): Promise<PeerVerdict>
+  verdict(peerId: string, role: string, roleTiers: RoleTiers): Promise<PeerVerdict>
 }
 
 /**

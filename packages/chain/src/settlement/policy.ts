@@ -7,7 +7,7 @@
  */
 import { formatEther } from 'viem'
 import type { NodeStanding } from '../client.js'
-import type { NodeRole } from '../eligibility.js'
+import type { RoleTiers } from '../eligibility.js'
 import { findUnavailable } from '../retry.js'
 import type { ChainDirectory, PeerVerdict } from './directory.js'
 import type { SettlementLogger } from './ports.js'
@@ -51,7 +51,7 @@ export interface ChainEligibilityPolicy {
 export interface ChainPolicyInit {
   directory: ChainDirectory
   log: SettlementLogger
-  roleTiers: Readonly<Record<NodeRole, number>>
+  roleTiers: RoleTiers
   /** This node's peer id: its own refusals are reported by the node, not here. */
   self: string
   /** Resolves once the registry's past events are known (for jobs without allow-lists). */
@@ -75,7 +75,7 @@ export function chainEligibilityPolicy(init: ChainPolicyInit): ChainEligibilityP
   const reported = new Map<string, string>()
   let downReported = false
 
-  async function eligible(peers: readonly string[], role: NodeRole): Promise<PeerVerdict[]> {
+  async function eligible(peers: readonly string[], role: string): Promise<PeerVerdict[]> {
     const verdicts = await Promise.all(
       peers.map(async (peerId): Promise<PeerVerdict | undefined> => {
         try {

@@ -1,0 +1,121 @@
+/**
+ * The public types of a node's settlement ({@link createSettlement}): its options, its events,
+ * its statistics and the part itself. Kept apart so the parts that implement it (opening,
+ * voting, claiming, slashing) can name them without importing the assembly.
+ * @module
+ */
+import type { TypedEventTarget } from 'main-event'
+import type { Hex } from 'viem'
+import type { RoleTiers } from '../eligibility.js'
+import type { ChainDirectory } from './directory.js'
+import type { ChainEligibilityPolicy } from './policy.js'
+import type { SettlementChain, SettlementLogger, SettlementParticipant, SettleVoteGossip } from './ports.js'
+import type { ClaimedReward, OpenedRound, SettledRound, SlashedDissenter } from './watcher.js'
+
+/** Which protocol round a chain round belongs to, when this node knows (`undefined` otherwise).
+ *
+ * @example
+ * ```ts
+ * settlement.addEventListener('round:settled', (e) => console.log(e.detail.jobId, e.detail.round))
+ * ```
+ */
+export interface ProtocolRoundOf {
+  jobId: string | undefined
+  round: number | undefined
+}
+
+/** Events of a {@link Settlement}.
+ *
+ * @example
+ * ```ts
+ * settlement.addEventListener('round:opened', (e) => console.log(e.detail.roundId, e.detail.byMe))
+ * ```
+ */
+export interface SettlementEvents {
+  /** The chain's events could not be read (the watcher retries). */
+  'chain:down': CustomEvent<{ error: unknown }>
+  /** The chain answers again. */
+  'chain:up': CustomEvent<Record<string, never>>
+  /** A chain round was opened (`byMe`: by this node, as the job's creator). */
+  'round:opened': CustomEvent<OpenedRound & ProtocolRoundOf & { byMe: boolean }>
+  /** This node signed the result it aggregated, as a member of the round's chain committee. */
+  'vote:signed': CustomEvent<{ jobId: string; round: number; roundId: bigint; modelHash: Hex }>
+  /** A chain round was settled (`byMe`: this node's transaction). */
+  'round:settled': CustomEvent<SettledRound & ProtocolRoundOf & { byMe: boolean }>
+  /** A reward was claimed (`byMe`: this node's account). */
+  'reward:claimed': CustomEvent<ClaimedReward & ProtocolRoundOf & { byMe: boolean }>
+  /** A committee member was slashed for signing another result than the settled one. */
+  'dissenter:slashed': CustomEvent<SlashedDissenter>
+}
+
+/** Options of {@link createSettlement}.
+ *
+ * @example
+ * ```ts
+ * const init: SettlementInit = { chain: { vain }, gossip, self: peerId, rewardPerRound: parseEther('10') }
+ * ```
+ */
+export interface SettlementInit {
+  /**
+   * The connection to the chain, or a promise of it while the node connects in the background
+   * (`undefined`: it never connected). Settlement waits for it; a chain that is down never stops it.
+   */
+  chain: SettlementChain | Promise<SettlementChain | undefined>
+  /** Gossip of settlement votes. */
+  gossip: SettleVoteGossip
+  /** This node's peer id (as the participant's events name nodes). */
+  self: string
+  log?: SettlementLogger
+  /** Sign results as a committee member, claim rewards as a trainer (default true). */
+  settle?: boolean
+  /** Slash committee members proven to have signed another result than the settled one (default true). */
+  slashDissenters?: boolean
+  /** Reward pool of each round this node opens as a job's creator, in token wei (default 10 VAIN). */
+  rewardPerRound?: bigint
+  /** Reputation each accepted contribution earns when claimed (default 10). */
+  reputationPerContribution?: bigint
+  /** Seconds a round opened on chain stays open for settlement (default 3,600). */
+  roundDeadlineSeconds?: number
+  /** Tier each role needs (default {@link DEFAULT_ROLE_TIERS}). */
+  roleTiers?: RoleTiers
+  /** How often to poll the chain's events (default 500 ms). */
+  pollMs?: number
+  /** First block to read the suite's events from (default 0). */
+  fromBlock?: bigint
+}
+
+/** What a node settled and claimed so far.
+ *
+ * @example
+ * ```ts
+ * const { settled, claimed } = settlement.stats()
+ * ```
+ */
+export interface SettlementStats {
+  /** Rounds this node's transaction settled. */
+  settled: number
+  claimed: { rounds: number; amount: bigint }
+}
+
+/** A node's settlement (see {@link createSettlement}).
+ *
+ * @example
+ * ```ts
+ * const settlement: Settlement = createSettlement(init)
+ * ```
+ */
+export interface Settlement extends TypedEventTarget<SettlementEvents> {
+  /** The eligibility policy to give the participant (works before the chain is reachable). */
+  readonly policy: ChainEligibilityPolicy
+  /** Peer ids ↔ addresses and standings, once connected. */
+  readonly directory: ChainDirectory | undefined
+  /** Whether the chain's events could not be read at the last poll. */
+  readonly down: boolean
+  /** Resolves with the connection once settlement follows the chain (`undefined` if it never will). */
+  ready(): Promise<SettlementChain | undefined>
+  stats(): SettlementStats
+  /** Follows `participant` and the gossip of votes, and the chain once it is connected. */
+  start(participant: SettlementParticipant): Promise<void>
+  /** Stops following; waits for the tasks in flight to end. */
+  stop(): Promise<void>
+}
