@@ -120,7 +120,15 @@ async function chainFlags(values: Record<string, unknown>): Promise<Record<strin
 async function main(argv: string[]): Promise<void> {
   // `pnpm demo -- --nodes 8` passes the `--` through: drop it
   const [command, ...rest] = argv.filter((a) => a !== '--')
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+  if (
+    command === undefined ||
+    command === 'help' ||
+    command === '--help' ||
+    command === '-h' ||
+    rest.includes('--help') ||
+    rest.includes('-h')
+  ) {
+    // `vain <command> --help`: the usage text covers every command and its options
     process.stdout.write(HELP)
     return
   }

@@ -56,6 +56,20 @@ describe('vain CLI', () => {
     expect(r.stdout).toContain('--no-chain')
   })
 
+  it('--help on a command prints the usage and exits 0 (it starts nothing)', () => {
+    for (const args of [
+      ['start', '--help'],
+      ['demo', '-h'],
+      ['job', 'submit', '--help'],
+      ['stake', '--help'],
+    ]) {
+      const r = vain(...args)
+      expect(r.status, args.join(' ')).toBe(0)
+      expect(r.stdout).toContain('Usage:')
+      expect(r.stdout).toContain(`vain ${args[0]}`)
+    }
+  })
+
   it('start with a bad chain section exits 2 and names every problem', async () => {
     const file = join(dir, 'chain.json')
     await writeFile(
