@@ -18,23 +18,28 @@ describe('contributor-set agreement (in-process network)', () => {
   })
 
   /**
-   * 5 trainers, committee of 3, one round. In round 0, `reach(committee, x)` picks the members
-   * that trainer `x` (a non-member) can reach; the rest lose its update.
+   * 5 trainers, committee of 3, one round. In round 0, `reach[i]` is how many members (taken in
+   * committee order, from member `i`) the i-th trainer outside the committee can reach; the rest
+   * lose its update.
    */
-  async function run(reach: (committee: string[]) => number) {
+  async function run(reach: number[]) {
     const s = await protocolSetup(trainer, train, 5)
     const published: Array<{ member: string; model: string; trainers: string[] }> = []
     const disagreements: string[] = []
     const agreedEvents: Array<{ held: number; agreed: number; fetched: number }> = []
-    let straggler = ''
-    let reached: string[] = []
+    const stragglers: string[] = []
+    const reached = new Map<string, string[]>()
     s.participants[0]?.addEventListener(
       'round:started',
       (e) => {
         const committee = e.detail.committee
-        straggler = s.ids.find((id) => !committee.includes(id)) as string
-        reached = committee.slice(0, reach(committee))
-        s.net.updateFilter = (from, to) => from !== straggler || reached.includes(to)
+        const outside = s.ids.filter((id) => !committee.includes(id))
+        reach.forEach((n, i) => {
+          const id = outside[i] as string
+          stragglers.push(id)
+          reached.set(id, [...committee, ...committee].slice(i, i + n))
+        })
+        s.net.updateFilter = (from, to) => reached.get(from)?.includes(to) ?? true
       },
       { once: true },
     )
@@ -54,31 +59,39 @@ describe('contributor-set agreement (in-process network)', () => {
     )
     const states = await Promise.all(s.participants.map((p) => p.waitForJob(job.jobId)))
     await Promise.all(s.participants.map((p) => p.stop()))
-    return { states, published, disagreements, agreedEvents, straggler, reached }
+    return { states, published, disagreements, agreedEvents, stragglers }
   }
 
   it('an update that reaches only one member is left out by every member: one result, nobody to slash', async () => {
-    const { states, published, disagreements, agreedEvents, straggler } = await run(() => 1)
+    const { states, published, disagreements, agreedEvents, stragglers } = await run([1])
+    const straggler = stragglers[0] as string
     expect(states.every((st) => st?.finished === true)).toBe(true)
     expect(new Set(states.map((st) => st?.model)).size).toBe(1)
-    // all three members published, and they published the same model without the straggler
-    expect(published).toHaveLength(3)
+    // the members published one model, without the straggler (a member the majority outran may
+    // not publish at all: the round completed without it)
+    expect(published.length).toBeGreaterThanOrEqual(2)
     expect(new Set(published.map((p) => p.model)).size).toBe(1)
     for (const p of published) expect(p.trainers).not.toContain(straggler)
     expect(published[0]?.trainers).toHaveLength(4)
     expect(disagreements).toEqual([])
-    // the member the straggler reached held 5 and agreed on 4
-    expect(agreedEvents.some((a) => a.held === 5 && a.agreed === 4)).toBe(true)
+    // whoever held the straggler's update agreed on 4 all the same
+    expect(agreedEvents.length).toBeGreaterThanOrEqual(2)
+    for (const a of agreedEvents) expect(a.agreed).toBe(4)
   })
 
-  it('an update that reaches a majority of members is passed on to the member it missed', async () => {
-    const { states, published, disagreements, agreedEvents, straggler } = await run(() => 2)
+  it('updates that each reach a majority of members are passed on to the members they missed', async () => {
+    // straggler 0 reaches members 0 and 1, straggler 1 members 1 and 2: no two members hold the
+    // same set, so all three agree on both and each of members 0 and 2 gets one passed on
+    const { states, published, disagreements, agreedEvents, stragglers } = await run([2, 2])
     expect(states.every((st) => st?.finished === true)).toBe(true)
-    expect(published).toHaveLength(3)
+    expect(new Set(states.map((st) => st?.model)).size).toBe(1)
+    expect(published.length).toBeGreaterThanOrEqual(2)
     expect(new Set(published.map((p) => p.model)).size).toBe(1)
-    for (const p of published) expect(p.trainers).toContain(straggler)
+    for (const p of published) expect(p.trainers).toEqual(expect.arrayContaining(stragglers))
+    expect(published[0]?.trainers).toHaveLength(5)
     expect(disagreements).toEqual([])
-    // the third member got it from another member
-    expect(agreedEvents.some((a) => a.held === 4 && a.agreed === 5 && a.fetched === 1)).toBe(true)
+    expect(agreedEvents.filter((a) => a.held === 4 && a.agreed === 5 && a.fetched === 1).length).toBeGreaterThanOrEqual(
+      1,
+    )
   })
 })

@@ -7,6 +7,7 @@ import {
   admitUpdate,
   agreedEntries,
   computeJobId,
+  identicalMajority,
   type JobSpec,
   JobSpecSchema,
   majority,
@@ -214,6 +215,24 @@ describe('agreedEntries: the updates a majority of the committee holds', () => {
           }
           // a trainer never appears twice (two payloads cannot both be held by a majority)
           expect(new Set(agreed.map((e) => e.trainer)).size).toBe(agreed.length)
+        },
+      ),
+    )
+  })
+
+  it('property: once a majority declared the same set, the holdings still to come cannot change the agreed set', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(entry, { maxLength: 5, selector: (e) => e.trainer }),
+        fc.array(fc.uniqueArray(entry, { maxLength: 5, selector: (e) => e.trainer }), { maxLength: 6 }),
+        fc.integer({ min: 1, max: 7 }),
+        (common, others, size) => {
+          const need = majority(size)
+          if (others.length + need > size) return
+          const early = Array.from({ length: need }, () => ({ held: common }))
+          expect(identicalMajority(early, size)).toBe(true)
+          const all = [...early, ...others.map((held) => ({ held }))]
+          expect(agreedEntries(all, size)).toEqual(agreedEntries(early, size))
         },
       ),
     )

@@ -50,6 +50,7 @@ const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 export class HoldingsBoard {
   private readonly scopes = new Map<number, Map<string, Holdings>>()
   private readonly waiters = new Set<() => void>()
+  private readonly listeners = new Set<(h: Holdings) => void>()
 
   add(h: Holdings): void {
     let scope = this.scopes.get(h.scope)
@@ -59,7 +60,14 @@ export class HoldingsBoard {
     }
     if (scope.has(h.member)) return
     scope.set(h.member, h)
+    for (const listen of [...this.listeners]) listen(h)
     for (const wake of [...this.waiters]) wake()
+  }
+
+  /** Call `listener` for each holdings added from now on; returns a function that stops it. */
+  onAdd(listener: (h: Holdings) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
   }
 
   get(scope: number): ReadonlyMap<string, Holdings> {
@@ -104,12 +112,19 @@ export async function agreeOnContributors(
   await services.transport.publish('holdings', holdings.envelope).catch(() => {})
   const board = round.holdings
   const isMember = (m: string): boolean => members.includes(m)
-  await board.until(() => [...board.get(scope).keys()].filter(isMember).length >= members.length, waitMs, signal)
-  const received = [...board.get(scope).values()].filter((h) => isMember(h.member))
-  const agreed = agreedEntries(received, members.length)
-  // pass on the agreed updates this member holds to members whose holdings lack them
-  for (const h of received) {
-    if (h.member === services.self) continue
+  const received = (): Holdings[] => [...board.get(scope).values()].filter((h) => isMember(h.member))
+  // every member's holdings, or — sooner — a majority that hold the same set: no holdings still to
+  // come can change the outcome then (see agreedEntries)
+  await board.until(
+    () => received().length >= members.length || identicalMajority(received(), members.length),
+    waitMs,
+    signal,
+  )
+  const agreed = agreedEntries(received(), members.length)
+  // pass on the agreed updates this member holds to members whose holdings lack them — also to
+  // those whose holdings arrive later, while the round runs
+  const forward = (h: Holdings): void => {
+    if (h.scope !== scope || h.member === services.self || !isMember(h.member)) return
     const theirs = new Set(h.held.map((e) => `${e.trainer}\u0000${e.payloadHash}`))
     for (const e of agreed) {
       const u = mine.get(e.trainer)
@@ -118,6 +133,8 @@ export async function agreeOnContributors(
       services.transport.sendUpdate(h.member, u.header.envelope, u.payload, { signal }).catch(() => {})
     }
   }
+  round.cleanup.push(board.onAdd(forward))
+  for (const h of received()) forward(h)
   const holds = (e: HeldEntry): boolean => round.inbox.get(scope, e.trainer)?.header.payloadHash === e.payloadHash
   await round.inbox.until(() => agreed.every(holds), waitMs, signal)
   const missing = agreed.filter((e) => !holds(e))
@@ -133,6 +150,25 @@ export async function agreeOnContributors(
     return { failure: `${missing.length} update(s) a majority of members hold never reached this member` }
   }
   return agreed.map((e) => round.inbox.get(scope, e.trainer) as HeldUpdate)
+}
+
+/**
+ * True when at least a majority of a committee of `committeeSize` declared the same set: then
+ * every entry of that set is held by a majority and no other entry can be, whatever the other
+ * members hold, so {@link agreedEntries} of any superset of these holdings is that set.
+ */
+export function identicalMajority(holdings: readonly { held: readonly HeldEntry[] }[], committeeSize: number): boolean {
+  const counts = new Map<string, number>()
+  for (const h of holdings) {
+    const key = h.held
+      .map((e) => `${e.trainer}\u0000${e.payloadHash}`)
+      .sort()
+      .join('\u0001')
+    const n = (counts.get(key) ?? 0) + 1
+    if (n >= majority(committeeSize)) return true
+    counts.set(key, n)
+  }
+  return false
 }
 
 function sorted(updates: HeldUpdate[]): HeldUpdate[] {

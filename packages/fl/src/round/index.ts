@@ -27,7 +27,7 @@
  * @packageDocumentation
  */
 export * from './admission.js'
-export { agreedEntries, HoldingsBoard } from './agreement.js'
+export { agreedEntries, HoldingsBoard, identicalMajority } from './agreement.js'
 export * from './committee.js'
 export * from './driver.js'
 export * from './envelope.js'
