@@ -2,8 +2,17 @@
  * The node's local REST API (127.0.0.1 only): status, peers, jobs (list, status, submit), and
  * models (raw bytes, or exported as a standard ONNX inference model). Bodies are validated with
  * zod; errors are JSON `{ error, message }` with a 4xx/5xx status.
+ *
+ * Web pages can send requests to 127.0.0.1 too, so the API holds against them: a request whose
+ * `Host` is not a loopback name (`127.0.0.1`, `localhost`, `[::1]`, with this port) is refused
+ * with 403 (DNS rebinding); a request with a body must be `Content-Type: application/json` (415);
+ * every route but GET needs `Authorization: Bearer <token>` (401), the token being the node's
+ * `<dataDir>/api-token` (random, 32 bytes hex, mode 0600, created on first start).
  */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { join } from 'node:path'
 import {
   decodeModel,
   exportOnnx,
@@ -47,6 +56,80 @@ async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<unkn
   }
 }
 
+/** The file, in a node's data dir, that holds its REST API token. */
+export const API_TOKEN_FILE = 'api-token'
+
+/**
+ * The node's REST API token: `<dataDir>/api-token`, created on first use (32 random bytes, hex,
+ * mode 0600) and read back after.
+ */
+export async function loadApiToken(dataDir: string): Promise<string> {
+  const file = join(dataDir, API_TOKEN_FILE)
+  await mkdir(dataDir, { recursive: true })
+  const token = randomBytes(32).toString('hex')
+  try {
+    await writeFile(file, `${token}\n`, { flag: 'wx', mode: 0o600 })
+    return token
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  }
+  const existing = (await readFile(file, 'utf8')).trim()
+  if (existing.length < 32) {
+    throw new Error(`${file} does not hold an API token (delete it and a new one is created at the next start)`)
+  }
+  // whoever can read the token can drive the node: keep it the owner's
+  await chmod(file, 0o600)
+  return existing
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]'])
+
+/** Whether a `Host` header names this server on a loopback name or address. */
+function loopbackHost(host: string | undefined, port: number): boolean {
+  if (host === undefined) return false
+  const m = /^(\[[^\]]*\]|[^:]+)(?::(\d+))?$/.exec(host.trim().toLowerCase())
+  if (m === null || !LOOPBACK_HOSTS.has(m[1] as string)) return false
+  return m[2] === undefined ? port === 80 : Number(m[2]) === port
+}
+
+/** Constant-time comparison of a presented token with the node's (over their digests: any length). */
+function tokenMatches(presented: string, token: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest()
+  return timingSafeEqual(digest(presented), digest(token)) && presented.length === token.length
+}
+
+/** Refuse what a web page (or a rebound DNS name) could send: see the module comment. */
+function guard(req: IncomingMessage, port: number, token: string): void {
+  if (!loopbackHost(req.headers.host, port)) {
+    throw new HttpError(
+      403,
+      'ForbiddenHost',
+      `the API answers only on 127.0.0.1:${port}, localhost:${port} or [::1]:${port}`,
+    )
+  }
+  const method = req.method ?? 'GET'
+  if (method === 'GET' || method === 'HEAD') return
+  const auth = req.headers.authorization
+  const presented = auth !== undefined && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined
+  if (presented === undefined || !tokenMatches(presented, token)) {
+    throw new HttpError(
+      401,
+      presented === undefined ? 'TokenRequired' : 'InvalidToken',
+      `${method} needs 'Authorization: Bearer <token>' with the node's token (in <dataDir>/${API_TOKEN_FILE})`,
+    )
+  }
+  const hasBody =
+    method === 'POST' ||
+    method === 'PUT' ||
+    method === 'PATCH' ||
+    req.headers['transfer-encoding'] !== undefined ||
+    Number(req.headers['content-length'] ?? 0) > 0
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase()
+  if (hasBody && type !== 'application/json') {
+    throw new HttpError(415, 'UnsupportedMediaType', `${method} bodies must be Content-Type: application/json`)
+  }
+}
+
 const json = (res: ServerResponse, status: number, body: unknown): void => {
   res.writeHead(status, { 'content-type': 'application/json' })
   res.end(JSON.stringify(body, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)))
@@ -57,16 +140,21 @@ export async function startApi(opts: {
   participant: Participant
   models: ModelStore
   port: number
+  /** The token non-GET requests must present (`Authorization: Bearer <token>`): see {@link loadApiToken}. */
+  token: string
   log: Logger
   /** The node's chain status (stake, tier, role verdicts), when it has a chain. */
   chain?: () => unknown
 }): Promise<ApiServer> {
   const { node, participant, models } = opts
+  if (opts.token.length < 32) throw new Error('the API token must be at least 32 characters')
+  let port = 0
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1')
       const parts = url.pathname.split('/').filter(Boolean)
       try {
+        guard(req, port, opts.token)
         if (req.method === 'GET' && url.pathname === '/status') {
           return json(res, 200, {
             peerId: node.peerId.toString(),
@@ -149,7 +237,7 @@ export async function startApi(opts: {
     server.once('error', reject)
     server.listen(opts.port, '127.0.0.1', () => resolve())
   })
-  const port = (server.address() as { port: number }).port
+  port = (server.address() as { port: number }).port
   return {
     url: `http://127.0.0.1:${port}`,
     close: () =>

@@ -9,8 +9,10 @@
  *   vain stake|unstake|tier       stake and tiers on chain
  *   vain propose|vote|proposal    governance
  */
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { API_TOKEN_FILE } from './api.js'
 import { CHAIN_COMMANDS, CHAIN_HELP, runChainCommand } from './chain-cli.js'
 import { AppConfigError, loadAppConfig } from './config.js'
 import { runDemo } from './demo.js'
@@ -22,7 +24,8 @@ const HELP = `vain — the vAIn reference node (decentralized federated learning
 Usage:
   vain start [options]                 run a node until SIGINT/SIGTERM
   vain demo [options]                  run a local vAIn network on 127.0.0.1 training MNIST
-  vain job submit --api URL FILE.json  submit a job (a JSON job spec) through a node
+  vain job submit --api URL -d DIR FILE.json
+                                       submit a job (a JSON job spec) through a node
   vain job status --api URL JOB_ID     show a job's progress
   vain peers --api URL                 list a node's peers
   vain model export --api URL CID -o FILE.onnx
@@ -33,7 +36,8 @@ Usage:
 
 start options:
   -c, --config FILE        JSON config file (flags override it)
-  -d, --data-dir DIR       identity, peers, models and job state (required)
+  -d, --data-dir DIR       identity, peers, models, job state and the API token (required);
+                           one node per data dir (it holds DIR/LOCK while it runs)
   -l, --listen ADDR        listen multiaddr (repeatable), default /ip4/127.0.0.1/tcp/0
   -b, --bootstrap ADDR     bootstrap peer /…/p2p/<id> (repeatable)
       --profile P          loopback | lan | public (default lan)
@@ -52,6 +56,12 @@ start options:
   role's tier": aggregators tier 3), the node registers its peer id, committees settle rounds
   on chain and trainers claim rewards. The key comes from chain.privateKey, chain.account or
   VAIN_PRIVATE_KEY.
+
+job, peers and model options:
+      --api URL            the node's REST API (it prints it at start: "REST API listening")
+  -d, --data-dir DIR       the node's data dir: its API token is read from DIR/api-token
+  Requests that change the node (job submit) need its API token: from --data-dir DIR, else
+  the VAIN_API_TOKEN environment variable. The API answers only on 127.0.0.1/localhost.
 
 demo options:
   -n, --nodes N            nodes, 2-50 (default 5)
@@ -76,11 +86,32 @@ function usage(message: string): never {
   process.exit(2)
 }
 
-async function api(base: string | undefined, path: string, init?: RequestInit): Promise<unknown> {
+/** The node's API token: `<dataDir>/api-token` with `--data-dir`, else `VAIN_API_TOKEN`. */
+async function apiToken(dataDir: string | undefined): Promise<string | undefined> {
+  if (dataDir !== undefined) {
+    const file = join(dataDir, API_TOKEN_FILE)
+    try {
+      return (await readFile(file, 'utf8')).trim()
+    } catch (err) {
+      usage(`cannot read the node's API token from ${file}: ${(err as Error).message}`)
+    }
+  }
+  const env = process.env.VAIN_API_TOKEN?.trim()
+  return env === undefined || env === '' ? undefined : env
+}
+
+async function api(
+  base: string | undefined,
+  path: string,
+  init: RequestInit & { token?: string | undefined } = {},
+): Promise<unknown> {
   if (base === undefined) usage('--api URL is required (the node prints it at start: "REST API listening")')
+  const { token, ...rest } = init
+  const headers = new Headers(rest.headers)
+  if (token !== undefined) headers.set('authorization', `Bearer ${token}`)
   let res: Response
   try {
-    res = await fetch(new URL(path, base), init)
+    res = await fetch(new URL(path, base), { ...rest, headers })
   } catch (err) {
     process.stderr.write(`vain: cannot reach ${base}: ${(err as Error).message}\n`)
     process.exit(1)
@@ -291,7 +322,11 @@ async function main(argv: string[]): Promise<void> {
       try {
         return parseArgs({
           args: command === 'peers' ? rest : rest.slice(1),
-          options: { api: { type: 'string' }, output: { type: 'string', short: 'o' } },
+          options: {
+            api: { type: 'string' },
+            'data-dir': { type: 'string', short: 'd' },
+            output: { type: 'string', short: 'o' },
+          },
           allowPositionals: true,
           strict: true,
         })
@@ -300,9 +335,10 @@ async function main(argv: string[]): Promise<void> {
       }
     })()
     const base = values.api
+    const token = await apiToken(values['data-dir'])
     const sub = rest[0]
     if (command === 'peers') {
-      process.stdout.write(`${JSON.stringify(await api(base, '/peers'), null, 2)}\n`)
+      process.stdout.write(`${JSON.stringify(await api(base, '/peers', { token }), null, 2)}\n`)
       return
     }
     if (command === 'job' && sub === 'submit') {
@@ -315,19 +351,29 @@ async function main(argv: string[]): Promise<void> {
       } catch (err) {
         usage(`cannot read a JSON job spec from ${file}: ${(err as Error).message}`)
       }
-      const r = await api(base, '/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+      if (token === undefined) {
+        usage(`job submit needs the node's API token: --data-dir DIR (reads DIR/${API_TOKEN_FILE}) or VAIN_API_TOKEN`)
+      }
+      const r = await api(base, '/jobs', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        token,
+      })
       process.stdout.write(`${JSON.stringify(r)}\n`)
       return
     }
     if (command === 'job' && sub === 'status') {
       const id = positionals[0] ?? usage('job status needs a JOB_ID')
-      process.stdout.write(`${JSON.stringify(await api(base, `/jobs/${encodeURIComponent(id)}`), null, 2)}\n`)
+      process.stdout.write(
+        `${JSON.stringify(await api(base, `/jobs/${encodeURIComponent(id)}`, { token }), null, 2)}\n`,
+      )
       return
     }
     if (command === 'model' && sub === 'export') {
       const address = positionals[0] ?? usage('model export needs a model CID')
       const out = values.output ?? usage('model export needs -o FILE.onnx')
-      const bytes = (await api(base, `/models/${encodeURIComponent(address)}/onnx`)) as Uint8Array
+      const bytes = (await api(base, `/models/${encodeURIComponent(address)}/onnx`, { token })) as Uint8Array
       await writeFile(out, bytes)
       process.stdout.write(`wrote ${bytes.byteLength} bytes to ${out}\n`)
       return

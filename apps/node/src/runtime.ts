@@ -3,8 +3,10 @@
  * the adapters the packages ship (`@vain/fl/vain-net`: gossip + streams; `@vain/fl/vain-memory`:
  * models as @vain/memory blobs addressed by CID and fetched from peers through blob sharing, job
  * state in @vain/memory's crash-safe state store — all in `<dataDir>/memory`), local training on
- * this node's own data, and the local REST API.
+ * this node's own data, and the local REST API. One node at a time per data dir: it holds
+ * `<dataDir>/LOCK` (see {@link lockDataDir}) while it runs.
  */
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   createLocalTrainer,
@@ -25,7 +27,7 @@ import { roundTransport } from '@vain/fl/vain-net'
 import { createBlobSharing, createMemory, type Memory } from '@vain/memory'
 import { vainNetBlobNetwork } from '@vain/memory/vain-net'
 import { createNode, type VainNode } from '@vain/net'
-import { type ApiServer, startApi } from './api.js'
+import { type ApiServer, loadApiToken, startApi } from './api.js'
 import { ChainService } from './chain/service.js'
 import type { AppConfig } from './config.js'
 import type { Logger } from './logger.js'
@@ -59,11 +61,92 @@ export interface StartVainNodeOptions {
   participant?: (init: ParticipantInit) => Participant
 }
 
+/** Another live process (or node in this process) runs on the data dir. */
+export class DataDirLockedError extends Error {
+  override name = 'DataDirLockedError'
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
+    super(`the data dir ${dataDir} is in use by process ${pid} (its ${LOCK_FILE}): one node per data dir`)
+  }
+}
+
+/** The lock file in a data dir: the pid of the process that runs a node on it. */
+export const LOCK_FILE = 'LOCK'
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: it exists, it is someone else's
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Take `<dataDir>/LOCK` (created exclusively, holding this pid). A lock whose pid is alive throws
+ * {@link DataDirLockedError}; one whose pid is dead (a crashed node) is taken over. Resolves with
+ * the release.
+ */
+export async function lockDataDir(dataDir: string, log: Logger): Promise<() => Promise<void>> {
+  await mkdir(dataDir, { recursive: true })
+  const file = join(dataDir, LOCK_FILE)
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(file, `${process.pid}\n`, { flag: 'wx' })
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw err
+    }
+    let content: string
+    try {
+      content = await readFile(file, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue // released meanwhile
+      throw err
+    }
+    const pid = Number(content.trim())
+    if (Number.isSafeInteger(pid) && pid > 0 && alive(pid)) throw new DataDirLockedError(dataDir, pid)
+    log.warn('taking over a stale data dir lock (its process is gone)', { file, pid: content.trim() })
+    await unlink(file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err
+    })
+  }
+  let released = false
+  return async () => {
+    if (released) return
+    released = true
+    await unlink(file).catch(() => {})
+  }
+}
+
 export async function startVainNode(
   config: AppConfig,
   log: Logger,
   options: StartVainNodeOptions = {},
 ): Promise<RunningNode> {
+  const release = await lockDataDir(config.dataDir, log)
+  try {
+    const running = await startLocked(config, log, options)
+    return {
+      ...running,
+      stop: async () => {
+        try {
+          await running.stop()
+        } finally {
+          await release()
+        }
+      },
+    }
+  } catch (err) {
+    await release()
+    throw err
+  }
+}
+
+async function startLocked(config: AppConfig, log: Logger, options: StartVainNodeOptions): Promise<RunningNode> {
   const node = await createNode({
     dataDir: config.dataDir,
     listen: config.listen,
@@ -174,6 +257,7 @@ export async function startVainNode(
           participant,
           models,
           port: config.apiPort,
+          token: await loadApiToken(config.dataDir),
           log,
           ...(chain !== undefined ? { chain: () => chain.status() } : {}),
         })

@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createModel, decodeModel, encodeModel, importOnnx, mlp } from '@vain/fl'
@@ -7,10 +8,46 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../src/logger.js'
 import { type RunningNode, startVainNode } from '../src/runtime.js'
 
+/** A raw HTTP request (fetch will not send an arbitrary Host header). */
+function raw(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (d: string) => {
+        body += d
+      })
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.once('error', reject)
+    req.end(options.body)
+  })
+}
+
+const jobSpec = (initialModel: string) => ({
+  name: 'api-test',
+  architecture: mlp(784, [8], 10),
+  initialModel,
+  dataset: { name: 'mnist' },
+  strategy: { name: 'fedavg' },
+  aggregator: { name: 'mean' },
+  codec: { name: 'fp32' },
+  rounds: 1,
+  roundDeadlineMs: 60_000,
+  minUpdates: 1,
+  committeeSize: 1,
+  local: { epochs: 1, batchSize: 32, lr: 0.05 },
+  maxUpdateBytes: 16 * 1024 * 1024,
+})
+
 describe('REST API', () => {
   let dir: string
   let node: RunningNode
   let base: string
+  let token: string
+  const authed = (t = token) => ({ 'content-type': 'application/json', authorization: `Bearer ${t}` })
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vain-api-'))
     node = await startVainNode(
@@ -27,6 +64,7 @@ describe('REST API', () => {
       createLogger({ level: 'error', json: false }),
     )
     base = node.api?.url as string
+    token = (await readFile(join(dir, 'api-token'), 'utf8')).trim()
   })
   afterAll(async () => {
     await node.stop()
@@ -41,13 +79,17 @@ describe('REST API', () => {
   })
 
   it('rejects an invalid job body with 400 and every problem, and bad JSON with 400', async () => {
-    const res = await fetch(`${base}/jobs`, { method: 'POST', body: JSON.stringify({ name: '', rounds: 0 }) })
+    const res = await fetch(`${base}/jobs`, {
+      method: 'POST',
+      headers: authed(),
+      body: JSON.stringify({ name: '', rounds: 0 }),
+    })
     expect(res.status).toBe(400)
     const body = (await res.json()) as { error: string; message: string }
     expect(body.error).toBe('InvalidJob')
     expect(body.message).toMatch(/rounds/)
     expect(body.message).toMatch(/initialModel/)
-    const bad = await fetch(`${base}/jobs`, { method: 'POST', body: '{"name":' })
+    const bad = await fetch(`${base}/jobs`, { method: 'POST', headers: authed(), body: '{"name":' })
     expect(bad.status).toBe(400)
     expect(((await bad.json()) as { error: string }).error).toBe('InvalidJson')
   })
@@ -67,5 +109,77 @@ describe('REST API', () => {
     const missing = manifestCid(new TextEncoder().encode('no such model')).toString()
     expect((await fetch(`${base}/models/${missing}`)).status).toBe(404)
     expect((await fetch(`${base}/nope`)).status).toBe(404)
+  })
+  it('creates a random API token in <dataDir>/api-token, mode 0600', async () => {
+    expect(token).toMatch(/^[0-9a-f]{64}$/)
+    expect((await stat(join(dir, 'api-token'))).mode & 0o777).toBe(0o600)
+  })
+
+  it('refuses a Host that is not loopback (DNS rebinding) with 403, on GET too', async () => {
+    const port = new URL(base).port
+    for (const host of ['evil.example', `evil.example:${port}`, `127.0.0.1.evil.example:${port}`, '127.0.0.1:1']) {
+      const r = await raw(`${base}/status`, { headers: { host } })
+      expect(r.status, host).toBe(403)
+      expect((JSON.parse(r.body) as { error: string }).error).toBe('ForbiddenHost')
+    }
+    const post = await raw(`${base}/jobs`, {
+      method: 'POST',
+      headers: { ...authed(), host: 'evil.example' },
+      body: '{}',
+    })
+    expect(post.status).toBe(403)
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
+      expect((await raw(`${base}/status`, { headers: { host } })).status, host).toBe(200)
+    }
+  })
+
+  it('refuses a state-changing request without the token, or with a wrong one, with 401', async () => {
+    const spec = JSON.stringify({ name: 'x' })
+    const none = await fetch(`${base}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: spec,
+    })
+    expect(none.status).toBe(401)
+    expect(((await none.json()) as { error: string }).error).toBe('TokenRequired')
+    for (const wrong of ['0'.repeat(64), token.slice(0, -1), `${token}0`, '']) {
+      const res = await fetch(`${base}/jobs`, { method: 'POST', headers: authed(wrong), body: spec })
+      expect(res.status, wrong).toBe(401)
+      await res.body?.cancel()
+    }
+    // a cross-site "simple" request (text/plain, no token) submits nothing
+    const simple = await fetch(`${base}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: spec,
+    })
+    expect(simple.status).toBe(401)
+    expect(node.participant.jobIds()).toEqual([])
+  })
+
+  it('refuses a body that is not application/json with 415, even with the token', async () => {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const res = await fetch(`${base}/jobs`, {
+        method: 'POST',
+        headers: { ...authed(), 'content-type': type },
+        body: JSON.stringify({ name: 'x' }),
+      })
+      expect(res.status, type).toBe(415)
+      expect(((await res.json()) as { error: string }).error).toBe('UnsupportedMediaType')
+    }
+  })
+
+  it('takes a job with the token and application/json', async () => {
+    const model = createModel(mlp(784, [8], 10), { seed: 1 })
+    const initialModel = await node.models.put(encodeModel(model))
+    const res = await fetch(`${base}/jobs`, {
+      method: 'POST',
+      headers: { ...authed(), 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify(jobSpec(initialModel)),
+    })
+    expect(res.status, await res.clone().text()).toBe(201)
+    const { jobId } = (await res.json()) as { jobId: string }
+    expect(node.participant.jobIds()).toContain(jobId)
+    expect((await fetch(`${base}/jobs/${jobId}`)).status).toBe(200)
   })
 })

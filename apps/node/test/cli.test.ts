@@ -1,16 +1,42 @@
-import { spawn, spawnSync } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createModel, encodeModel, mlp } from '@vain/fl'
+import { manifestCid } from '@vain/memory'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
-const vain = (...args: string[]) =>
+const vainEnv = (env: Record<string, string | undefined>, ...args: string[]) =>
   spawnSync(process.execPath, ['--conditions=vain-source', '--import', 'tsx', CLI, ...args], {
     encoding: 'utf8',
     timeout: 120_000,
+    env,
   })
+const vain = (...args: string[]) => vainEnv({ ...process.env, VAIN_API_TOKEN: undefined }, ...args)
+
+/** `vain start` in the background: resolves with the process and its ready line once it printed it. */
+function startNode(
+  ...args: string[]
+): Promise<{ proc: ChildProcess; ready: { api: string | null }; stderr: () => string }> {
+  const proc = spawn(process.execPath, ['--conditions=vain-source', '--import', 'tsx', CLI, 'start', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d
+  })
+  return new Promise((resolve, reject) => {
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d
+      const line = stdout.split('\n').find((l) => l.startsWith('{"ready":true'))
+      if (line !== undefined) resolve({ proc, ready: JSON.parse(line), stderr: () => stderr })
+    })
+    proc.once('close', (status) => reject(new Error(`vain start exited ${status} before it was ready:\n${stderr}`)))
+  })
+}
 
 /** Run the CLI without blocking the test worker; resolves with status null when killed at `timeoutMs`. */
 function vainAsync(
@@ -127,6 +153,71 @@ describe('vain CLI', () => {
     const regions = vain('demo', '--regions', '1')
     expect(regions.status).toBe(2)
     expect(regions.stderr).toContain('--regions must be an integer in 2..64')
+  })
+})
+
+describe('vain start and vain job submit against a running node', () => {
+  let dir: string
+  let node: Awaited<ReturnType<typeof startNode>> | undefined
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vain-cli-node-'))
+    node = await startNode('--data-dir', dir, '--profile', 'loopback', '--roles', 'validator', '--api-port', '0')
+  }, 120_000)
+  afterAll(async () => {
+    if (node !== undefined && node.proc.exitCode === null) {
+      const closed = new Promise((r) => node?.proc.once('close', r))
+      node.proc.kill('SIGINT')
+      await closed
+    }
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('a second vain start on the same data dir exits non-zero and names the dir and the pid', () => {
+    const r = vain('start', '--data-dir', dir, '--profile', 'loopback', '--no-api')
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain('DataDirLockedError')
+    expect(r.stderr).toContain(dir)
+    expect(r.stderr).toContain(String(node?.proc.pid))
+  })
+
+  it('job submit sends the token from --data-dir (or VAIN_API_TOKEN); without one it exits 2', async () => {
+    const api = node?.ready.api as string
+    expect(api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const initialModel = manifestCid(encodeModel(createModel(mlp(784, [8], 10), { seed: 1 }))).toString()
+    const file = join(dir, 'job.json')
+    await writeFile(
+      file,
+      JSON.stringify({
+        name: 'cli-test',
+        architecture: mlp(784, [8], 10),
+        initialModel,
+        dataset: { name: 'mnist' },
+        strategy: { name: 'fedavg' },
+        aggregator: { name: 'mean' },
+        codec: { name: 'fp32' },
+        rounds: 1,
+        roundDeadlineMs: 60_000,
+        minUpdates: 1,
+        committeeSize: 1,
+        local: { epochs: 1, batchSize: 32, lr: 0.05 },
+        maxUpdateBytes: 16 * 1024 * 1024,
+      }),
+    )
+    const none = vain('job', 'submit', '--api', api, file)
+    expect(none.status).toBe(2)
+    expect(none.stderr).toMatch(/--data-dir DIR.*VAIN_API_TOKEN/)
+    const ok = vain('job', 'submit', '--api', api, '-d', dir, file)
+    expect(ok.status, ok.stderr).toBe(0)
+    const { jobId } = JSON.parse(ok.stdout) as { jobId: string }
+    expect(jobId).toMatch(/\w{16,}/)
+    const status = vain('job', 'status', '--api', api, jobId)
+    expect(status.status, status.stderr).toBe(0)
+    const token = (await readFile(join(dir, 'api-token'), 'utf8')).trim()
+    const viaEnv = vainEnv({ ...process.env, VAIN_API_TOKEN: token }, 'job', 'submit', '--api', api, file)
+    expect(viaEnv.status, viaEnv.stderr).toBe(0)
+    const wrong = vainEnv({ ...process.env, VAIN_API_TOKEN: '0'.repeat(64) }, 'job', 'submit', '--api', api, file)
+    expect(wrong.status).toBe(1)
+    expect(wrong.stderr).toContain('InvalidToken')
   })
 })
 
