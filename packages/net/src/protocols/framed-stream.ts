@@ -59,6 +59,8 @@ export class FramedStream {
   private ended = false
   private failure: Error | undefined
   private wake: PromiseWithResolvers<void> | undefined
+  /** Header + body bytes of the frame being read, once its header arrived; 0 between frames. */
+  private pendingFrameBytes = 0
   /** Bytes read from the remote so far (frame headers included). */
   bytesRead = 0
   /** Bytes written to the remote so far (frame headers included). */
@@ -80,7 +82,9 @@ export class FramedStream {
   private readonly onMessage = (evt: StreamMessageEvent): void => {
     this.buffer.append(evt.data)
     this.bytesRead += evt.data.byteLength
-    if (this.buffer.byteLength > this.highWaterMark && this.stream.readStatus === 'readable') {
+    // a frame already announced (and within maxFrameBytes) is read whole without pausing
+    const limit = Math.max(this.highWaterMark, this.pendingFrameBytes)
+    if (this.buffer.byteLength > limit && this.stream.readStatus === 'readable') {
       this.stream.pause()
     }
     this.notify()
@@ -101,6 +105,21 @@ export class FramedStream {
     const w = this.wake
     this.wake = undefined
     w?.resolve()
+  }
+
+  /**
+   * Resume a paused stream so it hands over what it buffered meanwhile. Returns true when that
+   * added bytes to our buffer.
+   */
+  private flushPaused(): boolean {
+    if (this.stream.readStatus !== 'paused') return false
+    const before = this.buffer.byteLength
+    try {
+      this.stream.resume()
+    } catch {
+      // closing: nothing more will arrive anyway
+    }
+    return this.buffer.byteLength > before
   }
 
   private maybeResume(): void {
@@ -149,12 +168,18 @@ export class FramedStream {
         if (this.buffer.byteLength >= headerBytes + length) {
           const frame = this.buffer.subarray(headerBytes, headerBytes + length)
           this.buffer.consume(headerBytes + length)
+          this.pendingFrameBytes = 0
           this.maybeResume()
           return frame
         }
-        // a frame larger than the high-water mark must still be able to complete
-        if (this.stream.readStatus === 'paused') this.stream.resume()
+        // a frame larger than the high-water mark must still be able to complete: keep reading
+        // until all of it is here (its length was checked against maxFrameBytes above)
+        this.pendingFrameBytes = headerBytes + length
+        if (this.flushPaused()) continue
       }
+      // the stream can report its end (remote close, or a clean close of both sides) while it
+      // still holds bytes it received while paused: they are part of the data, read them first
+      if (this.ended && this.flushPaused()) continue
       if (this.ended) {
         if (this.failure !== undefined) {
           throw new StreamClosedError(`stream failed: ${this.failure.message}`, { cause: this.failure })
