@@ -108,6 +108,42 @@ describe('round protocol over libp2p: faults', () => {
     expect(s?.finished).toBe(true)
   })
 
+  it('an update claiming more samples than the job allows is refused on its header; the round goes on without it', async () => {
+    const jobId = await job(1)
+    await waitFor(() => nodes.every((n) => n?.participant.jobIds().includes(jobId) === true), 20_000, 'all joined')
+    const payload = new Uint8Array(64)
+    const observerId = observer.node.peerId.toString()
+    // properly signed by its own trainer, but claiming a billion samples (its weight and reward)
+    const header = await signRoundMessage(
+      'update',
+      {
+        v: 1,
+        jobId,
+        round: 0,
+        baseModel: nodes[1]?.participant.status(jobId)?.model as string,
+        trainer: observerId,
+        numSamples: 1_000_000_000,
+        payloadHash: sha256(payload),
+        payloadBytes: payload.byteLength,
+      },
+      (d) => observer.node.sign(d),
+    )
+    for (const target of nodes) {
+      const err = await observer.node
+        .sendPayload((target as RunningNode).node.peerId, UPDATE_PROTOCOL, header.envelope, payload)
+        .catch((e: unknown) => e)
+      expect((err as { remoteName?: string }).remoteName).toBe('RejectedUpdateError')
+      expect((err as Error).message).toContain('1000000000 samples')
+    }
+    const completed: string[][] = []
+    observer.participant.addEventListener('round:completed', (e) => {
+      if (e.detail.jobId === jobId) completed.push(e.detail.contributions.map((c) => c.trainer))
+    })
+    const s = await observer.participant.waitForJob(jobId)
+    expect(s?.finished).toBe(true)
+    for (const trainers of completed) expect(trainers).not.toContain(observerId)
+  })
+
   it('an aggregator stopped mid-job does not stop the rounds; a restarted trainer rejoins from its persisted state', async () => {
     const jobId = await job(4, 3_000)
     const completed: number[] = []

@@ -131,6 +131,14 @@ describe('admission: pure checks on a header before its payload is read', () => 
     expect(errorName(admitUpdate(state(), header({ round: 3 }), 'someone-else'))).toBe('ForgedMessageError')
   })
 
+  it('refuses a self-reported sample count above what the job allows, and a round more than one ahead', () => {
+    expect(spec.maxSamplesPerUpdate).toBe(1_000_000)
+    const claim = admitUpdate(state(), header({ numSamples: 1_000_000_000 }), 't1')
+    expect(!claim.ok && claim.error.message).toContain('1000000000 samples')
+    expect(admitUpdate(state(), header({ numSamples: 1_000_000 }), 't1').ok).toBe(true)
+    expect(errorName(admitUpdate(state(), header({ round: 4 }), 't1'))).toBe('StaleUpdateError')
+  })
+
   it('routes a trainer update to the committee; refuses it when this node is not a member, a duplicate, a stranger relaying', () => {
     const ok = admitUpdate(state(), header(), 't1')
     expect(ok.ok && ok.value !== 'early' && ok.value.kind).toBe('committee')

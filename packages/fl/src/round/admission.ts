@@ -103,9 +103,23 @@ export function admitUpdate(
   if (header.payloadBytes > spec.maxUpdateBytes) {
     return refuse(new RejectedUpdateError(`payload of ${header.payloadBytes} bytes, limit ${spec.maxUpdateBytes}`))
   }
+  if (header.region === undefined && header.numSamples > spec.maxSamplesPerUpdate) {
+    return refuse(
+      new RejectedUpdateError(`update claims ${header.numSamples} samples, the job allows ${spec.maxSamplesPerUpdate}`),
+    )
+  }
+  // only the trainer itself, or a member of this round's committees passing it on, may send it
+  const relayers = round === undefined ? [] : [...round.committee, ...(round.regions ?? []).flat()]
+  if (header.trainer !== from && !relayers.includes(from)) {
+    return refuse(new ForgedMessageError(`update signed for ${header.trainer} but sent by ${from}`))
+  }
   if (round === undefined || header.round > round.round) {
     if (header.trainer !== from)
       return refuse(new ForgedMessageError(`update signed for ${header.trainer} but sent by ${from}`))
+    // only the next round is held for later: a far-future round is refused, not kept
+    if (round !== undefined && header.round > round.round + 1) {
+      return refuse(new StaleUpdateError(`update for round ${header.round}, this node is at round ${round.round}`))
+    }
     return { ok: true, value: 'early' }
   }
   if (header.round < round.round) {
@@ -186,7 +200,8 @@ function admitPartial(
       (round.expected === undefined || round.expected.includes(c.trainer)),
   )
   const samples = contributions.reduce((a, c) => a + c.numSamples, 0)
-  if (!inRegion || samples !== header.numSamples) {
+  const tooMany = contributions.some((c) => c.numSamples > state.spec.maxSamplesPerUpdate)
+  if (!inRegion || samples !== header.numSamples || tooMany) {
     return refuse(
       new RejectedUpdateError(`regional aggregate of region ${r} lists trainers or samples that do not add up`),
     )

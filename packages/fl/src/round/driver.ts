@@ -107,6 +107,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     const limits: JobLimits = {
       maxEarlyUpdates: init.maxEarlyUpdates ?? 256,
       maxEarlyBytes: init.maxEarlyBytes ?? 64 * 1024 * 1024,
+      maxEarlyPerSender: 2,
     }
     this.receiver = {
       services: this.services,

@@ -32,6 +32,8 @@ export interface EarlyUpdate {
 export interface JobLimits {
   maxEarlyUpdates: number
   maxEarlyBytes: number
+  /** Updates held for later from one sender (identities are free: the totals bound them all). */
+  maxEarlyPerSender: number
 }
 
 export class JobRun implements JobContext {
@@ -96,7 +98,8 @@ export class JobRun implements JobContext {
   holdEarly(update: EarlyUpdate, limits: JobLimits): boolean {
     if (
       this.early.length >= limits.maxEarlyUpdates ||
-      this.earlyBytes + update.payload.byteLength > limits.maxEarlyBytes
+      this.earlyBytes + update.payload.byteLength > limits.maxEarlyBytes ||
+      this.early.filter((e) => e.from === update.from).length >= limits.maxEarlyPerSender
     ) {
       return false
     }

@@ -61,6 +61,11 @@ export const JobSpecSchema = z.strictObject({
     .min(64)
     .max(1024 * 1024 * 1024),
   /**
+   * Most samples one trainer's update may claim (its aggregation weight and its share of rewards
+   * are self-reported): honest trainers declare at most this many, members refuse more.
+   */
+  maxSamplesPerUpdate: z.number().int().min(1).max(1e9).default(1_000_000),
+  /**
    * Allow-lists signed into the job by its creator: who may aggregate and who is expected to
    * train. Every node reads the same lists, so every node computes the same committee.
    */

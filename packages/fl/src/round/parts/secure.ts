@@ -5,6 +5,7 @@
  * @module
  */
 import { countParameters, parseArchitecture } from '../../models/index.js'
+import { RejectedUpdateError } from '../errors.js'
 import { encodeSecAggFrame } from '../secure/frames.js'
 import { SecureRoundMember } from '../secure/member.js'
 import { runSecureTrainer } from '../secure/trainer.js'
@@ -43,6 +44,11 @@ export function secureMember(): RoundPart {
       members.set(round, member)
       round.cleanup.push(() => member.close())
       round.secAgg = async (req, body, from) => {
+        if (req.kind === 'keys' && req.numSamples > spec.maxSamplesPerUpdate) {
+          throw new RejectedUpdateError(
+            `update claims ${req.numSamples} samples, the job allows ${spec.maxSamplesPerUpdate}`,
+          )
+        }
         const response = await member.handle(req, body, from)
         if (req.kind === 'masked') {
           services.emit('update:accepted', {
@@ -94,7 +100,7 @@ export function secureTrainer(): RoundPart {
       )
       delta.catch(() => {})
       try {
-        const numSamples = learner.numSamples?.(spec) ?? (await training).numSamples
+        const numSamples = Math.min(learner.numSamples?.(spec) ?? (await training).numSamples, spec.maxSamplesPerUpdate)
         const outcome = await runSecureTrainer({
           ref: { jobId: job.jobId, round: round.round, attempt: round.attempt, baseModel: round.baseModel },
           self: services.self,

@@ -39,7 +39,11 @@ async function trainAndSend(ctx: PartContext, origin: RoundState, model: Model):
       : (target.regions[regionOf(job.jobId, services.self, target.regions.length)] ?? [])
   const header = await signUpdate(
     ctx,
-    { round: target.round, baseModel: origin.baseModel, numSamples: result.numSamples },
+    {
+      round: target.round,
+      baseModel: origin.baseModel,
+      numSamples: Math.min(result.numSamples, spec.maxSamplesPerUpdate),
+    },
     payload,
   )
   const failed = await services.sendUpdate(targets, header, payload, signal)

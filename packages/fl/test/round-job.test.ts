@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest'
+import { softmaxRegression } from '../src/models/index.js'
+import { computeJobId, JobSpecSchema, runtimeFactory } from '../src/round/index.js'
+import { JobRun } from '../src/round/job.js'
+
+const spec = JobSpecSchema.parse({
+  name: 'j',
+  architecture: softmaxRegression(4, 2),
+  initialModel: 'a'.repeat(64),
+  dataset: { name: 'blobs' },
+  strategy: { name: 'fedavg' },
+  aggregator: { name: 'mean' },
+  codec: { name: 'dense' },
+  rounds: 3,
+  roundDeadlineMs: 1000,
+  minUpdates: 1,
+  committeeSize: 3,
+  local: { epochs: 1, batchSize: 8, lr: 0.1 },
+  maxUpdateBytes: 4096,
+})
+
+function run(): JobRun {
+  const jobId = computeJobId(spec, 'c', 1)
+  const announcement = {
+    v: 1 as const,
+    jobId,
+    spec,
+    creator: 'c',
+    createdAt: 1,
+    envelope: { body: new Uint8Array(), signature: new Uint8Array() },
+  }
+  return new JobRun(announcement, runtimeFactory()(spec, 'me'), {
+    announcement: announcement.envelope,
+    jobId,
+    round: 0,
+    attempt: 0,
+    model: spec.initialModel,
+    history: [],
+    finished: false,
+  })
+}
+
+describe('updates held for a later round: bounded in count, bytes and per sender', () => {
+  const limits = { maxEarlyUpdates: 10, maxEarlyBytes: 1000, maxEarlyPerSender: 2 }
+  const early = (from: string, bytes: number) => ({ header: {}, payload: new Uint8Array(bytes), from })
+
+  it('keeps at most maxEarlyPerSender from one sender, and never more than the byte and count totals', () => {
+    const job = run()
+    expect(job.holdEarly(early('a', 100), limits)).toBe(true)
+    expect(job.holdEarly(early('a', 100), limits)).toBe(true)
+    expect(job.holdEarly(early('a', 100), limits)).toBe(false) // per sender
+    expect(job.holdEarly(early('b', 700), limits)).toBe(true)
+    expect(job.holdEarly(early('c', 200), limits)).toBe(false) // 1,100 bytes > 1,000
+    expect(job.earlyBytes).toBe(900)
+    expect(job.takeEarly()).toHaveLength(3)
+    expect(job.earlyBytes).toBe(0)
+  })
+
+  it('many fresh identities share the totals', () => {
+    const job = run()
+    let kept = 0
+    for (let i = 0; i < 100; i++) if (job.holdEarly(early(`sybil-${i}`, 10), limits)) kept++
+    expect(kept).toBe(10)
+    expect(job.earlyBytes).toBeLessThanOrEqual(limits.maxEarlyBytes)
+  })
+})
