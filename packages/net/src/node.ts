@@ -191,9 +191,13 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
     const hs = l.services.handshake
     hs.addEventListener('peer:authenticated', (evt) => {
       this.sessions.markAuthenticated(evt.detail.peerId)
+      // only peers that proved themselves go into the persistent peer cache
+      l.services.peerCache?.markAuthenticated(evt.detail.peerId)
       this.safeDispatch('peer:authenticated', evt.detail)
     })
     hs.addEventListener('peer:rejected', (evt) => {
+      // never save (nor redial after a restart) a peer the handshake rejected
+      l.services.peerCache?.forget(evt.detail.peerId)
       this.safeDispatch('peer:rejected', evt.detail)
     })
   }
@@ -534,7 +538,11 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
     services.pex = peerExchange({ intervalMs: cfg.discovery.pexIntervalMs, targetPeers: targetPeersOf(cfg) })
   }
   if (cfg.discovery.peerCache && cfg.dataDir !== undefined) {
-    services.peerCache = peerCache({ path: join(cfg.dataDir, 'peers.json') })
+    services.peerCache = peerCache({
+      path: join(cfg.dataDir, 'peers.json'),
+      // with the handshake required, a peer is cached only once it authenticated
+      requireAuthentication: cfg.handshake.required,
+    })
   }
   if (cfg.bootstrap.length > 0) {
     services.bootstrap = bootstrapWithRedial({ list: cfg.bootstrap, minPeers: Math.min(3, targetPeersOf(cfg)) })

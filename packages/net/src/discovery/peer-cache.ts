@@ -53,6 +53,12 @@ export interface PeerCacheInit {
   backoff?: Partial<BackoffInit>
   /** Give up on a cached peer after this many failed dials. Default 8. */
   maxAttempts?: number
+  /**
+   * Record a peer only once it is vouched for with {@link PeerCache.markAuthenticated} (e.g. after
+   * the vAIn handshake succeeded); until then what is learnt about it is kept aside and never
+   * written. Default false: every connected peer is recorded.
+   */
+  requireAuthentication?: boolean
 }
 
 const InitSchema = z
@@ -65,6 +71,7 @@ const InitSchema = z
     dialTimeoutMs: z.number().int().positive().optional(),
     backoff: BackoffSchema.optional(),
     maxAttempts: z.number().int().min(1).optional(),
+    requireAuthentication: z.boolean().optional(),
   })
   .strict()
 
@@ -123,6 +130,13 @@ export interface PeerCache extends TypedEventTarget<PeerCacheEvents>, Startable 
   peers(): CachedPeer[]
   /** Write the cache now (atomically: temp file + rename). */
   save(): Promise<void>
+  /**
+   * The peer authenticated: with `requireAuthentication`, from now on it is recorded (with what
+   * was already learnt about it on this connection).
+   */
+  markAuthenticated(peer: PeerId): void
+  /** Drop a peer (e.g. one rejected by the handshake): it is neither saved nor redialled. */
+  forget(peer: PeerId): void
 }
 
 interface RedialState {
@@ -146,6 +160,11 @@ class DefaultPeerCache extends TypedEventEmitter<PeerCacheEvents> implements Pee
   readonly #timers = new Timers()
   readonly #entries = new Map<string, CachedPeer>()
   readonly #redials = new Map<string, RedialState>()
+  readonly #requireAuthentication: boolean
+  /** With `requireAuthentication`: peers seen but not (yet) authenticated; never saved. */
+  readonly #pending = new Map<string, CachedPeer>()
+  /** Peers authenticated since start. */
+  readonly #trusted = new Set<string>()
   #runner: BoundedRunner | undefined
   #shutdown: AbortController | undefined
   #dirty = false
@@ -164,6 +183,7 @@ class DefaultPeerCache extends TypedEventEmitter<PeerCacheEvents> implements Pee
     this.#dialConcurrency = parsed.dialConcurrency ?? 4
     this.#dialTimeoutMs = parsed.dialTimeoutMs ?? 10_000
     this.#maxAttempts = parsed.maxAttempts ?? 8
+    this.#requireAuthentication = parsed.requireAuthentication ?? false
     this.#backoff = exponentialBackoff({
       initialMs: parsed.backoff?.initialMs ?? 1_000,
       maxMs: parsed.backoff?.maxMs ?? 60_000,
@@ -195,6 +215,8 @@ class DefaultPeerCache extends TypedEventEmitter<PeerCacheEvents> implements Pee
     this.#runner = new BoundedRunner(this.#dialConcurrency)
     Object.assign(this.#stats, emptyStats())
     this.#entries.clear()
+    this.#pending.clear()
+    this.#trusted.clear()
     await this.#load()
     this.#components.events.addEventListener('peer:connect', this.#onConnect)
     this.#components.events.addEventListener('peer:identify', this.#onIdentify)
@@ -338,19 +360,52 @@ class DefaultPeerCache extends TypedEventEmitter<PeerCacheEvents> implements Pee
     }, this.#saveIntervalMs)
   }
 
+  markAuthenticated(peer: PeerId): void {
+    const id = peer.toString()
+    if (this.#shutdown === undefined || id === this.#components.peerId.toString()) return
+    this.#trusted.add(id)
+    const pending = this.#pending.get(id)
+    this.#pending.delete(id)
+    if (pending === undefined || this.#entries.has(id)) return
+    this.#entries.set(id, pending)
+    this.#evict()
+    this.#dirty = true
+  }
+
+  forget(peer: PeerId): void {
+    const id = peer.toString()
+    this.#pending.delete(id)
+    this.#trusted.delete(id)
+    this.#redialDone(id)
+    if (this.#entries.delete(id)) this.#dirty = true
+  }
+
   // ---------------------------------------------------------------- tracking
+
+  /**
+   * Where what is learnt about peer `id` goes: the cache itself, or (with `requireAuthentication`,
+   * for a peer not authenticated yet) the unsaved pending map. A peer already cached (it
+   * authenticated before) is updated in place; {@link forget} drops it if it is rejected now.
+   */
+  #entryFor(id: string): { entry: CachedPeer; map: Map<string, CachedPeer> } {
+    const map =
+      !this.#requireAuthentication || this.#trusted.has(id) || this.#entries.has(id) ? this.#entries : this.#pending
+    const entry = map.get(id) ?? { id, addrs: [], lastSeen: 0, successes: 0 }
+    return { entry, map }
+  }
 
   readonly #onConnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
-    const entry = this.#entries.get(id) ?? { id, addrs: [], lastSeen: 0, successes: 0 }
+    const { entry, map } = this.#entryFor(id)
     entry.lastSeen = Date.now()
     entry.successes++
     // an outbound connection's remote address is dialable; an inbound one is an ephemeral port
     for (const conn of this.#components.connectionManager.getConnections(evt.detail)) {
       if (conn.direction === 'outbound') addAddr(entry, conn.remoteAddr)
     }
-    this.#entries.set(id, entry)
+    map.set(id, entry)
     this.#redialDone(id)
+    if (map !== this.#entries) return
     this.#evict()
     this.#dirty = true
   }
@@ -358,18 +413,22 @@ class DefaultPeerCache extends TypedEventEmitter<PeerCacheEvents> implements Pee
   readonly #onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     const id = evt.detail.peerId.toString()
     if (evt.detail.listenAddrs.length === 0) return
-    const entry = this.#entries.get(id) ?? { id, addrs: [], lastSeen: 0, successes: 0 }
-    this.#entries.set(id, entry)
+    const { entry, map } = this.#entryFor(id)
+    map.set(id, entry)
     // the peer's own listen addresses replace what we guessed
     entry.addrs = []
     for (const addr of evt.detail.listenAddrs) addAddr(entry, addr)
     entry.lastSeen = Date.now()
+    if (map !== this.#entries) return
     this.#evict()
     this.#dirty = true
   }
 
   readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
-    const entry = this.#entries.get(evt.detail.toString())
+    const id = evt.detail.toString()
+    // an unauthenticated peer that left is not kept aside: a new connection starts it afresh
+    this.#pending.delete(id)
+    const entry = this.#entries.get(id)
     if (entry === undefined) return
     entry.lastSeen = Date.now()
     this.#dirty = true
