@@ -13,6 +13,7 @@ import { verifyMessage } from './envelope.js'
 import { ForgedMessageError, InvalidJobError } from './errors.js'
 import type { ParticipantEvents, RejectionEvent } from './events.js'
 import { type JobLimits, JobRun, type RoundOutcome } from './job.js'
+import { acceptAnyJob, checkJobCaps, DEFAULT_JOB_CAPS, type JobCaps, type JobPolicy } from './jobs.js'
 import { computeJobId, type JobAnnouncement, openRoundMessage, type RoundResult, signRoundMessage } from './messages.js'
 import { defaultParts } from './parts/index.js'
 import type { ParticipantRoles, RoundContext, RoundPart, RoundServices } from './parts/types.js'
@@ -49,6 +50,14 @@ export interface ParticipantInit {
   roles: ParticipantRoles
   /** The roles this node can play in a round (default {@link defaultParts}). */
   parts?: RoundPart[]
+  /**
+   * Which announced jobs this node takes on (default {@link acceptAnyJob}: an explicit opt-in; an
+   * open network wants {@link allowJobCreators} or a chain-backed policy). Jobs it submits itself
+   * are always taken on.
+   */
+  jobPolicy?: JobPolicy
+  /** Caps on running jobs and failed attempts (defaults {@link DEFAULT_JOB_CAPS}). */
+  jobCaps?: Partial<JobCaps>
   /** Extra wait for results after a round's deadline before the committee is replaced (ms). */
   resultGraceMs?: number
   /** Updates held for rounds this node has not reached, per job (count). Default 256. */
@@ -76,12 +85,16 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
   private readonly stopWaiters = new Set<() => void>()
   private readonly services: RoundServices
   private readonly receiver: Receiver
+  private readonly jobPolicy: JobPolicy
+  private readonly caps: JobCaps
   private running = false
 
   constructor(init: ParticipantInit) {
     super()
     this.init = init
     this.parts = init.parts ?? defaultParts()
+    this.jobPolicy = init.jobPolicy ?? acceptAnyJob()
+    this.caps = { ...DEFAULT_JOB_CAPS, ...init.jobCaps }
     const now = init.now ?? Date.now
     this.services = {
       self: init.transport.self,
@@ -196,6 +209,32 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     return announcement
   }
 
+  /**
+   * Stop taking part in a job: its loop stops, its state is kept as cancelled (it is not resumed
+   * after a restart, and its announcement is not joined again). False for a job this node does not know.
+   */
+  async cancelJob(jobId: string): Promise<boolean> {
+    const run = this.jobs.get(jobId)
+    if (run !== undefined) {
+      run.abort.abort()
+      await run.done
+      await this.end(run, 'cancelled', 'cancelled on this node')
+      return true
+    }
+    const saved = await this.init.state.load(jobId)
+    if (saved === undefined) return false
+    if (!saved.finished) await this.init.state.save({ ...saved, finished: true, ended: 'cancelled' })
+    return true
+  }
+
+  /** End a job here (cancelled or abandoned): persisted as finished, never resumed. */
+  private async end(run: JobRun, ended: 'cancelled' | 'abandoned', reason: string): Promise<void> {
+    run.state = { ...run.state, finished: true, ended }
+    this.jobs.delete(run.jobId)
+    await this.init.state.save(run.state)
+    this.services.emit('job:ended', { jobId: run.jobId, ended, reason })
+  }
+
   /** Progress of a job this node takes part in. */
   status(jobId: string): PersistedJobState | undefined {
     const run = this.jobs.get(jobId)
@@ -209,6 +248,8 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
 
   /** Resolves when the job finishes (or this participant stops). */
   async waitForJob(jobId: string, options: { signal?: AbortSignal } = {}): Promise<PersistedJobState | undefined> {
+    const ended = this.jobs.has(jobId) ? undefined : await this.init.state.load(jobId)
+    if (ended?.finished === true) return ended
     if (!this.jobs.has(jobId) && this.running) {
       // the announcement may still be on its way
       await new Promise<void>((resolve) => {
@@ -251,6 +292,20 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     if (this.jobs.has(a.jobId)) return
     const saved = await this.init.state.load(a.jobId)
     if (saved?.finished === true) return
+    try {
+      if (a.creator !== this.self) {
+        await this.jobPolicy.admit(a)
+        checkJobCaps(
+          [...this.jobs.values()].map((j) => j.announcement.creator),
+          a.creator,
+          this.caps,
+        )
+      }
+    } catch (err) {
+      const e = err as Error
+      this.reject({ kind: 'job', from, reason: e.message, errorName: e.name, jobId: a.jobId })
+      return
+    }
     try {
       await this.join(a, saved)
     } catch (err) {
@@ -348,6 +403,10 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
           reason: 'no committee majority before the deadline',
         })
         run.state = { ...run.state, attempt: round.attempt + 1 }
+        if (run.state.attempt >= this.caps.maxFailedAttempts) {
+          await this.end(run, 'abandoned', `${run.state.attempt} attempts of round ${round.round + 1} failed`)
+          break
+        }
         await this.init.state.save(run.state)
         await this.sync(run) // maybe the others moved on while we were away
         continue
@@ -355,7 +414,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       await this.complete(run, winner)
     }
     if (!signal.aborted && run.state.round >= spec.rounds) {
-      run.state = { ...run.state, finished: true }
+      run.state = { ...run.state, finished: true, ended: 'completed' }
       await this.init.state.save(run.state)
       this.services.emit('job:finished', { jobId: run.jobId, model: run.state.model, rounds: run.state.round })
     }

@@ -66,6 +66,8 @@ export interface ParticipantEvents {
   }>
   'round:failed': CustomEvent<{ jobId: string; round: number; attempt: number; reason: string }>
   'job:finished': CustomEvent<{ jobId: string; model: string; rounds: number }>
+  /** A job ended on this node before its last round: cancelled, or abandoned after too many failed attempts. */
+  'job:ended': CustomEvent<{ jobId: string; ended: 'cancelled' | 'abandoned'; reason: string }>
   rejected: CustomEvent<RejectionEvent>
 }
 

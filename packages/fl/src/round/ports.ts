@@ -87,6 +87,8 @@ export interface PersistedJobState {
   model: string
   history: Array<{ round: number; model: string; contributions: number; completedAt: number }>
   finished: boolean
+  /** How the job ended here, once finished: all rounds done, cancelled on this node, or abandoned. */
+  ended?: 'completed' | 'cancelled' | 'abandoned'
   /** The agreeing committee results of the latest completed round (served to nodes catching up). */
   lastResults?: SignedMessage[]
 }
