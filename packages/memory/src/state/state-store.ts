@@ -29,6 +29,12 @@ export interface StateStoreOptions<S extends z.ZodType> {
   history?: number
   /** Largest encoded snapshot. Default 64 MiB (put larger data in blobs and save the CID). */
   maxBytes?: number
+  /**
+   * `true`: `save`, `delete` and `move` resolve only once the write is fsync'ed (it survives a
+   * power loss), even in a store opened with `disk.durability: 'commit'`. Default `false`: the
+   * store's durability applies (`flush`, its default, is already fsync'ed).
+   */
+  durable?: boolean
 }
 
 /** One saved revision. */
@@ -111,6 +117,8 @@ export class StateStore<S extends z.ZodType> {
   readonly version: number
   readonly history: number
   readonly maxBytes: number
+  /** Writes wait for the fsync whatever the store's durability (see {@link StateStoreOptions.durable}). */
+  readonly durable: boolean
   private readonly migrations: Record<number, (state: unknown) => unknown>
   private readonly env: DiskEnvironment
   private readonly now: () => number
@@ -132,6 +140,7 @@ export class StateStore<S extends z.ZodType> {
     this.version = assertInteger('version', options.version, 1, 1_000_000)
     this.history = assertInteger('history', options.history ?? 10, 1, 100_000)
     this.maxBytes = assertInteger('maxBytes', options.maxBytes ?? 64 * 1024 * 1024, 1)
+    this.durable = options.durable === true
     this.migrations = options.migrations ?? {}
     this.env = env
     this.now = now
@@ -171,7 +180,7 @@ export class StateStore<S extends z.ZodType> {
     const name = this.name
     const history = this.history
     let revision = 0
-    await env.settle(
+    await this.settle(
       env.root.transaction(() => {
         revision = latestRevision(env, name, key) + 1
         void env.state.put([name, key, revision], bytes as Buffer)
@@ -275,12 +284,53 @@ export class StateStore<S extends z.ZodType> {
     assertKey(key)
     const env = this.env
     const name = this.name
-    await env.settle(
+    await this.settle(
       env.root.transaction(() => {
         const doomed = [...env.state.getKeys({ start: [name, key, 0], end: [name, key, MAX_REVISION] })]
         for (const k of doomed) void env.state.remove(k)
       }),
     )
+  }
+
+  /**
+   * Move every revision of `key` under `to` (after the revisions `to` already has), in one
+   * transaction, without decoding them: sets a snapshot that does not restore aside, kept for
+   * inspection and never loaded under `key` again. Resolves to the number of revisions moved
+   * once durable.
+   *
+   * @throws {InvalidKeyError} for a bad key
+   * @throws {InvalidArgumentError} when `to` is `key`
+   * @example
+   * ```ts
+   * await rounds.move('job-7', 'quarantine.job-7') // rounds.restore('job-7') is now undefined
+   * ```
+   */
+  async move(key: string, to: string): Promise<number> {
+    this.assertOpen()
+    assertKey(key)
+    assertKey(to)
+    if (key === to) throw new InvalidArgumentError(`${this.name}: cannot move ${key} onto itself`)
+    const env = this.env
+    const name = this.name
+    let moved = 0
+    await this.settle(
+      env.root.transaction(() => {
+        let next = latestRevision(env, name, to) + 1
+        const entries = [...env.state.getRange({ start: [name, key, 0], end: [name, key, MAX_REVISION] })]
+        for (const { key: k, value } of entries) {
+          void env.state.put([name, to, next++], Buffer.from(value))
+          void env.state.remove(k)
+        }
+        moved = entries.length
+      }),
+    )
+    return moved
+  }
+
+  private async settle(write: Promise<unknown>): Promise<void> {
+    await this.env.settle(write)
+    // `flush` already waited for the fsync; `commit` did not: a durable store waits for it here
+    if (this.durable && this.env.durability !== 'flush') await this.env.root.flushed
   }
 }
 
