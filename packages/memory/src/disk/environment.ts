@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { BudgetExceededError, StorageError } from '../errors.js'
+import { checkDataFile, type DamagedStoreReport, type OnDamaged } from './damage.js'
 
 /** When a write counts as acknowledged. */
 export type Durability = 'commit' | 'flush'
@@ -24,6 +25,12 @@ export interface DiskEnvironmentInit {
    * kill (kill -9, OOM, a crash) but possibly not a power loss; faster.
    */
   durability: Durability
+  /** A damaged data file: refuse it (`fail`, default) or move it aside and start empty (`set-aside`). */
+  onDamaged?: OnDamaged
+  /** Called when a damaged data file was moved aside. */
+  onSetAside?: (report: DamagedStoreReport) => void
+  /** Clock for the timestamp of a file set aside. */
+  now?: () => number
 }
 
 type Bytes = Buffer
@@ -60,6 +67,7 @@ export class DiskEnvironment {
   /**
    * Open (or create) the environment.
    *
+   * @throws {StoreDamagedError} when the data file is damaged (truncated, overwritten, emptied) and `onDamaged` is `fail`
    * @throws {StorageError} when it cannot be opened (permissions, another open in this process)
    */
   constructor(init: DiskEnvironmentInit) {
@@ -69,10 +77,14 @@ export class DiskEnvironment {
     if (open_paths.has(this.path)) {
       throw new StorageError(`a store at ${this.path} is already open in this process: stop it first`)
     }
+    mkdirSync(this.path, { recursive: true })
+    const file = join(this.path, 'memory.mdb')
+    // checked before LMDB maps it: LMDB crashes the process (SIGBUS/SIGSEGV) on a damaged file
+    const report = checkDataFile(file, init.onDamaged ?? 'fail', init.now ?? Date.now)
+    if (report !== undefined) init.onSetAside?.(report)
     try {
-      mkdirSync(this.path, { recursive: true })
       this.root = open<Bytes, string>({
-        path: join(this.path, 'memory.mdb'),
+        path: file,
         noSubdir: true,
         maxDbs: 16,
         encoding: 'binary',

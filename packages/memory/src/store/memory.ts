@@ -8,6 +8,7 @@ import type { z } from 'zod'
 import { type BlobPutResult, BlobStore, type BlobStoreOptions, type BlobStoreStats } from '../blobs/blob-store.js'
 import type { CID } from '../blobs/cid.js'
 import { createMemoryBudget, type MemoryBudget, type MemoryBudgetStats } from '../budget/memory-budget.js'
+import type { DamagedStoreReport, OnDamaged } from '../disk/damage.js'
 import { DiskEnvironment, type Durability, peekValue } from '../disk/environment.js'
 import { decodeRecord } from '../disk/record.js'
 import { InvalidArgumentError, StoreClosedError, ValueTooLargeError } from '../errors.js'
@@ -35,6 +36,13 @@ export interface MemoryInit {
     maxBytes?: number
     /** When a write is acknowledged: `flush` (default, survives power loss) or `commit` (survives a process crash). */
     durability?: Durability
+    /**
+     * A damaged data file (truncated, overwritten, emptied) found on `start()`: `fail` (default)
+     * rejects with `StoreDamagedError`, naming the file; `set-aside` renames it to
+     * `<file>.damaged-<timestamp>`, starts with an empty store and emits `disk:damaged` (a
+     * warning is logged when nothing listens). The store is never reset silently.
+     */
+    onDamaged?: OnDamaged
   }
   /** How often expired entries are swept from both tiers (ms). Default 30 000; 0 = only lazily on read. */
   sweepIntervalMs?: number
@@ -72,6 +80,8 @@ export interface MemoryEvents {
   evict: CustomEvent<EvictEvent>
   expire: CustomEvent<ExpireEvent>
   'write:error': CustomEvent<WriteErrorEvent>
+  /** `start()` found the data file damaged and moved it aside (`disk.onDamaged: 'set-aside'`); the store started empty. */
+  'disk:damaged': CustomEvent<DamagedStoreReport>
 }
 
 /** Counters and sizes of a store. */
@@ -122,6 +132,7 @@ export class Memory extends TypedEventEmitter<MemoryEvents> {
   private readonly exactClock: boolean
   private readonly diskMaxBytes: number
   private readonly durability: Durability
+  private readonly onDamaged: OnDamaged
   private readonly sweepIntervalMs: number
   private readonly blobOptions: BlobStoreOptions
   private environment: DiskEnvironment | undefined
@@ -158,6 +169,11 @@ export class Memory extends TypedEventEmitter<MemoryEvents> {
       throw new InvalidArgumentError(`disk.durability must be 'flush' or 'commit', got ${String(durability)}`)
     }
     this.durability = durability
+    const onDamaged = init.disk?.onDamaged ?? 'fail'
+    if (onDamaged !== 'fail' && onDamaged !== 'set-aside') {
+      throw new InvalidArgumentError(`disk.onDamaged must be 'fail' or 'set-aside', got ${String(onDamaged)}`)
+    }
+    this.onDamaged = onDamaged
     this.sweepIntervalMs = assertInteger('sweepIntervalMs', init.sweepIntervalMs ?? 30_000, 0, 24 * 3600_000)
     this.blobOptions = init.blobs ?? {}
     this.host = {
@@ -178,6 +194,7 @@ export class Memory extends TypedEventEmitter<MemoryEvents> {
    * Open the persistent tier and start the TTL sweeper. A store that was killed mid-write
    * reopens with every acknowledged write and no torn value.
    *
+   * @throws {StoreDamagedError} when the data file is damaged and `disk.onDamaged` is `fail` (the default)
    * @throws {StorageError} when the store cannot be opened
    */
   async start(): Promise<void> {
@@ -186,6 +203,16 @@ export class Memory extends TypedEventEmitter<MemoryEvents> {
       path: this.path,
       maxBytes: this.diskMaxBytes,
       durability: this.durability,
+      onDamaged: this.onDamaged,
+      now: this.now,
+      onSetAside: (report) => {
+        if (this.listenerCount('disk:damaged') > 0) this.safeDispatch('disk:damaged', report)
+        else {
+          console.warn(
+            `@vain/memory: the store file ${report.file} was damaged (${report.reason}); moved aside to ${report.movedTo}, starting with an empty store`,
+          )
+        }
+      },
     })
     this.blobStore = new BlobStore(this.environment, this.budget, this.blobOptions, this.now)
     this.running = true
@@ -535,6 +562,8 @@ export class Memory extends TypedEventEmitter<MemoryEvents> {
     }
   }
 }
+
+export { type DamagedStoreReport, type OnDamaged, StoreDamagedError } from '../disk/damage.js'
 
 /**
  * Create a hybrid store over a directory. Call `start()` before use.
