@@ -8,6 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { NODE_ROLES } from './auth/descriptor.js'
 import { ConfigError } from './errors.js'
+import type { InboundLimitsInit } from './limits/inbound-limits.js'
 
 const multiaddrString = z.string().refine(
   (s) => {
@@ -101,6 +102,35 @@ export const NodeConfigSchema = z
         /** Inbound token bucket per peer and protocol. */
         rateLimitCapacity: z.number().int().min(1).max(1_000_000).default(100),
         rateLimitRefillPerSecond: z.number().positive().max(1_000_000).default(50),
+        /**
+         * Inbound token bucket per protocol, shared by all peers: identities are free, so the
+         * per-peer bucket alone lets N fresh identities take N times as much. 0 turns it off.
+         */
+        protocolRateLimitCapacity: z.number().int().min(0).max(10_000_000).default(1_000),
+        protocolRateLimitRefillPerSecond: z.number().positive().max(10_000_000).default(500),
+        /** Per-protocol shared budgets that differ from the above, keyed by protocol id. */
+        protocolRateLimitOverrides: z
+          .record(
+            z.string().startsWith('/'),
+            z
+              .object({
+                capacity: z.number().int().min(1).max(10_000_000).optional(),
+                refillPerSecond: z.number().positive().max(10_000_000).optional(),
+              })
+              .strict(),
+          )
+          .default({}),
+        /**
+         * Inbound token bucket per source address range (IPv4 /24, IPv6 /48; all loopback
+         * addresses are one range), all protocols together, shared by every peer in the range.
+         * Default 500; 0 (off) with the `loopback` profile, where every peer is 127.0.0.1 —
+         * set it there to test it. 0 turns it off.
+         */
+        rangeRateLimitCapacity: z.number().int().min(0).max(10_000_000).optional(),
+        rangeRateLimitRefillPerSecond: z.number().positive().max(10_000_000).default(250),
+        /** Prefix lengths that make an address range. */
+        rangeIPv4PrefixBits: z.number().int().min(8).max(32).default(24),
+        rangeIPv6PrefixBits: z.number().int().min(16).max(128).default(48),
         /** Outbound circuit breaker: consecutive failures before it opens. */
         breakerFailureThreshold: z.number().int().min(1).max(1000).default(5),
         breakerBaseBackoffMs: positiveMs.default(1_000),
@@ -125,6 +155,12 @@ export const NodeConfigSchema = z
       .default({
         rateLimitCapacity: 100,
         rateLimitRefillPerSecond: 50,
+        protocolRateLimitCapacity: 1_000,
+        protocolRateLimitRefillPerSecond: 500,
+        protocolRateLimitOverrides: {},
+        rangeRateLimitRefillPerSecond: 250,
+        rangeIPv4PrefixBits: 24,
+        rangeIPv6PrefixBits: 48,
         breakerFailureThreshold: 5,
         breakerBaseBackoffMs: 1_000,
         breakerMaxBackoffMs: 60_000,
@@ -167,6 +203,49 @@ export const NodeConfigSchema = z
  */
 export function targetPeersOf(config: Pick<NodeConfig, 'profile' | 'discovery'>): number {
   return config.discovery.targetPeers ?? (config.profile === 'loopback' ? 12 : 32)
+}
+
+/**
+ * The inbound budgets a node enforces, from `limits`: per peer and protocol, per protocol
+ * (shared by all peers) and per address range (shared by the peers in it; off by default with
+ * the `loopback` profile, where every peer is one range).
+ *
+ * @example
+ * ```ts
+ * inboundLimitsOf(parseNodeConfig({ profile: 'public' })).perRange // { capacity: 500, refillPerSecond: 250, … }
+ * ```
+ */
+export function inboundLimitsOf(config: Pick<NodeConfig, 'profile' | 'limits'>): InboundLimitsInit {
+  const l = config.limits
+  const rangeCapacity = l.rangeRateLimitCapacity ?? (config.profile === 'loopback' ? 0 : 500)
+  return {
+    perPeer: { capacity: l.rateLimitCapacity, refillPerSecond: l.rateLimitRefillPerSecond },
+    perProtocol:
+      l.protocolRateLimitCapacity === 0
+        ? false
+        : {
+            capacity: l.protocolRateLimitCapacity,
+            refillPerSecond: l.protocolRateLimitRefillPerSecond,
+            overrides: Object.fromEntries(
+              Object.entries(l.protocolRateLimitOverrides).map(([id, o]) => [
+                id,
+                {
+                  ...(o.capacity !== undefined ? { capacity: o.capacity } : {}),
+                  ...(o.refillPerSecond !== undefined ? { refillPerSecond: o.refillPerSecond } : {}),
+                },
+              ]),
+            ),
+          },
+    perRange:
+      rangeCapacity === 0
+        ? false
+        : {
+            capacity: rangeCapacity,
+            refillPerSecond: l.rangeRateLimitRefillPerSecond,
+            ipv4PrefixBits: l.rangeIPv4PrefixBits,
+            ipv6PrefixBits: l.rangeIPv6PrefixBits,
+          },
+  }
 }
 
 /** What callers pass: everything optional. */

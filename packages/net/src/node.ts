@@ -9,7 +9,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
-import type { Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerDiscovery, PeerId, PrivateKey } from '@libp2p/interface'
 import { type KadDHT, kadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -29,7 +29,7 @@ import {
   type PeerRejectedEvent,
 } from './auth/index.js'
 import { type AdaptiveCompressor, createAdaptiveCompressor, decompress } from './compression/index.js'
-import { type NodeConfig, type NodeConfigInput, parseNodeConfig, targetPeersOf } from './config.js'
+import { inboundLimitsOf, type NodeConfig, type NodeConfigInput, parseNodeConfig, targetPeersOf } from './config.js'
 import {
   type BootstrapWithRedial,
   bootstrapWithRedial,
@@ -42,7 +42,7 @@ import {
 import { NotStartedError, PeerDeniedError, VainNetError } from './errors.js'
 import { GossipBus, type GossipMessageInfo, gossipOptions, type Topic } from './gossip/index.js'
 import { loadOrCreateIdentity } from './identity/index.js'
-import { CircuitBreakers, RateLimiter } from './limits/index.js'
+import { CircuitBreakers, InboundLimits, type RateLimiter } from './limits/index.js'
 import { ConnectionPool, type ConnectionPoolStats } from './pool/index.js'
 import {
   type ChunkCodec,
@@ -116,7 +116,10 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
   readonly sessions: SessionTracker
   readonly pool: ConnectionPool
   readonly breakers: CircuitBreakers
+  /** Inbound per-peer buckets (`${peerId}${protocol}`); the same as `inboundLimits.perPeer`. */
   readonly rateLimiter: RateLimiter
+  /** Inbound budgets: per peer, per protocol (shared) and per address range (shared). */
+  readonly inboundLimits: InboundLimits
   readonly compressor: AdaptiveCompressor
   readonly denyList: PeerDenyList
   private bus: GossipBus | undefined
@@ -163,10 +166,8 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
           ].includes(err.name)
         ),
     })
-    this.rateLimiter = new RateLimiter({
-      capacity: config.limits.rateLimitCapacity,
-      refillPerSecond: config.limits.rateLimitRefillPerSecond,
-    })
+    this.inboundLimits = new InboundLimits(inboundLimitsOf(config))
+    this.rateLimiter = this.inboundLimits.perPeer
     this.compressor = createAdaptiveCompressor()
     this.codec = {
       compress: async (chunk) => (await this.compressor.compress('payload', chunk)).bytes,
@@ -318,11 +319,12 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
 
   private guard() {
     return {
-      admit: (peer: PeerId, protocol: string): void => {
+      admit: (peer: PeerId, protocol: string, connection?: Connection): void => {
         if (this.config.handshake.required && !this.libp2p.services.handshake.isAuthenticated(peer)) {
           throw new PeerDeniedError(`peer ${peer} has not completed the vAIn handshake`)
         }
-        this.rateLimiter.take(`${peer.toString()}${protocol}`)
+        // per peer, per address range and per protocol: a token from each, or from none
+        this.inboundLimits.admit(peer.toString(), protocol, connection?.remoteAddr)
       },
       onInbound: (evt: InboundEvent): void => {
         this.pool.touch(evt.remotePeer)
@@ -333,7 +335,8 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
 
   /**
    * Serve a request/response protocol. Only peers that completed the handshake are served (when
-   * `handshake.required`), each at most at the configured rate per protocol.
+   * `handshake.required`), each at most at the configured rate per protocol, and all peers
+   * together within the protocol's and their address range's shared budgets.
    */
   async handle<Req extends z.ZodType, Res extends z.ZodType>(
     protocol: RequestProtocol<Req, Res>,

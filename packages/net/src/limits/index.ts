@@ -15,6 +15,14 @@
  * ```
  * @module
  */
+
+export {
+  type AddressRangeOptions,
+  addressRangeOf,
+  ipRangeOf,
+  LOOPBACK_RANGE,
+  UNKNOWN_RANGE,
+} from './address-range.js'
 export {
   type CircuitBreakerEvents,
   type CircuitBreakerInit,
@@ -24,6 +32,12 @@ export {
   type CircuitStateChange,
   createCircuitBreakers,
 } from './circuit-breaker.js'
+export {
+  type AdmitResult,
+  type InboundBudget,
+  InboundLimits,
+  type InboundLimitsInit,
+} from './inbound-limits.js'
 export {
   createRateLimiter,
   DEFAULT_TOKEN_BUCKET,

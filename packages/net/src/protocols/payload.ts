@@ -159,7 +159,7 @@ async function receiveOne<Meta extends z.ZodType>(
   let finished = false
   try {
     try {
-      options.admit?.(remotePeer, protocol.id)
+      options.admit?.(remotePeer, protocol.id, connection)
       const first = await framed.read({ signal: idle(signal, protocol.idleTimeoutMs) })
       if (first === null) throw new InvalidMessageError(`${protocol.id}: stream closed before a header`)
       const header = decodeMessage(first, HeaderSchema, { maxBytes: maxHeaderBytes, label: protocol.id })

@@ -97,8 +97,11 @@ export type RequestHandler<Req extends z.ZodType, Res extends z.ZodType> = (
 
 /** Hooks the node uses to guard every inbound stream. */
 export interface InboundGuard {
-  /** Throw (e.g. `RateLimitedError`, `PeerDeniedError`) to refuse the request with that error. */
-  admit?(remotePeer: PeerId, protocol: string): void
+  /**
+   * Throw (e.g. `RateLimitedError`, `PeerDeniedError`) to refuse the request with that error;
+   * `connection` gives the remote address (`connection.remoteAddr`) for per-range budgets.
+   */
+  admit?(remotePeer: PeerId, protocol: string, connection?: Connection): void
   /** Called after each request with its outcome. */
   onInbound?(event: InboundEvent): void
 }
@@ -164,7 +167,7 @@ async function serveOne<Req extends z.ZodType, Res extends z.ZodType>(
   try {
     let body: unknown
     try {
-      options.admit?.(remotePeer, protocol.id)
+      options.admit?.(remotePeer, protocol.id, connection)
       const frame = await framed.read({ signal })
       if (frame === null) throw new InvalidMessageError(`${protocol.id}: stream closed before a request`)
       const envelope = decodeMessage(frame, RequestEnvelopeSchema, {
