@@ -5,6 +5,7 @@
  *   pnpm bench                 # full: networks of 10/50/100 nodes
  *   pnpm bench -- --quick      # networks of 10/30 nodes, smaller payloads
  *   pnpm bench -- --only throughput,compression
+ *   pnpm bench -- --only flood   # honest latency under a Sybil flood (bench/flood.ts)
  */
 
 import { spawn } from 'node:child_process'
@@ -41,11 +42,11 @@ try {
   process.exit(2)
 }
 if (values.help) {
-  console.log('usage: pnpm bench [-- --quick] [-- --only formation,gossip,latency,throughput,compression]')
+  console.log('usage: pnpm bench [-- --quick] [-- --only formation,gossip,latency,throughput,compression,flood]')
   process.exit(0)
 }
 const quick = values.quick
-const only = new Set((values.only ?? 'formation,gossip,latency,throughput,compression').split(','))
+const only = new Set((values.only ?? 'formation,gossip,latency,throughput,compression,flood').split(','))
 
 const fmt = (n: number, d = 1): string => n.toFixed(d)
 const pct = (xs: number[], p: number): number => {
@@ -304,5 +305,14 @@ if (only.has('throughput')) await throughput()
 if (only.has('formation') || only.has('gossip')) {
   const sizes = quick ? [10, 30] : [10, 50, 100]
   await formation(sizes, sizes[sizes.length - 1] as number)
+}
+if (only.has('flood')) {
+  // its own script (server and attackers in their own processes): run it as a child
+  const flood = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL('./flood.ts', import.meta.url).pathname, ...(quick ? ['--quick'] : [])],
+    { stdio: 'inherit' },
+  )
+  await once(flood, 'exit')
 }
 process.exit(0)
