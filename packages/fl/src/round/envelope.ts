@@ -5,7 +5,7 @@
  * signature over the bytes they received, then decode and validate them; nothing is re-encoded.
  * @module
  */
-import { decode, encode } from 'cborg'
+import { type DecodeOptions, decode, encode, type Token, Tokenizer, Type } from 'cborg'
 import { z } from 'zod'
 import { InvalidMessageError } from './errors.js'
 
@@ -34,6 +34,72 @@ export const SignedMessageSchema = z.strictObject({
 })
 
 const encoder = new TextEncoder()
+
+/**
+ * Deepest nesting of arrays and maps in a message body. Round messages nest a few levels (a job
+ * spec's free-form fields add at most 16 more); cborg decodes recursively, so deeper bodies are
+ * refused before they are decoded that deep.
+ */
+export const MAX_MESSAGE_DEPTH = 64
+
+type DecodeTokenizer = NonNullable<DecodeOptions['tokenizer']>
+
+/** cborg's tokenizer, counting open arrays, maps and tags: refuses nesting deeper than `maxDepth`. */
+class DepthLimitedTokenizer implements DecodeTokenizer {
+  private readonly inner: Tokenizer
+  /** Items left in each open container (2 per map entry); `Infinity` for an indefinite length. */
+  private readonly open: number[] = []
+  private readonly maxDepth: number
+
+  constructor(data: Uint8Array, maxDepth: number) {
+    // cborg's default decode options (what `decode` hands its own tokenizer)
+    this.inner = new Tokenizer(data, { strict: false, allowIndefinite: true, allowUndefined: true, allowBigInt: true })
+    this.maxDepth = maxDepth
+  }
+
+  done(): boolean {
+    return this.inner.done()
+  }
+
+  pos(): number {
+    return this.inner.pos()
+  }
+
+  next(): Token {
+    const token = this.inner.next()
+    const open = this.open
+    if (Type.equals(token.type, Type.break)) {
+      // the end of an indefinite-length container (any other break is refused by the decoder)
+      if (open[open.length - 1] === Infinity) open.pop()
+    } else {
+      const top = open.length - 1
+      if (top >= 0 && open[top] !== Infinity) (open[top] as number)--
+      const items = Type.equals(token.type, Type.array)
+        ? (token.value as number)
+        : Type.equals(token.type, Type.map)
+          ? (token.value as number) * 2
+          : Type.equals(token.type, Type.tag)
+            ? 1
+            : 0
+      if (items > 0) {
+        open.push(items)
+        if (open.length > this.maxDepth) throw new Error(`nested deeper than ${this.maxDepth} levels`)
+      }
+    }
+    while (open.length > 0 && open[open.length - 1] === 0) open.pop()
+    return token
+  }
+}
+
+/**
+ * cborg's `decode` (strict defaults), refusing bodies nested deeper than `maxDepth` before the
+ * recursive decoder gets there.
+ *
+ * @throws {Error} for bytes that are not one CBOR value or nest too deep
+ */
+export function decodeBounded(body: Uint8Array, maxDepth = MAX_MESSAGE_DEPTH): unknown {
+  return decode(body, { tokenizer: new DepthLimitedTokenizer(body, maxDepth) })
+}
 
 /** The bytes a signature covers: `vain-<kind>-v1\0` then the body, unchanged. */
 export function signingInput(kind: MessageKind, body: Uint8Array): Uint8Array {
@@ -77,7 +143,7 @@ export function openMessage<S extends z.ZodType>(kind: MessageKind, raw: unknown
   if (!envelope.success) throw new InvalidMessageError(`${kind}: not a signed message (${issue(envelope.error)})`)
   let value: unknown
   try {
-    value = decode(envelope.data.body)
+    value = decodeBounded(envelope.data.body)
   } catch (err) {
     throw new InvalidMessageError(`${kind}: undecodable body: ${(err as Error).message}`)
   }

@@ -20,18 +20,97 @@ export const ModelAddressSchema = z
 /** A peer id string. */
 export const PeerIdSchema = z.string().min(1).max(128)
 
+/** Deepest nesting of a free-form field of a job (`architecture`, each `params`). */
+export const MAX_JOB_FIELD_DEPTH = 16
+/** Largest encoded size of a free-form field of a job (bytes, about its CBOR size). */
+export const MAX_JOB_FIELD_BYTES = 64 * 1024
+
+const utf8 = new TextEncoder()
+
+/** Bytes of a CBOR header carrying `n`. */
+function headerBytes(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9
+}
+
+/**
+ * Nesting depth and about the CBOR size of `value`, walked without recursion; stops as soon as
+ * either passes its limit (so a deep, huge or cyclic value costs at most the limits to refuse).
+ * A scalar has depth 0, `{ a: 1 }` depth 1.
+ */
+export function measureValue(
+  value: unknown,
+  limits: { maxDepth: number; maxBytes: number },
+): { depth: number; bytes: number; exceeded?: 'depth' | 'bytes' } {
+  let depth = 0
+  let bytes = 0
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, d] = stack.pop() as [unknown, number]
+    if (v !== null && typeof v === 'object' && !ArrayBuffer.isView(v) && d + 1 > depth) {
+      depth = d + 1 // a container: one level more than where it is
+      if (depth > limits.maxDepth) return { depth, bytes, exceeded: 'depth' }
+    }
+    if (typeof v === 'string') {
+      bytes += v.length > limits.maxBytes ? v.length : utf8.encode(v).byteLength
+      bytes += headerBytes(v.length)
+    } else if (typeof v === 'number') {
+      bytes += Number.isInteger(v) ? headerBytes(Math.abs(v)) : 9
+    } else if (typeof v === 'bigint') {
+      bytes += 9
+    } else if (v === null || v === undefined || typeof v === 'boolean') {
+      bytes += 1
+    } else if (ArrayBuffer.isView(v)) {
+      bytes += v.byteLength + headerBytes(v.byteLength)
+    } else if (Array.isArray(v)) {
+      bytes += v.length > limits.maxBytes ? v.length : headerBytes(v.length) // items take a byte or more
+      for (let i = v.length - 1; i >= 0 && bytes <= limits.maxBytes; i--) stack.push([v[i], d + 1])
+    } else if (v instanceof Map) {
+      bytes += v.size > limits.maxBytes ? v.size : headerBytes(v.size)
+      for (const [k, item] of v) {
+        if (bytes > limits.maxBytes) break
+        stack.push([k, d + 1], [item, d + 1])
+      }
+    } else if (typeof v === 'object') {
+      const keys = Object.keys(v as object)
+      bytes += keys.length > limits.maxBytes ? keys.length : headerBytes(keys.length)
+      for (const k of keys) {
+        if (bytes > limits.maxBytes) break
+        bytes += utf8.encode(k).byteLength + 1
+        stack.push([(v as Record<string, unknown>)[k], d + 1])
+      }
+    } else {
+      bytes += 9 // a function or a symbol: refused by the encoder anyway
+    }
+    if (bytes > limits.maxBytes) return { depth, bytes, exceeded: 'bytes' }
+  }
+  return { depth, bytes }
+}
+
+/** Refuse a free-form value nested deeper than 16 levels or encoding to more than 64 KiB. */
+function bounded(value: unknown, ctx: z.RefinementCtx): void {
+  const m = measureValue(value, { maxDepth: MAX_JOB_FIELD_DEPTH, maxBytes: MAX_JOB_FIELD_BYTES })
+  if (m.exceeded === 'depth') {
+    ctx.addIssue({ code: 'custom', message: `nested deeper than ${MAX_JOB_FIELD_DEPTH} levels` })
+  } else if (m.exceeded === 'bytes') {
+    ctx.addIssue({ code: 'custom', message: `larger than ${MAX_JOB_FIELD_BYTES} bytes encoded` })
+  }
+}
+
+/** Free-form parameters of a part (or the dataset): at most 16 levels deep and 64 KiB. */
+const Params = z.record(z.string(), z.unknown()).superRefine(bounded).default({})
+
 /** Names of pluggable parts; the runtime resolves them from registries. */
-const Named = z.strictObject({ name: z.string().min(1).max(64), params: z.record(z.string(), z.unknown()).default({}) })
+const Named = z.strictObject({ name: z.string().min(1).max(64), params: Params })
 
 /** What a training job asks for. `jobId` is the hash of this spec and its creator. */
 export const JobSpecSchema = z.strictObject({
   name: z.string().min(1).max(128),
-  /** Architecture (see `ArchitectureSchema`). */
-  architecture: z.unknown(),
+  /** Architecture (see `ArchitectureSchema`); at most 16 levels deep and 64 KiB. */
+  architecture: z.unknown().superRefine(bounded),
   /** Content address of the initial model (see {@link ModelAddressSchema}). */
   initialModel: ModelAddressSchema,
   /** Dataset descriptor every trainer resolves locally, e.g. { name: 'mnist' }. */
-  dataset: z.strictObject({ name: z.string().min(1).max(64), params: z.record(z.string(), z.unknown()).default({}) }),
+  dataset: z.strictObject({ name: z.string().min(1).max(64), params: Params }),
   strategy: Named,
   aggregator: Named,
   codec: Named,
