@@ -191,6 +191,14 @@ export async function startApi(opts: {
               : {}),
           })
         }
+        if (req.method === 'DELETE' && parts[0] === 'jobs' && parts.length === 2) {
+          const jobId = parts[1] as string
+          if (!/^[0-9a-f]{64}$/.test(jobId))
+            throw new HttpError(400, 'InvalidJobId', 'a job id is 64 lowercase hex chars')
+          if (!(await participant.cancelJob(jobId)))
+            throw new HttpError(404, 'JobNotFound', `no job ${jobId} on this node`)
+          return json(res, 200, { jobId, ended: 'cancelled' })
+        }
         if (req.method === 'POST' && url.pathname === '/jobs') {
           const body = await readBody(req)
           const parsed = JobSpecSchema.safeParse(body)

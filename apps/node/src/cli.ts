@@ -27,6 +27,7 @@ Usage:
   vain job submit --api URL -d DIR FILE.json
                                        submit a job (a JSON job spec) through a node
   vain job status --api URL JOB_ID     show a job's progress
+  vain job cancel --api URL JOB_ID     stop taking part in a job (not resumed after a restart)
   vain peers --api URL                 list a node's peers
   vain model export --api URL CID -o FILE.onnx
                                        save a model as a standard ONNX inference model
@@ -45,6 +46,9 @@ start options:
       --api-port N         local REST API port on 127.0.0.1 (0 = any free port, default 0)
       --no-api             no REST API
       --mnist-shard I/N    train on MNIST shard I of N (non-IID, Dirichlet alpha)
+      --accept-jobs-from PEER|any
+                           take on jobs from this creator (repeatable), or from any creator
+                           (the default, with a warning); its own jobs always
       --alpha A            Dirichlet alpha of the shards (default 0.5)
       --rpc URL            chain JSON-RPC endpoint (the config's chain.rpcUrl)
       --account N          sign with a local chain's development account N (chain.account)
@@ -148,6 +152,12 @@ async function chainFlags(values: Record<string, unknown>): Promise<Record<strin
   }
 }
 
+/** `--accept-jobs-from PEER|any` (repeatable) → the config's `jobs` section. */
+function acceptFlag(values: string[] | undefined): { accept: 'any' | string[] } | undefined {
+  if (values === undefined) return undefined
+  return { accept: values.includes('any') ? 'any' : values }
+}
+
 async function main(argv: string[]): Promise<void> {
   // `pnpm demo -- --nodes 8` passes the `--` through: drop it
   const [command, ...rest] = argv.filter((a) => a !== '--')
@@ -186,6 +196,7 @@ async function main(argv: string[]): Promise<void> {
           rpc: { type: 'string' },
           account: { type: 'string' },
           addresses: { type: 'string' },
+          'accept-jobs-from': { type: 'string', multiple: true },
           json: { type: 'boolean' },
           verbose: { type: 'boolean', short: 'v' },
         },
@@ -222,6 +233,7 @@ async function main(argv: string[]): Promise<void> {
       logLevel: values.verbose === true ? 'debug' : undefined,
       json: values.json,
       chain: await chainFlags(values),
+      jobs: acceptFlag(values['accept-jobs-from'] as string[] | undefined),
     }
     let config: Awaited<ReturnType<typeof loadAppConfig>>
     try {
@@ -360,6 +372,12 @@ async function main(argv: string[]): Promise<void> {
         body,
         token,
       })
+      process.stdout.write(`${JSON.stringify(r)}\n`)
+      return
+    }
+    if (command === 'job' && sub === 'cancel') {
+      const id = positionals[0] ?? usage('job cancel needs a JOB_ID')
+      const r = await api(base, `/jobs/${encodeURIComponent(id)}`, { method: 'DELETE', token })
       process.stdout.write(`${JSON.stringify(r)}\n`)
       return
     }

@@ -186,7 +186,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const chainArgs = (i: number) => (chainSetup === undefined ? [] : ['--config', chainSetup.configFor(i)])
     // 1. the network: node 0 first, the others bootstrap from up to 3 nodes already up (not all
     // from node 0: with 50+ nodes a single bootstrap node is swamped) and find each other (PEX, DHT)
-    const common = ['--profile', 'loopback', '--json', ...(opts.verbose ? ['-v'] : [])]
+    // a local demo network: every node takes on the observer's jobs (an explicit opt-in)
+    const common = ['--profile', 'loopback', '--json', '--accept-jobs-from', 'any', ...(opts.verbose ? ['-v'] : [])]
     const shardArgs = (i: number) => ['--mnist-shard', `${i}/${opts.nodes}`]
     const extra = (i: number) => ({
       nodeFlags: opts.nodeFlags,

@@ -29,11 +29,51 @@ function readable(out: NodeJS.WritableStream, name: string | undefined): Destina
   }
 }
 
+/** How often one warning or error message is written per window; the rest are counted. */
+export interface LogRateLimit {
+  /** Lines of one message per window. Default 5. */
+  perWindow: number
+  /** Window (ms). Default 10,000. */
+  windowMs: number
+}
+
+/**
+ * Repeated warnings and errors (the same message, whatever its fields) are written at most
+ * `perWindow` times a window; when a window with suppressed lines ends, the next line of that
+ * message carries `suppressed: N`. A peer that makes the node warn in a loop cannot flood the log.
+ */
+function rateLimited(
+  write: (msg: string, fields: Record<string, unknown>) => void,
+  limit: LogRateLimit,
+  now: () => number,
+): (msg: string, fields?: Record<string, unknown>) => void {
+  const seen = new Map<string, { start: number; n: number; suppressed: number }>()
+  return (msg, fields = {}) => {
+    const t = now()
+    let e = seen.get(msg)
+    if (e === undefined || t - e.start >= limit.windowMs) {
+      const suppressed = e?.suppressed ?? 0
+      e = { start: t, n: 0, suppressed: 0 }
+      seen.set(msg, e)
+      if (seen.size > 1_000) seen.delete(seen.keys().next().value as string)
+      if (suppressed > 0) fields = { ...fields, suppressed }
+    }
+    if (e.n >= limit.perWindow) {
+      e.suppressed++
+      return
+    }
+    e.n++
+    write(msg, fields)
+  }
+}
+
 export function createLogger(options: {
   level: LogLevel
   json: boolean
   name?: string
   stream?: NodeJS.WritableStream
+  rateLimit?: Partial<LogRateLimit>
+  now?: () => number
 }): Logger {
   const out = options.stream ?? process.stderr
   const log = pino(
@@ -46,9 +86,11 @@ export function createLogger(options: {
     },
     options.json ? (out as DestinationStream) : readable(out, options.name),
   )
+  const limit = { perWindow: 5, windowMs: 10_000, ...options.rateLimit }
+  const now = options.now ?? Date.now
   return {
-    error: (m, f) => log.error(f ?? {}, m),
-    warn: (m, f) => log.warn(f ?? {}, m),
+    error: rateLimited((m, f) => log.error(f, m), limit, now),
+    warn: rateLimited((m, f) => log.warn(f, m), limit, now),
     info: (m, f) => log.info(f ?? {}, m),
     debug: (m, f) => log.debug(f ?? {}, m),
   }

@@ -9,6 +9,8 @@
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
+  acceptAnyJob,
+  allowJobCreators,
   createLocalTrainer,
   createParticipant,
   type Dataset,
@@ -197,7 +199,17 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   const roles = { trainer: learner !== undefined, aggregator: config.roles.includes('aggregator') }
   // with a chain: "staked and tier >= the role's tier", read from chain; else the job's allow-lists
   const chain = config.chain === undefined ? undefined : new ChainService({ config: config.chain, node, log, roles })
+  const accept = config.jobs?.accept ?? 'any'
+  if (config.jobs === undefined) {
+    log.warn('this node takes on jobs from any creator: set jobs.accept (or --accept-jobs-from) to restrict it')
+  }
   const participant = (options.participant ?? createParticipant)({
+    jobPolicy: accept === 'any' ? acceptAnyJob() : allowJobCreators(accept),
+    jobCaps: {
+      ...(config.jobs?.maxActive !== undefined ? { maxActiveJobs: config.jobs.maxActive } : {}),
+      ...(config.jobs?.maxPerCreator !== undefined ? { maxJobsPerCreator: config.jobs.maxPerCreator } : {}),
+      ...(config.jobs?.maxFailedAttempts !== undefined ? { maxFailedAttempts: config.jobs.maxFailedAttempts } : {}),
+    },
     transport,
     models,
     state,
@@ -243,6 +255,9 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
     const level = agreed !== held || fetched > 0 ? 'info' : 'debug'
     log[level]('committee agreed on the contributors', { round, held, agreed, fetched })
   })
+  participant.addEventListener('job:ended', (e) =>
+    log.warn(`job ${e.detail.ended}`, { job: e.detail.jobId.slice(0, 12), reason: e.detail.reason }),
+  )
   participant.addEventListener('round:failed', (e) =>
     log.warn('round failed', { round: e.detail.round, reason: e.detail.reason }),
   )

@@ -182,4 +182,23 @@ describe('REST API', () => {
     expect(node.participant.jobIds()).toContain(jobId)
     expect((await fetch(`${base}/jobs/${jobId}`)).status).toBe(200)
   })
+
+  it('cancels a job with DELETE /jobs/:id and the token: it stops here and is reported cancelled', async () => {
+    const model = createModel(mlp(784, [8], 10), { seed: 2 })
+    const initialModel = await node.models.put(encodeModel(model))
+    const res = await fetch(`${base}/jobs`, {
+      method: 'POST',
+      headers: authed(),
+      body: JSON.stringify({ ...jobSpec(initialModel), name: 'to-cancel' }),
+    })
+    const { jobId } = (await res.json()) as { jobId: string }
+    expect((await fetch(`${base}/jobs/${jobId}`, { method: 'DELETE' })).status).toBe(401) // no token
+    const del = await fetch(`${base}/jobs/${jobId}`, { method: 'DELETE', headers: authed() })
+    expect(del.status, await del.clone().text()).toBe(200)
+    expect(node.participant.jobIds()).not.toContain(jobId)
+    expect((await node.participant.waitForJob(jobId))?.ended).toBe('cancelled')
+    const missing = await fetch(`${base}/jobs/${'e'.repeat(64)}`, { method: 'DELETE', headers: authed() })
+    expect(missing.status).toBe(404)
+    expect((await fetch(`${base}/jobs/nope`, { method: 'DELETE', headers: authed() })).status).toBe(400)
+  })
 })
