@@ -212,6 +212,11 @@ describe('vain start and vain job submit against a running node', () => {
     expect(jobId).toMatch(/\w{16,}/)
     const status = vain('job', 'status', '--api', api, jobId)
     expect(status.status, status.stderr).toBe(0)
+    const cancel = vain('job', 'cancel', '--api', api, '-d', dir, jobId)
+    expect(cancel.status, cancel.stderr).toBe(0)
+    expect(JSON.parse(cancel.stdout)).toEqual({ jobId, ended: 'cancelled' })
+    const after = vain('job', 'status', '--api', api, jobId)
+    expect(after.status).toBe(1) // no longer running on the node
     const token = (await readFile(join(dir, 'api-token'), 'utf8')).trim()
     const viaEnv = vainEnv({ ...process.env, VAIN_API_TOKEN: token }, 'job', 'submit', '--api', api, file)
     expect(viaEnv.status, viaEnv.stderr).toBe(0)
