@@ -153,9 +153,12 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       this.unsubscribe.push(t.onLatestRequest((jobId) => this.jobs.get(jobId)?.state.lastResults))
     }
     for (const jobId of await this.init.state.list()) {
-      const saved = await this.init.state.load(jobId)
-      if (saved === undefined || saved.finished) continue
+      // each job on its own: a state that does not load or open (damaged, undecodable) is
+      // reported by its id and the node starts with the others (the @vain/memory store also
+      // sets such a state aside, so it is reported once)
       try {
+        const saved = await this.init.state.load(jobId)
+        if (saved === undefined || saved.finished) continue
         await this.join(openRoundMessage('job', saved.announcement), saved)
       } catch (err) {
         this.reject({
