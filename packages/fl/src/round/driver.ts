@@ -159,7 +159,14 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       try {
         const saved = await this.init.state.load(jobId)
         if (saved === undefined || saved.finished) continue
-        await this.join(openRoundMessage('job', saved.announcement), saved)
+        let announcement: JobAnnouncement
+        try {
+          announcement = openRoundMessage('job', saved.announcement)
+        } catch (err) {
+          await this.init.state.setAside?.(jobId, (err as Error).message)
+          throw err
+        }
+        await this.join(announcement, saved)
       } catch (err) {
         this.reject({
           kind: 'job',
@@ -293,7 +300,14 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       return
     }
     if (this.jobs.has(a.jobId)) return
-    const saved = await this.init.state.load(a.jobId)
+    let saved: PersistedJobState | undefined
+    try {
+      saved = await this.init.state.load(a.jobId)
+    } catch (err) {
+      // a damaged state (set aside by the store) or a store error: report it, do not join now
+      this.reject({ kind: 'job', from, reason: (err as Error).message, errorName: (err as Error).name, jobId: a.jobId })
+      return
+    }
     if (saved?.finished === true) return
     try {
       if (a.creator !== this.self) {

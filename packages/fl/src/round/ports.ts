@@ -98,6 +98,11 @@ export interface JobStateStore {
   load(jobId: string): Promise<PersistedJobState | undefined>
   save(state: PersistedJobState): Promise<void>
   list(): Promise<string[]>
+  /**
+   * Set a job's state aside (kept, never listed or loaded again) when the round finds it
+   * unusable though it loaded, e.g. an announcement that no longer decodes.
+   */
+  setAside?(jobId: string, reason: string): Promise<void>
 }
 
 /** Who may serve on a committee and who is expected to train (the chain plugs in stake/tier). */

@@ -148,6 +148,9 @@ export function memoryJobStateStore(memory: Memory, options: MemoryJobStateStore
       await states.save(state.jobId, { ...state })
     },
     list: async () => states.keys().filter((key) => JOB_ID.test(key)),
+    setAside: async (jobId) => {
+      if (JOB_ID.test(jobId) && states.keys().includes(jobId)) await states.move(jobId, `${QUARANTINE_PREFIX}${jobId}`)
+    },
     quarantined: () =>
       states
         .keys()
