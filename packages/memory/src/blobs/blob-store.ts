@@ -8,14 +8,17 @@ import { decode, encode } from 'cborg'
 import { LRUCache } from 'lru-cache'
 import { TypedEventEmitter } from 'main-event'
 import type { MemoryBudget } from '../budget/memory-budget.js'
-import type { DiskEnvironment } from '../disk/environment.js'
+import { type DiskEnvironment, peekValue } from '../disk/environment.js'
 import {
   BlobIncompleteError,
   BlobNotFoundError,
+  BudgetExceededError,
   CidMismatchError,
   CorruptedChunkError,
   CorruptedValueError,
   InvalidArgumentError,
+  MemoryError,
+  type MemoryErrorOptions,
   StorageError,
   StoreClosedError,
   TruncatedError,
@@ -32,7 +35,7 @@ import {
   type Manifest,
   MIN_CHUNK_BYTES,
 } from './manifest.js'
-import { type BlobSource, concat, isBlobSource, rechunk } from './rechunk.js'
+import { type BlobSource, isBlobSource, rechunk } from './rechunk.js'
 
 /** Options of the blob store (`createMemory({ blobs })`). */
 export interface BlobStoreOptions {
@@ -42,6 +45,40 @@ export interface BlobStoreOptions {
   cacheBytes?: number
   /** Part of `cacheBytes` the shared budget never takes back. Default 0. */
   cacheReservedBytes?: number
+  /**
+   * Disk budget of the blob store: most bytes of disk pages holding chunks. When a put or a
+   * fetched chunk would go over it, complete unpinned blobs are removed, least recently used
+   * first (pinned and partial blobs never; chunks a pinned blob or a running put uses stay);
+   * when that is not enough it fails with `BudgetExceededError`. Default: no limit.
+   */
+  maxBytes?: number
+  /**
+   * Largest blob (or range) {@link BlobStore.getBytes} returns in one buffer unless the call
+   * passes its own `maxBytes`. Default 256 MiB. Larger blobs: stream them with `get()`.
+   */
+  maxGetBytes?: number
+}
+
+/**
+ * A blob (or range) is larger than the caller accepts (`maxBytes` of `get`/`getBytes`): refused
+ * from its manifest, before any chunk is read.
+ */
+export class BlobTooLargeError extends MemoryError {
+  static override name = 'BlobTooLargeError'
+  override name = 'BlobTooLargeError'
+  readonly cid: string
+  /** Bytes the read would return. */
+  readonly size: number
+  readonly limit: number
+  constructor(cid: string, size: number, limit: number, options: MemoryErrorOptions = {}) {
+    super(
+      `blob ${cid}: reading ${size} bytes exceeds the limit of ${limit} bytes (refused before reading any chunk; stream it with get() or raise maxBytes)`,
+      options,
+    )
+    this.cid = cid
+    this.size = size
+    this.limit = limit
+  }
 }
 
 /** Options of {@link BlobStore.put}. */
@@ -74,6 +111,12 @@ export interface BlobGetOptions {
   offset?: number
   /** Bytes to read. Default: to the end. */
   length?: number
+  /**
+   * Refuse (with `BlobTooLargeError`, before reading any chunk) when the read would return more
+   * bytes than this — the size the caller expects. `get` default: no limit (it streams one chunk
+   * at a time); `getBytes` default: the store's `maxGetBytes`.
+   */
+  maxBytes?: number
   signal?: AbortSignal
 }
 
@@ -108,6 +151,10 @@ export interface BlobStoreStats {
   cacheBytes: number
   corruptedChunks: number
   gcRuns: number
+  /** Bytes of disk pages holding chunks (what `maxBytes` limits). */
+  diskBytes: number
+  /** Blobs removed to stay under `maxBytes`. */
+  blobsEvicted: number
 }
 
 /** A blob became complete here (put, or the last chunk of a fetch). */
@@ -133,6 +180,9 @@ interface BlobRecord {
 }
 
 const DEFAULT_CHUNK_BYTES = 1024 * 1024
+const DEFAULT_MAX_GET_BYTES = 256 * 1024 * 1024
+const PAGE_HEADER_BYTES = 24
+const hex = (digest: Uint8Array) => Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('hex')
 const WRITES_IN_FLIGHT = 16
 const DEFAULT_PIN = 'default'
 const PIN_LABEL_RE = /^[A-Za-z0-9._:@/-]{1,128}$/
@@ -211,6 +261,20 @@ export class BlobStore extends TypedEventEmitter<BlobStoreEvents> {
   private cacheHits = 0
   private corruptedChunks = 0
   private gcRuns = 0
+  private blobsEvicted = 0
+  /** Disk budget of chunks (bytes of pages); Infinity: none. */
+  readonly maxBytes: number
+  readonly maxGetBytes: number
+  /** Chunk writes sent to disk and not yet committed (bytes of pages). */
+  private unsettledBytes = 0
+  /** Chunks a running put holds (digest hex → count): never evicted. */
+  private readonly chunksInUse = new Map<string, number>()
+  /** Blobs being read (CID → count): never evicted. */
+  private readonly reading = new Map<string, number>()
+  /** Last use in this session (CID → sequence), for least-recently-used eviction. */
+  private readonly lastUsed = new Map<string, number>()
+  private useSeq = 0
+  private evicting: Promise<unknown> = Promise.resolve()
 
   /** @internal use `memory.blobs` */
   constructor(env: DiskEnvironment, budget: MemoryBudget, options: BlobStoreOptions, now: () => number) {
@@ -223,6 +287,16 @@ export class BlobStore extends TypedEventEmitter<BlobStoreEvents> {
       MIN_CHUNK_BYTES,
       MAX_CHUNK_BYTES,
     )
+    this.maxBytes =
+      options.maxBytes === undefined || options.maxBytes === Number.POSITIVE_INFINITY
+        ? Number.POSITIVE_INFINITY
+        : assertInteger('blobs.maxBytes', options.maxBytes, 0)
+    this.maxGetBytes =
+      options.maxGetBytes === undefined
+        ? DEFAULT_MAX_GET_BYTES
+        : options.maxGetBytes === Number.POSITIVE_INFINITY
+          ? Number.POSITIVE_INFINITY
+          : assertInteger('blobs.maxGetBytes', options.maxGetBytes, 0)
     const cacheBytes = assertInteger('blobs.cacheBytes', options.cacheBytes ?? 0, 0)
     if (cacheBytes > 0) {
       this.cache = new RamTier({
@@ -270,6 +344,7 @@ export class BlobStore extends TypedEventEmitter<BlobStoreEvents> {
     const expected = options.expectedCid === undefined ? undefined : parseCid(options.expectedCid, 'blob')
     const expectedSize = options.size === undefined ? undefined : assertInteger('size', options.size, 0)
     const release = await this.lock.enter()
+    const held: string[] = []
     try {
       const chunks: CID[] = []
       let size = 0
@@ -288,15 +363,22 @@ export class BlobStore extends TypedEventEmitter<BlobStoreEvents> {
           const cid = chunkCid(piece)
           chunks.push(cid)
           const key = cid.multihash.digest
+          held.push(this.holdChunk(key))
           if (this.chunkStored(key)) {
             reused++
             continue
           }
+          const cost = this.pagesOf(piece.byteLength)
+          await this.ensureRoom(cost)
           this.env.reserve(piece.byteLength + 64)
+          this.unsettledBytes += cost
           inflight.push(
             this.env.chunks.put(key, Buffer.from(piece)).then(
-              () => undefined,
+              () => {
+                this.unsettledBytes -= cost
+              },
               (err: unknown) => {
+                this.unsettledBytes -= cost
                 failure ??= err
               },
             ),
@@ -318,11 +400,13 @@ export class BlobStore extends TypedEventEmitter<BlobStoreEvents> {
         throw new CidMismatchError(expected.toString(), cid.toString())
       }
       await this.writeRecord(cid, manifest, true, size, chunks.length, pin)
+      this.touch(cid.toString())
       this.chunksWritten += written
       this.chunksReused += reused
       this.emit('blob:added', { cid, size })
       return { cid, size, chunks: chunks.length, chunksWritten: written, chunksReused: reused }
     } finally {
+      for (const h of held) this.releaseChunk(h)
       release()
     }
   }
@@ -376,6 +460,10 @@ export class BlobStore extends TypedEventEmitter<BlobStoreEvents> {
     if (cached !== undefined) return cached
     const record = this.record(key)
     if (record === undefined) return undefined
+    // the manifest authenticates every chunk: it must still hash to the CID it is stored under
+    if (!Buffer.from(sha256(record.manifest)).equals(cid.multihash.digest)) {
+      throw new CorruptedValueError(`the stored manifest of ${key} does not hash to its CID`)
+    }
     const manifest = decodeManifest(record.manifest)
     this.manifests.set(key, manifest)
     return manifest
@@ -389,9 +477,12 @@ export class BlobStore extends TypedEventEmitter<BlobStoreEvents> {
   }
 
   /**
-   * Stream a blob (or the range `offset`/`length` of it); every chunk is verified against its
-   * CID before it is yielded.
+   * Stream a blob (or the range `offset`/`length` of it), one chunk at a time: each chunk is
+   * hashed (sha2-256, against its CID in the manifest, which hashes to the blob CID) before any
+   * of its bytes is yielded, and only the requested part of it is copied out. The bytes yielded
+   * are counted against the length the manifest declares.
    *
+   * @throws {BlobTooLargeError} when the read would return more than `maxBytes` (at call time, no chunk read)
    * @throws {InvalidCidError} for a bad CID (at call time)
    * @throws {BlobNotFoundError} when the blob is not stored here (at call time)
    * @throws {InvalidArgumentError} for a range outside the blob (at call time)
@@ -409,33 +500,115 @@ export class BlobStore extends TypedEventEmitter<BlobStoreEvents> {
     if (manifest === undefined) throw new BlobNotFoundError(cid.toString())
     const offset = assertInteger('offset', options.offset ?? 0, 0, manifest.size)
     const length = assertInteger('length', options.length ?? manifest.size - offset, 0, manifest.size - offset)
+    this.checkLimit(cid, length, options.maxBytes, Number.POSITIVE_INFINITY)
     const signal = options.signal
     const self = this
+    const key = cid.toString()
     return {
       async *[Symbol.asyncIterator]() {
         if (length === 0) return
         const first = Math.floor(offset / manifest.chunkBytes)
         const last = Math.floor((offset + length - 1) / manifest.chunkBytes)
-        for (let i = first; i <= last; i++) {
-          signal?.throwIfAborted()
-          const chunk = self.readChunk(cid, i, manifest)
-          const start = i === first ? offset - i * manifest.chunkBytes : 0
-          const end = i === last ? offset + length - i * manifest.chunkBytes : chunk.byteLength
-          yield start === 0 && end === chunk.byteLength ? chunk : chunk.subarray(start, end)
+        self.touch(key)
+        self.reading.set(key, (self.reading.get(key) ?? 0) + 1)
+        let yielded = 0
+        try {
+          for (let i = first; i <= last; i++) {
+            signal?.throwIfAborted()
+            const start = i === first ? offset - i * manifest.chunkBytes : 0
+            const end = i === last ? offset + length - i * manifest.chunkBytes : chunkLength(manifest, i)
+            const part = self.readVerified(cid, i, manifest, start, end)
+            yielded += part.byteLength
+            yield part
+          }
+        } finally {
+          const n = (self.reading.get(key) ?? 1) - 1
+          if (n === 0) self.reading.delete(key)
+          else self.reading.set(key, n)
         }
+        if (yielded !== length) throw new TruncatedError(`blob ${key}: read ${yielded} of ${length} bytes`)
       },
     }
   }
 
+  private checkLimit(cid: CID, length: number, maxBytes: number | undefined, fallback: number): void {
+    const limit =
+      maxBytes === undefined
+        ? fallback
+        : maxBytes === Number.POSITIVE_INFINITY
+          ? maxBytes
+          : assertInteger('maxBytes', maxBytes, 0)
+    if (length > limit) throw new BlobTooLargeError(cid.toString(), length, limit)
+  }
+
   /**
-   * A whole blob (or a range) in one buffer.
-   *
-   * @throws the same errors as {@link BlobStore.get}
+   * Bytes `start`..`end` of chunk `index`, after hashing the whole chunk where it lies on disk
+   * (no copy of it is made unless the chunk cache keeps it).
    */
-  async getBytes(cid: CID | string, options: BlobGetOptions = {}): Promise<Uint8Array> {
-    const parts: Uint8Array[] = []
-    for await (const chunk of this.get(cid, options)) parts.push(chunk)
-    return parts.length === 1 ? parts[0]! : concat(parts)
+  private readVerified(cid: CID, index: number, manifest: Manifest, start: number, end: number): Uint8Array {
+    if (this.cache !== undefined) {
+      const chunk = this.readChunk(cid, index, manifest)
+      return start === 0 && end === chunk.byteLength ? chunk : chunk.subarray(start, end)
+    }
+    this.assertOpen()
+    const chunk = manifest.chunks[index]!
+    const digest = chunk.multihash.digest
+    const view = this.droppingChunks.has(hex(digest)) ? undefined : peekValue(this.env.chunks, digest)
+    if (view === undefined) {
+      this.markIncomplete(cid)
+      throw new BlobIncompleteError(cid.toString(), this.missingChunks(cid).length)
+    }
+    if (view.byteLength !== chunkLength(manifest, index) || !Buffer.from(sha256(view)).equals(digest)) {
+      this.corrupted(cid, index, chunk)
+    }
+    this.chunksRead++
+    // a copy of just the part asked for: the view is only valid until the next read
+    return Uint8Array.prototype.slice.call(view, start, end)
+  }
+
+  private corrupted(cid: CID, index: number, chunk: CID): never {
+    const cacheKey = chunk.toString()
+    this.corruptedChunks++
+    this.dropChunk(chunk.multihash.digest)
+    this.markIncomplete(cid)
+    this.emit('chunk:corrupted', { cid, index, chunk: cacheKey })
+    throw new CorruptedChunkError(
+      cacheKey,
+      `chunk ${index} of ${cid} (${cacheKey}) on disk does not match its hash: dropped; fetch the blob again to repair it`,
+    )
+  }
+
+  /**
+   * A whole blob (or a range) in one buffer, refused from its manifest (before any chunk is
+   * read, with `BlobTooLargeError`) when larger than `maxBytes` (default: the store's
+   * `maxGetBytes`, 256 MiB). Pass the size you expect. Chunks are verified as they are copied in;
+   * nothing but the result and one chunk is held.
+   *
+   * @throws {BlobTooLargeError} when the read would return more than `maxBytes`
+   * @throws the same errors as {@link BlobStore.get}
+   * @example
+   * ```ts
+   * const weights = await memory.blobs.getBytes(cid, { maxBytes: expectedBytes })
+   * ```
+   */
+  async getBytes(cidInput: CID | string, options: BlobGetOptions = {}): Promise<Uint8Array> {
+    this.assertOpen()
+    const cid = parseCid(cidInput, 'blob')
+    const manifest = this.manifest(cid)
+    if (manifest === undefined) throw new BlobNotFoundError(cid.toString())
+    const offset = assertInteger('offset', options.offset ?? 0, 0, manifest.size)
+    const length = assertInteger('length', options.length ?? manifest.size - offset, 0, manifest.size - offset)
+    this.checkLimit(cid, length, options.maxBytes, this.maxGetBytes)
+    const parts = this.get(cid, { ...options, offset, length, maxBytes: length })
+    let out: Uint8Array | undefined
+    let at = 0
+    for await (const part of parts) {
+      if (out === undefined && part.byteLength === length) return part // one chunk: already a copy of its own
+      out ??= new Uint8Array(length)
+      out.set(part, at)
+      at += part.byteLength
+    }
+    return out ?? new Uint8Array(0)
   }
 
   /**
@@ -472,14 +645,7 @@ export class BlobStore extends TypedEventEmitter<BlobStoreEvents> {
       bytes.byteLength !== chunkLength(manifest, index) ||
       !Buffer.from(sha256(bytes)).equals(chunk.multihash.digest)
     ) {
-      this.corruptedChunks++
-      this.dropChunk(chunk.multihash.digest)
-      this.markIncomplete(cid)
-      this.emit('chunk:corrupted', { cid, index, chunk: cacheKey })
-      throw new CorruptedChunkError(
-        cacheKey,
-        `chunk ${index} of ${cid} (${cacheKey}) on disk does not match its hash: dropped; fetch the blob again to repair it`,
-      )
+      this.corrupted(cid, index, chunk)
     }
     this.chunksRead++
     this.cache?.set(cacheKey, bytes, 0)
@@ -628,6 +794,14 @@ export class BlobStore extends TypedEventEmitter<BlobStoreEvents> {
     const actual = manifestCid(bytes)
     if (actual.toString() !== cid.toString()) throw new CidMismatchError(cid.toString(), actual.toString())
     const manifest = decodeManifest(bytes)
+    if (manifest.size > this.maxBytes) {
+      throw new BudgetExceededError(
+        'disk',
+        manifest.size,
+        this.maxBytes,
+        `blob ${cid} declares ${manifest.size} bytes, more than the blob store's disk budget of ${this.maxBytes}`,
+      )
+    }
     const existing = this.record(cid.toString())
     if (existing === undefined || pin !== undefined) {
       await this.writeRecord(cid, bytes, false, manifest.size, manifest.chunks.length, pin)
@@ -658,8 +832,20 @@ export class BlobStore extends TypedEventEmitter<BlobStoreEvents> {
       throw new CorruptedChunkError(chunk.toString(), `chunk ${index} does not hash to ${chunk}`)
     }
     if (this.chunkStored(chunk.multihash.digest)) return
-    this.env.reserve(bytes.byteLength + 64)
-    await this.env.settle(this.env.chunks.put(chunk.multihash.digest, Buffer.from(bytes)))
+    const held = this.holdChunk(chunk.multihash.digest)
+    try {
+      const cost = this.pagesOf(bytes.byteLength)
+      await this.ensureRoom(cost)
+      this.env.reserve(bytes.byteLength + 64)
+      this.unsettledBytes += cost
+      try {
+        await this.env.settle(this.env.chunks.put(chunk.multihash.digest, Buffer.from(bytes)))
+      } finally {
+        this.unsettledBytes -= cost
+      }
+    } finally {
+      this.releaseChunk(held)
+    }
     this.chunksWritten++
   }
 
@@ -750,6 +936,152 @@ export class BlobStore extends TypedEventEmitter<BlobStoreEvents> {
       cacheBytes: this.cache?.bytes ?? 0,
       corruptedChunks: this.corruptedChunks,
       gcRuns: this.gcRuns,
+      diskBytes: this.diskBytes(),
+      blobsEvicted: this.blobsEvicted,
+    }
+  }
+
+  private touch(key: string): void {
+    this.lastUsed.delete(key)
+    this.lastUsed.set(key, ++this.useSeq)
+  }
+
+  private holdChunk(digest: Uint8Array): string {
+    const h = hex(digest)
+    this.chunksInUse.set(h, (this.chunksInUse.get(h) ?? 0) + 1)
+    return h
+  }
+
+  private releaseChunk(h: string): void {
+    const n = (this.chunksInUse.get(h) ?? 1) - 1
+    if (n === 0) this.chunksInUse.delete(h)
+    else this.chunksInUse.set(h, n)
+  }
+
+  private pageSize(): number {
+    return (this.env.chunks.getStats() as { pageSize: number }).pageSize || 4096
+  }
+
+  /** Bytes of disk pages a chunk of `bytes` takes (LMDB keeps a large value on its own pages). */
+  private pagesOf(bytes: number): number {
+    const page = this.pageSize()
+    return Math.ceil((bytes + PAGE_HEADER_BYTES) / page) * page
+  }
+
+  /** Bytes of committed disk pages holding chunks. */
+  private diskBytes(): number {
+    const s = this.env.chunks.getStats() as {
+      pageSize: number
+      treeBranchPageCount: number
+      treeLeafPageCount: number
+      overflowPages: number
+    }
+    return (s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages) * s.pageSize
+  }
+
+  /**
+   * Make room for `bytes` more under `maxBytes`: remove complete unpinned blobs, least recently
+   * used first, keeping every chunk a pinned, partial, read or written blob uses.
+   *
+   * @throws {BudgetExceededError} when that is not enough
+   */
+  private async ensureRoom(bytes: number): Promise<void> {
+    if (this.maxBytes === Number.POSITIVE_INFINITY) return
+    const run = this.evicting.then(async () => {
+      const used = this.diskBytes() + this.unsettledBytes
+      if (used + bytes <= this.maxBytes) return
+      await this.evict(used + bytes - this.maxBytes)
+      const after = this.diskBytes() + this.unsettledBytes
+      if (after + bytes > this.maxBytes) {
+        throw new BudgetExceededError(
+          'disk',
+          bytes,
+          Math.max(0, this.maxBytes - after),
+          `blob store disk budget exceeded: ${bytes} bytes requested, ${Math.max(0, this.maxBytes - after)} of ${this.maxBytes} available after removing every unpinned blob not in use (pinned blobs are never removed: unpin some)`,
+        )
+      }
+    })
+    this.evicting = run.catch(() => {})
+    return run
+  }
+
+  private async evict(needed: number): Promise<void> {
+    const refs = new Map<string, number>()
+    const candidates: Array<{ key: string; order: number; created: number; chunks: string[]; sizes: number[] }> = []
+    for (const { key, value } of this.env.blobs.getRange({})) {
+      let record: BlobRecord
+      let manifest: Manifest
+      try {
+        record = decodeBlobRecord(value, key)
+        manifest = decodeManifest(record.manifest)
+      } catch {
+        continue
+      }
+      const chunks = manifest.chunks.map((c) => hex(c.multihash.digest))
+      for (const c of new Set(chunks)) refs.set(c, (refs.get(c) ?? 0) + 1)
+      if (!record.complete || this.env.pins.doesExist(key) || this.reading.has(key)) continue
+      if (this.markingIncomplete.has(key)) continue
+      candidates.push({
+        key,
+        order: this.lastUsed.get(key) ?? 0,
+        created: record.createdAt,
+        chunks,
+        sizes: manifest.chunks.map((_, i) => chunkLength(manifest, i)),
+      })
+    }
+    // never used in this session: oldest first; then in the order of last use
+    candidates.sort((a, b) => a.order - b.order || a.created - b.created || (a.key < b.key ? -1 : 1))
+    const doomedBlobs: string[] = []
+    const doomedChunks: string[] = []
+    let freed = 0
+    for (const c of candidates) {
+      if (freed >= needed) break
+      doomedBlobs.push(c.key)
+      const seen = new Set<string>()
+      c.chunks.forEach((h, i) => {
+        if (seen.has(h)) return
+        seen.add(h)
+        const left = (refs.get(h) ?? 1) - 1
+        refs.set(h, left)
+        if (left === 0 && !this.chunksInUse.has(h)) {
+          doomedChunks.push(h)
+          freed += this.pagesOf(c.sizes[i]!)
+        }
+      })
+    }
+    if (doomedBlobs.length === 0) return
+    await this.env.settle(
+      this.env.root.transaction(() => {
+        const removed = new Set<string>()
+        for (const key of doomedBlobs) {
+          // pinned or read meanwhile: keep it
+          if (this.env.pins.doesExist(key) || this.reading.has(key)) continue
+          removed.add(key)
+          void this.env.blobs.remove(key)
+        }
+        // a chunk stays when a blob recorded since the scan (or kept) lists it
+        const live = new Set<string>()
+        for (const { key, value } of this.env.blobs.getRange({})) {
+          if (removed.has(key)) continue
+          try {
+            for (const c of decodeManifest(decodeBlobRecord(value, key).manifest).chunks) {
+              live.add(hex(c.multihash.digest))
+            }
+          } catch {}
+        }
+        for (const h of doomedChunks) {
+          if (live.has(h) || this.chunksInUse.has(h)) continue
+          void this.env.chunks.remove(Buffer.from(h, 'hex'))
+        }
+      }),
+    )
+    this.cache?.clear()
+    this.env.refreshUsage()
+    for (const key of doomedBlobs) {
+      this.manifests.delete(key)
+      this.lastUsed.delete(key)
+      this.blobsEvicted++
+      this.emit('blob:removed', { cid: CID.parse(key) })
     }
   }
 
