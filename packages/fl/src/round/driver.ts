@@ -8,27 +8,18 @@
  */
 import { TypedEventEmitter } from 'main-event'
 import { parseArchitecture } from '../models/index.js'
-import { admitJob } from './admission.js'
-import { verifyMessage } from './envelope.js'
-import { ForgedMessageError, InvalidJobError } from './errors.js'
+import { InvalidJobError } from './errors.js'
 import type { ParticipantEvents, RejectionEvent } from './events.js'
 import { type JobLimits, JobRun, type RoundOutcome } from './job.js'
-import { acceptAnyJob, checkJobCaps, DEFAULT_JOB_CAPS, type JobCaps, type JobPolicy } from './jobs.js'
+import { acceptAnyJob, checkJobCaps, DEFAULT_JOB_CAPS, type JobCaps, type JobPolicy, openJob } from './jobs.js'
 import { computeJobId, type JobAnnouncement, openRoundMessage, type RoundResult, signRoundMessage } from './messages.js'
 import { defaultParts } from './parts/index.js'
-import type { ParticipantRoles, RoundContext, RoundPart, RoundServices } from './parts/types.js'
-import type {
-  AggregationRuntimeFactory,
-  EligibilityPolicy,
-  JobStateStore,
-  Learner,
-  ModelStore,
-  PersistedJobState,
-  RoundTransport,
-} from './ports.js'
+import type { RoundContext, RoundPart, RoundServices } from './parts/types.js'
+import type { ParticipantInit, PersistedJobState, RoundTransport } from './ports.js'
 import {
   catchUp,
   checkMajority,
+  deliverUpdate,
   type Receiver,
   receiveHoldings,
   receiveResult,
@@ -36,36 +27,8 @@ import {
   receiveUpdate,
 } from './receive.js'
 import { tally } from './result-book.js'
-import { fetchJobModel, loadRoundModel, openRound } from './round-start.js'
+import { completeRound, loadRoundModel, openRound } from './round-start.js'
 import { type JobSpecInput, JobSpecSchema, ROUND_PROTOCOL_VERSION } from './spec.js'
-
-/** Components and options of {@link createParticipant}. */
-export interface ParticipantInit {
-  transport: RoundTransport
-  models: ModelStore
-  state: JobStateStore
-  policy: EligibilityPolicy
-  learner?: Learner
-  runtime: AggregationRuntimeFactory
-  roles: ParticipantRoles
-  /** The roles this node can play in a round (default {@link defaultParts}). */
-  parts?: RoundPart[]
-  /**
-   * Which announced jobs this node takes on (default {@link acceptAnyJob}: an explicit opt-in; an
-   * open network wants {@link allowJobCreators} or a chain-backed policy). Jobs it submits itself
-   * are always taken on.
-   */
-  jobPolicy?: JobPolicy
-  /** Caps on running jobs and failed attempts (defaults {@link DEFAULT_JOB_CAPS}). */
-  jobCaps?: Partial<JobCaps>
-  /** Extra wait for results after a round's deadline before the committee is replaced (ms). */
-  resultGraceMs?: number
-  /** Updates held for rounds this node has not reached, per job (count). Default 256. */
-  maxEarlyUpdates?: number
-  /** ... and in payload bytes. Default 64 MiB. */
-  maxEarlyBytes?: number
-  now?: () => number
-}
 
 /**
  * One node's side of the decentralized round protocol.
@@ -107,7 +70,8 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
         this.safeDispatchEvent(type, { detail } as never)
       },
       graceMs: (spec) => init.resultGraceMs ?? Math.max(1000, spec.roundDeadlineMs),
-      sendUpdate: (targets, header, payload, signal) => this.sendUpdate(targets, header.envelope, payload, signal),
+      sendUpdate: (targets, header, payload, signal) =>
+        deliverUpdate(this.receiver, targets, header.envelope, payload, signal),
       publishResult: (result) => this.publishResult(result),
       requestSecAgg: (job, to, frame) => {
         if (to === this.self) return receiveSecAgg(this.receiver, frame, this.self)
@@ -286,48 +250,30 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
 
   private async onJob(raw: unknown, from: string): Promise<void> {
     if (!this.running) return
-    let a: JobAnnouncement
+    let jobId: string | undefined
     try {
-      a = openRoundMessage('job', raw)
-      const verdict = admitJob(a)
-      if (!verdict.ok) throw verdict.error
-      if (!(await verifyMessage('job', a.envelope, a.creator, (s, d, sig) => this.init.transport.verify(s, d, sig)))) {
-        throw new ForgedMessageError('bad creator signature')
-      }
-    } catch (err) {
-      const e = err as Error
-      this.reject({ kind: 'job', from, reason: e.message, errorName: e.name })
-      return
-    }
-    if (this.jobs.has(a.jobId)) return
-    let saved: PersistedJobState | undefined
-    try {
-      saved = await this.init.state.load(a.jobId)
-    } catch (err) {
-      // a damaged state (set aside by the store) or a store error: report it, do not join now
-      this.reject({ kind: 'job', from, reason: (err as Error).message, errorName: (err as Error).name, jobId: a.jobId })
-      return
-    }
-    if (saved?.finished === true) return
-    try {
+      const a = await openJob(raw, this.init.transport)
+      jobId = a.jobId
+      if (this.jobs.has(a.jobId)) return
+      // a damaged state (set aside by the store) or a store error is reported; the job is not joined now
+      const saved = await this.init.state.load(a.jobId)
+      if (saved?.finished === true) return
       if (a.creator !== this.self) {
         await this.jobPolicy.admit(a)
-        checkJobCaps(
-          [...this.jobs.values()].map((j) => j.announcement.creator),
-          a.creator,
-          this.caps,
-        )
+        const creators = [...this.jobs.values()].map((j) => j.announcement.creator)
+        checkJobCaps(creators, a.creator, this.caps)
       }
-    } catch (err) {
-      const e = err as Error
-      this.reject({ kind: 'job', from, reason: e.message, errorName: e.name, jobId: a.jobId })
-      return
-    }
-    try {
+      // a job this node cannot run (unknown codec, needs a transport feature…) throws: say why, go on
       await this.join(a, saved)
     } catch (err) {
-      // a job this node cannot run (unknown codec, needs a transport feature…): say why, go on
-      this.reject({ kind: 'job', from, reason: (err as Error).message, errorName: (err as Error).name, jobId: a.jobId })
+      const e = err as Error
+      this.reject({
+        kind: 'job',
+        from,
+        reason: e.message,
+        errorName: e.name,
+        ...(jobId !== undefined ? { jobId } : {}),
+      })
     }
   }
 
@@ -428,7 +374,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
         await this.sync(run) // maybe the others moved on while we were away
         continue
       }
-      await this.complete(run, winner)
+      await completeRound(run, winner, this.services, this.init.state)
     }
     if (!signal.aborted && run.state.round >= spec.rounds) {
       run.state = { ...run.state, finished: true, ended: 'completed' }
@@ -437,69 +383,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     }
   }
 
-  private async complete(run: JobRun, outcome: RoundOutcome): Promise<void> {
-    const { result } = outcome
-    const agreeing = outcome.results.filter((r) => r.newModel === result.newModel)
-    run.book.complete(outcome.round, result.newModel, outcome.committee)
-    for (const r of outcome.results) {
-      const dissent = run.book.judge(r)
-      if (dissent !== undefined) this.services.emit('committee:disagreement', { jobId: run.jobId, ...dissent })
-    }
-    // make sure this node holds the new model (fetched from the members that produced it)
-    await fetchJobModel(
-      run,
-      this.services,
-      result.newModel,
-      agreeing.map((r) => r.aggregator),
-    ).catch(() => {})
-    run.state = {
-      ...run.state,
-      round: outcome.round + 1,
-      attempt: 0,
-      model: result.newModel,
-      history: [
-        ...run.state.history,
-        {
-          round: outcome.round,
-          model: result.newModel,
-          contributions: result.contributions.length,
-          completedAt: this.services.now(),
-        },
-      ].slice(-1000),
-      lastResults: agreeing.map((r) => r.envelope),
-    }
-    await this.init.state.save(run.state)
-    this.services.emit('round:completed', {
-      jobId: run.jobId,
-      round: outcome.round,
-      model: result.newModel,
-      contributions: result.contributions,
-      committee: [...outcome.committee],
-      agreeing: agreeing.map((r) => r.aggregator),
-    })
-  }
-
   /** Send a signed update to every target (this node's own copy through admission); returns who failed. */
-  private async sendUpdate(
-    targets: readonly string[],
-    header: { body: Uint8Array; signature: Uint8Array },
-    payload: Uint8Array,
-    signal: AbortSignal,
-  ): Promise<string[]> {
-    const failed: string[] = []
-    await Promise.all(
-      targets.map(async (member) => {
-        try {
-          if (member === this.self) await receiveUpdate(this.receiver, header, async () => payload, this.self)
-          else await this.init.transport.sendUpdate(member, header, payload, { signal })
-        } catch {
-          failed.push(member)
-        }
-      }),
-    )
-    return failed
-  }
-
   /** Publish a signed result (protected so tests can model a lying member). */
   protected async publishResult(result: RoundResult): Promise<void> {
     this.safeDispatchEvent('result:published', { detail: result })

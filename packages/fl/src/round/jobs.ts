@@ -5,8 +5,11 @@
  * creator; a job whose rounds keep failing is abandoned after a bounded number of attempts.
  * @module
  */
-import { RoundProtocolError } from './errors.js'
-import type { JobAnnouncement } from './messages.js'
+import { admitJob } from './admission.js'
+import { verifyMessage } from './envelope.js'
+import { ForgedMessageError, RoundProtocolError } from './errors.js'
+import { type JobAnnouncement, openRoundMessage } from './messages.js'
+import type { RoundTransport } from './ports.js'
 
 /** A job this node does not take on (policy or caps). */
 export class JobNotAdmittedError extends RoundProtocolError {
@@ -78,4 +81,20 @@ export function checkJobCaps(running: readonly string[], creator: string, caps: 
   if (mine >= caps.maxJobsPerCreator) {
     throw new JobNotAdmittedError(`this node runs ${mine} jobs from ${creator}, the limit per creator`)
   }
+}
+
+/**
+ * Open a gossiped job announcement: decode it, admit its header ({@link admitJob}), check its
+ * creator's signature over the exact bytes received.
+ *
+ * @throws {InvalidMessageError | InvalidJobError | ForgedMessageError}
+ */
+export async function openJob(raw: unknown, transport: Pick<RoundTransport, 'verify'>): Promise<JobAnnouncement> {
+  const a = openRoundMessage('job', raw)
+  const verdict = admitJob(a)
+  if (!verdict.ok) throw verdict.error
+  if (!(await verifyMessage('job', a.envelope, a.creator, (s, d, sig) => transport.verify(s, d, sig)))) {
+    throw new ForgedMessageError('bad creator signature')
+  }
+  return a
 }

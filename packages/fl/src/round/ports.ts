@@ -7,7 +7,9 @@
 import type { Model } from '../models/index.js'
 import type { EligibleNode } from './committee.js'
 import type { SignedMessage } from './envelope.js'
+import type { JobCaps, JobPolicy } from './jobs.js'
 import type { JobAnnouncement } from './messages.js'
+import type { ParticipantRoles, RoundPart } from './parts/types.js'
 import type { JobSpec } from './spec.js'
 
 /** Options with an abort signal. */
@@ -151,3 +153,31 @@ export interface AggregationRuntime {
 
 /** Builds the aggregation runtime of a job; one per (job, node). */
 export type AggregationRuntimeFactory = (spec: JobSpec, self: string) => AggregationRuntime
+
+/** Components and options of `createParticipant`. */
+export interface ParticipantInit {
+  transport: RoundTransport
+  models: ModelStore
+  state: JobStateStore
+  policy: EligibilityPolicy
+  learner?: Learner
+  runtime: AggregationRuntimeFactory
+  roles: ParticipantRoles
+  /** The roles this node can play in a round (default `defaultParts()`). */
+  parts?: RoundPart[]
+  /**
+   * Which announced jobs this node takes on (default `acceptAnyJob`: an explicit opt-in; an
+   * open network wants `allowJobCreators` or a chain-backed policy). Jobs it submits itself
+   * are always taken on.
+   */
+  jobPolicy?: JobPolicy
+  /** Caps on running jobs and failed attempts (defaults `DEFAULT_JOB_CAPS`). */
+  jobCaps?: Partial<JobCaps>
+  /** Extra wait for results after a round's deadline before the committee is replaced (ms). */
+  resultGraceMs?: number
+  /** Updates held for rounds this node has not reached, per job (count). Default 256. */
+  maxEarlyUpdates?: number
+  /** ... and in payload bytes. Default 64 MiB. */
+  maxEarlyBytes?: number
+  now?: () => number
+}

@@ -6,7 +6,7 @@
 
 import { admitUpdate, type UpdateAdmissionState } from './admission.js'
 import { committeeSeed, majority, selectCommittee } from './committee.js'
-import { verifyMessage } from './envelope.js'
+import { type SignedMessage, verifyMessage } from './envelope.js'
 import { ForgedMessageError, RejectedUpdateError, type RoundProtocolError, StaleUpdateError } from './errors.js'
 import type { RejectionEvent } from './events.js'
 import { sha256 } from './hash.js'
@@ -260,4 +260,27 @@ export async function receiveSecAgg(rx: Receiver, frame: Uint8Array, from: strin
   } catch (err) {
     return reject(err as Error)
   }
+}
+
+/** Deliver a signed update to each target (this node's own copy through admission here); returns who failed. */
+export async function deliverUpdate(
+  rx: Receiver,
+  targets: readonly string[],
+  header: SignedMessage,
+  payload: Uint8Array,
+  signal: AbortSignal,
+): Promise<string[]> {
+  const failed: string[] = []
+  const self = rx.services.self
+  await Promise.all(
+    targets.map(async (member) => {
+      try {
+        if (member === self) await receiveUpdate(rx, header, async () => payload, self)
+        else await rx.services.transport.sendUpdate(member, header, payload, { signal })
+      } catch {
+        failed.push(member)
+      }
+    }),
+  )
+  return failed
 }

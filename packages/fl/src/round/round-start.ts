@@ -1,5 +1,5 @@
 /**
- * The steps that open a round on a node: its committee (and regional committees) and expected
+ * The steps that open and complete a round on a node: its committee (and regional committees) and expected
  * trainers from the eligibility policy, and its base model, fetched by content address (retried
  * with backoff while a provider is busy, never larger than the job's architecture implies).
  * @module
@@ -10,9 +10,9 @@ import { HoldingsBoard } from './agreement.js'
 import { committeeSeed, selectCommittee } from './committee.js'
 import { InvalidJobError, RoundProtocolError } from './errors.js'
 import { Inbox } from './inbox.js'
-import type { JobRun } from './job.js'
+import type { JobRun, RoundOutcome } from './job.js'
 import type { RoundServices, RoundState } from './parts/types.js'
-import type { EligibilityPolicy } from './ports.js'
+import type { EligibilityPolicy, JobStateStore } from './ports.js'
 import { addHoldings } from './receive.js'
 
 /**
@@ -111,4 +111,55 @@ export async function loadRoundModel(
     }
     return undefined
   }
+}
+
+/**
+ * Complete a round on this node: remember the accepted model (and judge the results that
+ * contradict it), fetch the new model from the members that produced it, persist, emit.
+ */
+export async function completeRound(
+  run: JobRun,
+  outcome: RoundOutcome,
+  services: RoundServices,
+  store: JobStateStore,
+): Promise<void> {
+  const { result } = outcome
+  const agreeing = outcome.results.filter((r) => r.newModel === result.newModel)
+  run.book.complete(outcome.round, result.newModel, outcome.committee)
+  for (const r of outcome.results) {
+    const dissent = run.book.judge(r)
+    if (dissent !== undefined) services.emit('committee:disagreement', { jobId: run.jobId, ...dissent })
+  }
+  // make sure this node holds the new model (fetched from the members that produced it)
+  await fetchJobModel(
+    run,
+    services,
+    result.newModel,
+    agreeing.map((r) => r.aggregator),
+  ).catch(() => {})
+  run.state = {
+    ...run.state,
+    round: outcome.round + 1,
+    attempt: 0,
+    model: result.newModel,
+    history: [
+      ...run.state.history,
+      {
+        round: outcome.round,
+        model: result.newModel,
+        contributions: result.contributions.length,
+        completedAt: services.now(),
+      },
+    ].slice(-1000),
+    lastResults: agreeing.map((r) => r.envelope),
+  }
+  await store.save(run.state)
+  services.emit('round:completed', {
+    jobId: run.jobId,
+    round: outcome.round,
+    model: result.newModel,
+    contributions: result.contributions,
+    committee: [...outcome.committee],
+    agreeing: agreeing.map((r) => r.aggregator),
+  })
 }

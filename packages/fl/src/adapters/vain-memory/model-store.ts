@@ -119,9 +119,16 @@ export function memoryModelStore(memory: Memory, options: MemoryModelStoreOption
   }
 
   /** The bytes of a model stored here, or undefined when a chunk is missing or failed its check. */
-  const readLocal = async (cid: CID, signal: AbortSignal | undefined): Promise<Uint8Array | undefined> => {
+  const readLocal = async (
+    cid: CID,
+    signal: AbortSignal | undefined,
+    maxBytes: number | undefined,
+  ): Promise<Uint8Array | undefined> => {
     try {
-      const bytes = await memory.blobs.getBytes(cid, signal === undefined ? {} : { signal })
+      const bytes = await memory.blobs.getBytes(cid, {
+        ...(signal === undefined ? {} : { signal }),
+        ...(maxBytes === undefined ? {} : { maxBytes }),
+      })
       await pinned(cid)
       return bytes
     } catch (err) {
@@ -229,7 +236,7 @@ export function memoryModelStore(memory: Memory, options: MemoryModelStoreOption
       const blobs = memory.blobs
       if (blobs.has(cid)) {
         checkSize(address, blobs.manifest(cid) as Manifest, expectedBytes)
-        const bytes = await readLocal(cid, signal)
+        const bytes = await readLocal(cid, signal, expectedBytes)
         if (bytes !== undefined) return bytes
       }
       if (sharing === undefined) {
@@ -276,7 +283,7 @@ export function memoryModelStore(memory: Memory, options: MemoryModelStoreOption
           { cause: err },
         )
       }
-      const bytes = await readLocal(cid, signal)
+      const bytes = await readLocal(cid, signal, expectedBytes)
       if (bytes === undefined) {
         throw new ModelNotFoundError(address, `model ${address} failed its check after the fetch`, [...bad])
       }
