@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { softmaxRegression } from '../src/models/index.js'
-import { computeJobId, JobSpecSchema, runtimeFactory } from '../src/round/index.js'
+import { computeJobId, JobSpecSchema, ResultBook, type RoundResult, runtimeFactory } from '../src/round/index.js'
 import { JobRun } from '../src/round/job.js'
 
 const spec = JobSpecSchema.parse({
@@ -62,5 +62,25 @@ describe('updates held for a later round: bounded in count, bytes and per sender
     for (let i = 0; i < 100; i++) if (job.holdEarly(early(`sybil-${i}`, 10), limits)) kept++
     expect(kept).toBe(10)
     expect(job.earlyBytes).toBeLessThanOrEqual(limits.maxEarlyBytes)
+  })
+})
+
+describe('results held for rounds this node has not reached: bounded in bytes', () => {
+  it('keeps at most 16 MiB of signed bodies, whatever their number, and frees them when taken', () => {
+    const book = new ResultBook()
+    const result = (round: number, aggregator: string, bytes: number) =>
+      ({
+        round,
+        attempt: 0,
+        aggregator,
+        envelope: { body: new Uint8Array(bytes), signature: new Uint8Array(64) },
+      }) as unknown as RoundResult
+    for (let i = 0; i < 100; i++) book.hold(result(5, `m${i}`, 1024 * 1024))
+    expect(book.aheadCount).toBe(16)
+    expect(book.aheadBodyBytes).toBe(16 * 1024 * 1024)
+    book.hold(result(5, 'm0', 10)) // a duplicate key is not counted twice
+    expect(book.aheadCount).toBe(16)
+    expect(book.take(5, 0)).toHaveLength(16)
+    expect(book.aheadBodyBytes).toBe(0)
   })
 })

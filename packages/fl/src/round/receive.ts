@@ -28,7 +28,9 @@ export interface Receiver {
   reject(event: RejectionEvent): void
 }
 
-const MAX_PENDING_HOLDINGS = 1024
+const MAX_PENDING_HOLDINGS = 256
+/** …and in bytes of their signed bodies, all members together. */
+const MAX_PENDING_HOLDINGS_BYTES = 8 * 1024 * 1024
 
 function admissionState(self: string, job: JobRun): UpdateAdmissionState {
   const round = job.round
@@ -201,7 +203,11 @@ export async function receiveHoldings(rx: Receiver, raw: unknown, from: string):
   const job = rx.job(h.jobId)
   const round = job?.round
   if (job === undefined) return
-  const ahead = round === undefined || h.round > round.round || (h.round === round.round && h.attempt > round.attempt)
+  // held for later: only the next round (or a later attempt of this one), never far ahead
+  const ahead =
+    round === undefined
+      ? h.round >= job.state.round && h.round <= job.state.round + 1
+      : h.round === round.round + 1 || (h.round === round.round && h.attempt > round.attempt)
   const now =
     round !== undefined && h.round === round.round && h.attempt === round.attempt && h.baseModel === round.baseModel
   if (!ahead && !now) return
@@ -218,7 +224,22 @@ export async function receiveHoldings(rx: Receiver, raw: unknown, from: string):
     return
   }
   if (now) addHoldings(round as RoundState, h)
-  else if (job.pendingHoldings.length < MAX_PENDING_HOLDINGS) job.pendingHoldings.push(h)
+  else holdPending(job, h)
+}
+
+/** Keep holdings for a round ahead, within the job's bounds: in count, in bytes and per member. */
+function holdPending(job: JobRun, h: Holdings): void {
+  const pending = job.pendingHoldings
+  const bytes = pending.reduce((a, p) => a + p.envelope.body.byteLength, 0)
+  const fromMember = pending.filter((p) => p.member === h.member).length
+  if (
+    pending.length >= MAX_PENDING_HOLDINGS ||
+    bytes + h.envelope.body.byteLength > MAX_PENDING_HOLDINGS_BYTES ||
+    fromMember >= 2
+  ) {
+    return
+  }
+  pending.push(h)
 }
 
 /** Add holdings to a round's board when their member is on the scope's committee. */

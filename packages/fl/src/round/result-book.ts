@@ -9,8 +9,10 @@ import { majority } from './committee.js'
 import { ForgedMessageError, type RoundProtocolError, StaleUpdateError } from './errors.js'
 import type { RoundResult } from './messages.js'
 
-/** Most results held for rounds this node has not reached. */
+/** Most results held for rounds this node has not reached… */
 const MAX_AHEAD = 1024
+/** …and the most bytes of their signed bodies (a result may list 100,000 contributions). */
+const MAX_AHEAD_BYTES = 16 * 1024 * 1024
 /** Completed rounds remembered to judge late results. */
 const COMPLETED_KEPT = 16
 
@@ -50,6 +52,7 @@ export function majorityResult(results: Iterable<RoundResult>, committeeSize: nu
 export class ResultBook {
   private readonly completed = new Map<number, { model: string; committee: readonly string[]; reported: Set<string> }>()
   private readonly ahead = new Map<string, RoundResult>()
+  private aheadBytes = 0
 
   /** Remember a completed round's accepted model and committee. */
   complete(round: number, model: string, committee: readonly string[]): void {
@@ -74,20 +77,34 @@ export class ResultBook {
 
   /** Keep a result for a round this node has not reached (bounded). */
   hold(result: RoundResult): void {
-    if (this.ahead.size < MAX_AHEAD) this.ahead.set(`${result.round}:${result.attempt}:${result.aggregator}`, result)
+    const key = `${result.round}:${result.attempt}:${result.aggregator}`
+    const size = result.envelope.body.byteLength
+    if (this.ahead.has(key) || this.ahead.size >= MAX_AHEAD || this.aheadBytes + size > MAX_AHEAD_BYTES) return
+    this.ahead.set(key, result)
+    this.aheadBytes += size
   }
 
   /** Results held for `round`/`attempt` (removed from the book); older ones are dropped. */
   take(round: number, attempt: number): RoundResult[] {
     const out: RoundResult[] = []
     for (const [key, r] of this.ahead) {
-      if (r.round < round) this.ahead.delete(key)
+      if (r.round < round) this.drop(key, r)
       else if (r.round === round && r.attempt === attempt) {
-        this.ahead.delete(key)
+        this.drop(key, r)
         out.push(r)
       }
     }
     return out
+  }
+
+  private drop(key: string, r: RoundResult): void {
+    this.ahead.delete(key)
+    this.aheadBytes -= r.envelope.body.byteLength
+  }
+
+  /** Bytes of the signed bodies of the results held for later rounds. */
+  get aheadBodyBytes(): number {
+    return this.aheadBytes
   }
 
   /** Held results grouped by round, attempt, base and new model: candidates for catching up. */
