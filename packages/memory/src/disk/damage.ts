@@ -41,7 +41,7 @@ export class StoreDamagedError extends StorageError {
     super(
       `the store file ${file} is damaged (${reason}); it was not opened. To recover: restore ${file} from a backup, ` +
         `or move it aside and start with an empty store (createMemory({ disk: { onDamaged: 'set-aside' } }) ` +
-        `renames it to ${file}.damaged-<timestamp>)`,
+        `renames it to ${file}.damaged-<timestamp>; models and other blobs can then be fetched again from peers by CID)`,
       options,
     )
     this.file = file
@@ -168,16 +168,31 @@ export function checkDataFile(file: string, onDamaged: OnDamaged, now: () => num
     throw new StorageError(`cannot read the store file ${file}: ${(cause as Error)?.message}`, { cause })
   }
   if (result === 'missing' || result === 'ok') return undefined
-  if (onDamaged !== 'set-aside') throw new StoreDamagedError(file, result.damage)
+  return applyDamagePolicy(file, result.damage, onDamaged, now)
+}
+
+/**
+ * The data file `file` is damaged (`reason`): refuse it, or (with `set-aside`) rename it to
+ * `<file>.damaged-<timestamp>` so the store starts empty, and return the report.
+ *
+ * @throws {StoreDamagedError} with `onDamaged: 'fail'`, or when it cannot be moved aside
+ */
+export function applyDamagePolicy(
+  file: string,
+  reason: string,
+  onDamaged: OnDamaged,
+  now: () => number,
+): DamagedStoreReport {
+  if (onDamaged !== 'set-aside') throw new StoreDamagedError(file, reason)
   const stamp = new Date(now()).toISOString().replace(/[:.]/g, '-')
   let movedTo = `${file}.damaged-${stamp}`
   for (let i = 1; existsSync(movedTo); i++) movedTo = `${file}.damaged-${stamp}-${i}`
   try {
     renameSync(file, movedTo)
   } catch (cause) {
-    throw new StoreDamagedError(file, `${result.damage}; moving it aside failed: ${(cause as Error)?.message}`, {
+    throw new StoreDamagedError(file, `${reason}; moving it aside failed: ${(cause as Error)?.message}`, {
       cause,
     })
   }
-  return { file, movedTo, reason: result.damage }
+  return { file, movedTo, reason }
 }

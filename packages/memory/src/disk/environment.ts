@@ -4,11 +4,12 @@
  * crash leaves the previous committed state and needs no recovery step on reopen.
  * @module
  */
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { BudgetExceededError, StorageError } from '../errors.js'
-import { checkDataFile, type DamagedStoreReport, type OnDamaged } from './damage.js'
+import { applyDamagePolicy, checkDataFile, type DamagedStoreReport, type OnDamaged } from './damage.js'
+import { markClosed, markOpen, type VerifyPolicy, verifyDataFile, wasLeftOpen } from './verify.js'
 
 /** When a write counts as acknowledged. */
 export type Durability = 'commit' | 'flush'
@@ -27,6 +28,14 @@ export interface DiskEnvironmentInit {
   durability: Durability
   /** A damaged data file: refuse it (`fail`, default) or move it aside and start empty (`set-aside`). */
   onDamaged?: OnDamaged
+  /**
+   * When {@link DiskEnvironment.open} reads the whole data file in a child process before mapping it
+   * (damage inside data pages crashes LMDB natively): `after-crash` (default) when the last run did
+   * not close the store cleanly, `always`, or `never`. The constructor never does.
+   */
+  verify?: VerifyPolicy
+  /** Called with the result of a full check ({@link DiskEnvironment.open}). */
+  onVerified?: (result: { file: string; entries: number; bytes: number }) => void
   /** Called when a damaged data file was moved aside. */
   onSetAside?: (report: DamagedStoreReport) => void
   /** Clock for the timestamp of a file set aside. */
@@ -63,9 +72,41 @@ export class DiskEnvironment {
   private writtenSinceStats = 0
   private readonly refreshEvery: number
   private closed = false
+  private readonly file: string
 
   /**
-   * Open (or create) the environment.
+   * Open (or create) the environment, first reading its whole data file in a child process when
+   * `verify` asks for it (by default: when the last run did not close it cleanly). A file that
+   * crashes the check or that LMDB reports damaged is refused or set aside per `onDamaged`.
+   *
+   * @throws {StoreDamagedError} when the data file is damaged and `onDamaged` is `fail`
+   * @throws {StorageError} when it cannot be opened, or the check could not run
+   */
+  static async open(init: DiskEnvironmentInit): Promise<DiskEnvironment> {
+    const path = resolve(init.path)
+    if (open_paths.has(path)) {
+      throw new StorageError(`a store at ${path} is already open in this process: stop it first`)
+    }
+    const file = join(path, 'memory.mdb')
+    const onDamaged = init.onDamaged ?? 'fail'
+    const now = init.now ?? Date.now
+    const policy = init.verify ?? 'after-crash'
+    if (policy !== 'never' && existsSync(file)) {
+      // the cheap meta-page check first: it names truncation and header damage precisely
+      const report = checkDataFile(file, onDamaged, now)
+      if (report !== undefined) init.onSetAside?.(report)
+      else if (policy === 'always' || wasLeftOpen(file)) {
+        const result = await verifyDataFile(file)
+        if (result.ok) init.onVerified?.({ file, entries: result.entries, bytes: result.bytes })
+        else init.onSetAside?.(applyDamagePolicy(file, result.damage, onDamaged, now))
+      }
+    }
+    return new DiskEnvironment(init)
+  }
+
+  /**
+   * Open (or create) the environment. Checks the meta pages only: {@link DiskEnvironment.open}
+   * also reads every page when `verify` asks for it.
    *
    * @throws {StoreDamagedError} when the data file is damaged (truncated, overwritten, emptied) and `onDamaged` is `fail`
    * @throws {StorageError} when it cannot be opened (permissions, another open in this process)
@@ -79,6 +120,7 @@ export class DiskEnvironment {
     }
     mkdirSync(this.path, { recursive: true })
     const file = join(this.path, 'memory.mdb')
+    this.file = file
     // checked before LMDB maps it: LMDB crashes the process (SIGBUS/SIGSEGV) on a damaged file
     const report = checkDataFile(file, init.onDamaged ?? 'fail', init.now ?? Date.now)
     if (report !== undefined) init.onSetAside?.(report)
@@ -106,6 +148,13 @@ export class DiskEnvironment {
       this.pins = db<string>('pins')
     } catch (cause) {
       throw new StorageError(`cannot open the store at ${this.path}: ${(cause as Error)?.message}`, { cause })
+    }
+    try {
+      // removed by a clean close(): found at the next open, it means this run did not stop cleanly
+      markOpen(file)
+    } catch (cause) {
+      void this.root.close()
+      throw new StorageError(`cannot write the marker file next to ${file}: ${(cause as Error)?.message}`, { cause })
     }
     open_paths.add(this.path)
     this.all = [this.kv, this.expiry, this.state, this.chunks, this.blobs, this.pins]
@@ -182,6 +231,7 @@ export class DiskEnvironment {
       await this.root.committed
       await this.root.flushed
       await this.root.close()
+      markClosed(this.file)
     } finally {
       open_paths.delete(this.path)
     }

@@ -11,6 +11,7 @@ import { createMemoryBudget, type MemoryBudget, type MemoryBudgetStats } from '.
 import type { DamagedStoreReport, OnDamaged } from '../disk/damage.js'
 import { DiskEnvironment, type Durability, peekValue } from '../disk/environment.js'
 import { decodeRecord } from '../disk/record.js'
+import type { VerifyPolicy } from '../disk/verify.js'
 import { InvalidArgumentError, StoreClosedError, ValueTooLargeError } from '../errors.js'
 import { assertInteger, assertKey, assertNamespace, assertTtl } from '../keys.js'
 import { type EvictionReason, RamTier } from '../ram/ram-tier.js'
@@ -43,6 +44,15 @@ export interface MemoryInit {
      * warning is logged when nothing listens). The store is never reset silently.
      */
     onDamaged?: OnDamaged
+    /**
+     * When `start()` first reads the whole data file — every page of every database — in a child
+     * process, so that damage inside a data page (which makes LMDB crash the process with
+     * SIGSEGV/SIGBUS when the page is read) is found without risking this process: `after-crash`
+     * (default) when the previous run did not stop the store cleanly (a `<file>-open` marker is
+     * written on `start()` and removed by `stop()`), `always`, or `never`. Damage found is handled
+     * per `onDamaged`; a check that cannot run rejects `start()` with `StorageError`.
+     */
+    verify?: VerifyPolicy
   }
   /** How often expired entries are swept from both tiers (ms). Default 30 000; 0 = only lazily on read. */
   sweepIntervalMs?: number
@@ -82,6 +92,8 @@ export interface MemoryEvents {
   'write:error': CustomEvent<WriteErrorEvent>
   /** `start()` found the data file damaged and moved it aside (`disk.onDamaged: 'set-aside'`); the store started empty. */
   'disk:damaged': CustomEvent<DamagedStoreReport>
+  /** `start()` read the whole data file in a child process (`disk.verify`) and found it sound. */
+  'disk:verified': CustomEvent<{ file: string; entries: number; bytes: number }>
 }
 
 /** Counters and sizes of a store. */
@@ -133,6 +145,8 @@ export class Memory extends TypedEventEmitter<MemoryEvents> {
   private readonly diskMaxBytes: number
   private readonly durability: Durability
   private readonly onDamaged: OnDamaged
+  private readonly verify: VerifyPolicy
+  private starting: Promise<void> | undefined
   private readonly sweepIntervalMs: number
   private readonly blobOptions: BlobStoreOptions
   private environment: DiskEnvironment | undefined
@@ -174,6 +188,11 @@ export class Memory extends TypedEventEmitter<MemoryEvents> {
       throw new InvalidArgumentError(`disk.onDamaged must be 'fail' or 'set-aside', got ${String(onDamaged)}`)
     }
     this.onDamaged = onDamaged
+    const verify = init.disk?.verify ?? 'after-crash'
+    if (verify !== 'always' && verify !== 'after-crash' && verify !== 'never') {
+      throw new InvalidArgumentError(`disk.verify must be 'always', 'after-crash' or 'never', got ${String(verify)}`)
+    }
+    this.verify = verify
     this.sweepIntervalMs = assertInteger('sweepIntervalMs', init.sweepIntervalMs ?? 30_000, 0, 24 * 3600_000)
     this.blobOptions = init.blobs ?? {}
     this.host = {
@@ -194,17 +213,29 @@ export class Memory extends TypedEventEmitter<MemoryEvents> {
    * Open the persistent tier and start the TTL sweeper. A store that was killed mid-write
    * reopens with every acknowledged write and no torn value.
    *
+   * When the previous run did not stop cleanly (or with `disk.verify: 'always'`), the whole data
+   * file is read in a child process first.
+   *
    * @throws {StoreDamagedError} when the data file is damaged and `disk.onDamaged` is `fail` (the default)
-   * @throws {StorageError} when the store cannot be opened
+   * @throws {StorageError} when the store cannot be opened, or its data file could not be checked
    */
   async start(): Promise<void> {
     if (this.running) return
-    this.environment = new DiskEnvironment({
+    this.starting ??= this.open().finally(() => {
+      this.starting = undefined
+    })
+    return this.starting
+  }
+
+  private async open(): Promise<void> {
+    this.environment = await DiskEnvironment.open({
       path: this.path,
       maxBytes: this.diskMaxBytes,
       durability: this.durability,
       onDamaged: this.onDamaged,
+      verify: this.verify,
       now: this.now,
+      onVerified: (result) => this.safeDispatch('disk:verified', result),
       onSetAside: (report) => {
         if (this.listenerCount('disk:damaged') > 0) this.safeDispatch('disk:damaged', report)
         else {
@@ -564,6 +595,7 @@ export class Memory extends TypedEventEmitter<MemoryEvents> {
 }
 
 export { type DamagedStoreReport, type OnDamaged, StoreDamagedError } from '../disk/damage.js'
+export type { VerifyPolicy } from '../disk/verify.js'
 
 /**
  * Create a hybrid store over a directory. Call `start()` before use.
