@@ -8,6 +8,9 @@
  * with 403 (DNS rebinding); a request with a body must be `Content-Type: application/json` (415);
  * every route but GET needs `Authorization: Bearer <token>` (401), the token being the node's
  * `<dataDir>/api-token` (random, 32 bytes hex, mode 0600, created on first start).
+ *
+ * A body is at most 1 MiB (413) of JSON nested at most {@link MAX_BODY_DEPTH} levels (400
+ * `TooDeep`, checked before the body is parsed or validated).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -24,6 +27,7 @@ import {
   type Participant,
 } from '@vain/fl'
 import type { VainNode } from '@vain/net'
+import { jsonNestingDepth } from '@vain/net/wire'
 import type { Logger } from './logger.js'
 
 export interface ApiServer {
@@ -41,6 +45,9 @@ class HttpError extends Error {
   }
 }
 
+/** Deepest JSON nesting of a request body (a job spec nests a few levels, its free-form fields 16 more). */
+const MAX_BODY_DEPTH = 64
+
 async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<unknown> {
   let size = 0
   const chunks: Buffer[] = []
@@ -49,8 +56,12 @@ async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<unkn
     if (size > limit) throw new HttpError(413, 'PayloadTooLarge', `body over ${limit} bytes`)
     chunks.push(chunk as Buffer)
   }
+  const text = Buffer.concat(chunks).toString('utf8')
+  if (jsonNestingDepth(text, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+    throw new HttpError(400, 'TooDeep', `the body nests deeper than ${MAX_BODY_DEPTH} levels`)
+  }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    return JSON.parse(text)
   } catch {
     throw new HttpError(400, 'InvalidJson', 'the body is not valid JSON')
   }

@@ -94,6 +94,23 @@ describe('REST API', () => {
     expect(((await bad.json()) as { error: string }).error).toBe('InvalidJson')
   })
 
+  it('refuses a body nested 100,000 deep (within 1 MiB) with 400 TooDeep, and keeps answering', async () => {
+    for (const body of [
+      `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+      JSON.stringify({ name: 'x', dataset: { name: 'mnist', options: [] } }).replace(
+        '[]',
+        `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+      ),
+    ]) {
+      const res = await fetch(`${base}/jobs`, { method: 'POST', headers: authed(), body })
+      expect(res.status).toBe(400)
+      const answer = (await res.json()) as { error: string; message: string }
+      expect(answer.error).toBe('TooDeep')
+      expect(answer.message).toMatch('deeper than 64 levels')
+    }
+    expect((await fetch(`${base}/status`)).status).toBe(200)
+  })
+
   it('serves a stored model, and exports it as ONNX that imports back to the same weights', async () => {
     const model = createModel(mlp(784, [16], 10), { seed: 3 })
     const cid = await node.models.put(encodeModel(model))

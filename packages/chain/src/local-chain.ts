@@ -33,6 +33,7 @@ import {
 } from 'viem'
 import { mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
 import { HardhatMissingError, InvalidInputError } from './errors.js'
+import { jsonNestingDepth } from './json-depth.js'
 
 /** Hardhat's well-known development mnemonic: never use these keys on a real network. */
 export const HARDHAT_MNEMONIC = 'test test test test test test test test test test test junk'
@@ -190,6 +191,12 @@ function listen(server: Server, port: number, hostname: string): Promise<void> {
 }
 
 const MAX_BODY = 32 * 1024 * 1024
+/**
+ * Deepest JSON nesting of a request body (a batch of calls with state overrides nests about 6):
+ * deeper bodies are answered with an error before they are parsed (the provider, and the reply's
+ * `JSON.stringify` of the request's id, recurse per level).
+ */
+const MAX_BODY_DEPTH = 64
 
 /** JSON-RPC 2.0 over HTTP POST, single or batch, answering each request from the provider. */
 async function serve(provider: Provider, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -218,9 +225,15 @@ async function serve(provider: Provider, req: IncomingMessage, res: ServerRespon
   } catch {
     return
   }
+  const text = Buffer.concat(chunks).toString('utf8')
+  if (jsonNestingDepth(text, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+    const message = `Invalid request: nested deeper than ${MAX_BODY_DEPTH} levels`
+    reply(res, { jsonrpc: '2.0', id: null, error: { code: -32600, message } })
+    return
+  }
   let body: unknown
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    body = JSON.parse(text)
   } catch {
     reply(res, { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } })
     return

@@ -30,6 +30,18 @@ describe('startLocalChain', () => {
     expect(((await garbage.json()) as { error: { code: number } }).error.code).toBe(-32700)
   })
 
+  it('answers a body nested 100,000 deep with an error (before parsing it) and keeps serving', async () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`
+    for (const body of [deep, `{"jsonrpc":"2.0","id":${deep},"method":"eth_chainId","params":[]}`]) {
+      const res = await fetch(shared.rpcUrl, { method: 'POST', body })
+      const answer = (await res.json()) as { id: unknown; error: { code: number; message: string } }
+      expect(answer.id).toBeNull()
+      expect(answer.error.code).toBe(-32600)
+      expect(answer.error.message).toMatch('nested deeper than 64 levels')
+    }
+    expect(await shared.publicClient.getChainId()).toBe(31337)
+  })
+
   it('refuses a non-loopback host', async () => {
     await expect(startLocalChain({ hostname: '0.0.0.0' as '127.0.0.1' })).rejects.toBeInstanceOf(InvalidInputError)
   })

@@ -48,6 +48,7 @@ export {
   encodeManifest,
   MAX_CHUNK_BYTES,
   MAX_MANIFEST_BYTES,
+  MAX_MANIFEST_DEPTH,
   MIN_CHUNK_BYTES,
 } from './blobs/manifest.js'
 export type { BlobSource } from './blobs/rechunk.js'

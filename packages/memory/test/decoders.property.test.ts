@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import {
   assertKey,
   chunkCid,
@@ -19,6 +20,8 @@ import {
   encodeStateRecord,
   isMemoryError,
   MAX_KEY_BYTES,
+  MAX_MANIFEST_DEPTH,
+  MAX_STATE_DEPTH,
   type Memory,
   manifestCid,
   parseCid,
@@ -264,5 +267,127 @@ describe('keys and namespaces through the store', () => {
       }),
       { numRuns: 500 },
     )
+  })
+})
+
+/** CBOR of `depth` nested containers around a 0: each level is `prefix` (e.g. 0x81, an array of one). */
+function nestedCbor(depth: number, prefix: number[], suffix: number[] = []): Uint8Array {
+  const out: number[] = []
+  for (let i = 0; i < depth; i++) out.push(...prefix)
+  out.push(0x00)
+  for (let i = 0; i < depth; i++) out.push(...suffix)
+  return Uint8Array.from(out)
+}
+
+/** `depth` arrays of one around a 0, built without recursion. */
+function nestedArrays(depth: number): unknown {
+  let value: unknown = 0
+  for (let i = 0; i < depth; i++) value = [value]
+  return value
+}
+
+/** What `fn` throws (fails when it returns). */
+function thrown(fn: () => unknown): Error {
+  try {
+    fn()
+  } catch (err) {
+    return err as Error
+  }
+  throw new Error('expected a throw')
+}
+
+/** The error's message and its causes' messages, joined. */
+function messages(err: unknown): string {
+  const out: string[] = []
+  for (let e = err as Error | undefined; e !== undefined; e = e.cause as Error | undefined) {
+    out.push(`${e.name}: ${e.message}`)
+  }
+  return out.join(' <- ')
+}
+
+describe('deep input: nesting is bounded before anything recurses into it', () => {
+  const DEEP = 100_000
+  afterAll(removeTempDirs)
+
+  it.each([
+    ['arrays', nestedCbor(DEEP, [0x81])],
+    ['maps', nestedCbor(DEEP, [0xa1, 0x61, 0x61])],
+    ['CID tags', nestedCbor(DEEP, [0xd8, 0x2a])],
+  ])('decodeManifest refuses %s 100,000 deep with InvalidManifestError', (_kind, input) => {
+    const err = thrown(() => decodeManifest(input))
+    expect(err).not.toBeInstanceOf(RangeError)
+    expect(err.name).toBe('InvalidManifestError')
+    expect(err.message).toMatch(`nested deeper than ${MAX_MANIFEST_DEPTH} levels`)
+  })
+
+  it.each([
+    ['arrays', nestedCbor(DEEP, [0x81])],
+    ['indefinite arrays', nestedCbor(DEEP, [0x9f], [0xff])],
+    ['Set tags', nestedCbor(DEEP, [0xd9, 0x01, 0x02, 0x81])],
+  ])('decodeStateRecord refuses %s 100,000 deep with CorruptedValueError', (_kind, input) => {
+    const err = thrown(() => decodeStateRecord(input))
+    expect(err).not.toBeInstanceOf(RangeError)
+    expect(err.name).toBe('CorruptedValueError')
+    expect(err.message).toMatch(`nested deeper than ${MAX_STATE_DEPTH} levels`)
+  })
+
+  it('property: a state record of any depth decodes (within the bound) or is CorruptedValueError', () => {
+    fc.assert(
+      fc.property(fc.nat(300), (depth) => {
+        const record = encodeStateRecord(1, 0, nestedArrays(depth))
+        // the record's own map is one level
+        if (depth + 1 <= MAX_STATE_DEPTH) {
+          expect(decodeStateRecord(record).d).toEqual(nestedArrays(depth))
+        } else {
+          const err = thrown(() => decodeStateRecord(record))
+          expect(err.name).toBe('CorruptedValueError')
+          expect(err.message).toMatch('nested deeper than')
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('save refuses state nested deeper than restore reads, so whatever is saved restores', async () => {
+    const memory = createMemory({ path: tempDir('deep-state') })
+    await memory.start()
+    try {
+      const store = memory.state('deep', { schema: z.unknown(), version: 1 })
+      await store.save('ok', nestedArrays(MAX_STATE_DEPTH - 1))
+      expect(store.restore('ok')?.value).toEqual(nestedArrays(MAX_STATE_DEPTH - 1))
+      await expect(store.save('deep', nestedArrays(MAX_STATE_DEPTH))).rejects.toMatchObject({
+        name: 'InvalidArgumentError',
+        message: expect.stringMatching(`nested deeper than ${MAX_STATE_DEPTH} levels`),
+      })
+      expect(store.restore('deep')).toBeUndefined()
+    } finally {
+      await memory.stop()
+    }
+  })
+
+  it('a stored blob record or pin list nested 100,000 deep is CorruptedValueError, and list() skips it', async () => {
+    const path = tempDir('deep-blobs')
+    let memory = createMemory({ path })
+    await memory.start()
+    const { cid } = await memory.blobs.put(new Uint8Array(5000).fill(7))
+    type Db = { putSync(key: string, value: Buffer): void }
+    const env = (memory as unknown as { environment: { blobs: Db; pins: Db } }).environment
+    env.blobs.putSync(cid.toString(), Buffer.from(nestedCbor(DEEP, [0x81])))
+    env.pins.putSync(cid.toString(), Buffer.from(nestedCbor(DEEP, [0x81])))
+    await memory.stop()
+
+    memory = createMemory({ path })
+    await memory.start()
+    try {
+      for (const read of [() => memory.blobs.stat(cid), () => memory.blobs.pins(cid)]) {
+        const err = thrown(read)
+        expect(err.name).toBe('CorruptedValueError')
+        expect(messages(err)).toMatch('nested deeper than 4 levels')
+        expect(messages(err)).not.toMatch('RangeError')
+      }
+      expect(memory.blobs.list()).toEqual([])
+    } finally {
+      await memory.stop()
+    }
   })
 })

@@ -130,6 +130,32 @@ describe('persistent peer cache', () => {
     expect(file.peers.map((p: { id: string }) => p.id)).toEqual([other.peerId.toString()])
   })
 
+  it('a file nested 100,000 deep is corrupt (a typed error, no stack overflow) and the node starts empty', {
+    timeout: 20_000,
+  }, async () => {
+    const deep = 100_000
+    const peer = {
+      id: 'x',
+      addrs: [],
+      lastSeen: 1,
+      successes: 1,
+      extra: JSON.parse(`${'['.repeat(8)}${']'.repeat(8)}`),
+    }
+    const text = JSON.stringify({ version: 1, savedAt: 1, peers: [peer] }).replace(
+      '[[[[[[[[]]]]]]]]',
+      `${'['.repeat(deep)}${']'.repeat(deep)}`,
+    )
+    await mkdir(join(dir, 'state'), { recursive: true })
+    await writeFile(path, text)
+    const node = await cacheNode(await generateKeyPair('Ed25519'), false)
+    const errors: Error[] = []
+    node.services.cache.addEventListener('corrupt', (evt) => errors.push(evt.detail.error))
+    await node.start()
+    expect(errors.map((e) => e.name)).toEqual(['InvalidMessageError'])
+    expect(errors[0]?.message).toMatch('nested deeper than 16 levels')
+    expect(node.services.cache.peers()).toEqual([])
+  })
+
   it('a well-formed file with a bad schema is corrupt too; bad entries alone are skipped', {
     timeout: 20_000,
   }, async () => {

@@ -1,5 +1,6 @@
 import { HashMismatchError, InvalidModelError, ShapeMismatchError } from '../errors.js'
 import { sha256Hex } from '../internal/hash.js'
+import { parseJsonBounded } from '../internal/json-depth.js'
 import { type Architecture, architectureKey, parseArchitecture } from './architecture.js'
 import { assertParams, type Model, modelLayout } from './model.js'
 
@@ -9,6 +10,8 @@ export const MODEL_MAGIC = Uint8Array.of(0x56, 0x4e, 0x4d, 0x44)
 export const MODEL_FORMAT_VERSION = 1
 const DTYPE_FLOAT32 = 1
 const MAX_ARCH_BYTES = 64 * 1024
+/** Deepest JSON nesting of the architecture header (architectures nest 2 or 3 levels). */
+const MAX_ARCH_DEPTH = 16
 const MAX_RANK = 4
 /** Default upper bound on the size of a serialized model accepted by {@link decodeModel} (256 MiB). */
 export const DEFAULT_MAX_MODEL_BYTES = 256 * 1024 * 1024
@@ -100,9 +103,10 @@ export interface DecodeModelOptions {
 
 /**
  * Decodes bytes written by {@link encodeModel}. Any malformed input (wrong magic or version,
- * truncated, trailing bytes, bad architecture, shapes that disagree with the architecture,
- * non-finite parameters, too large) gives a typed error — {@link InvalidModelError},
- * {@link ShapeMismatchError} or {@link HashMismatchError} — never another exception.
+ * truncated, trailing bytes, bad architecture or one nested deeper than 16 levels, shapes that
+ * disagree with the architecture, non-finite parameters, too large) gives a typed error —
+ * {@link InvalidModelError}, {@link ShapeMismatchError} or {@link HashMismatchError} — never
+ * another exception.
  *
  * @example
  * ```ts
@@ -136,7 +140,7 @@ export function decodeModel(bytes: Uint8Array, options: DecodeModelOptions = {})
   let arch: Architecture
   try {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(12, 12 + archLength))
-    arch = parseArchitecture(JSON.parse(text))
+    arch = parseArchitecture(parseJsonBounded(text, MAX_ARCH_DEPTH))
   } catch (err) {
     throw new InvalidModelError('invalid architecture in serialized model', { cause: err })
   }

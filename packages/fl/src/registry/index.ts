@@ -23,6 +23,7 @@ export {
 } from './errors.js'
 export {
   createModelRegistry,
+  MAX_METADATA_DEPTH,
   type ModelRegistryComponents,
   type ModelRegistryInit,
   memoryRegistryStore,

@@ -2,6 +2,7 @@
 import { TypedEventEmitter } from 'main-event'
 import { ConfigError } from '../errors.js'
 import { sha256Hex } from '../internal/hash.js'
+import { jsonNestingDepth, parseJsonBounded } from '../internal/json-depth.js'
 import { type Architecture, architectureKey, parseArchitecture } from '../models/architecture.js'
 import { assertParams, type Model } from '../models/model.js'
 import { decodeModel, encodeModel } from '../models/serialize.js'
@@ -83,7 +84,11 @@ class DefaultModelRegistry extends TypedEventEmitter<ModelRegistryEvents> implem
     const read = async (key: string): Promise<any> => {
       const bytes = await store.get(key)
       if (bytes === undefined) throw new UnknownVersionError(`the store lists ${key} but has no value for it`)
-      return JSON.parse(fromUtf8.decode(bytes))
+      try {
+        return parseJsonBounded(fromUtf8.decode(bytes), MAX_RECORD_DEPTH)
+      } catch (cause) {
+        throw new ConfigError(`registry record ${key} is damaged: ${(cause as Error).message}`, [], { cause })
+      }
     }
     for (const key of (await store.keys('models/')).sort()) {
       const m = await read(key)
@@ -299,12 +304,20 @@ class DefaultModelRegistry extends TypedEventEmitter<ModelRegistryEvents> implem
   }
 }
 
+/** Deepest nesting of version metadata (its own object counts one level). */
+export const MAX_METADATA_DEPTH = 32
+/** Deepest JSON nesting of a stored registry record (a version record holds its metadata). */
+const MAX_RECORD_DEPTH = MAX_METADATA_DEPTH + 2
+
 function structuredCloneJson(value: Record<string, JsonValue>): Record<string, JsonValue> {
   let text: string
   try {
     text = JSON.stringify(value)
   } catch (err) {
     throw new ConfigError('version metadata must be JSON', [], { cause: err })
+  }
+  if (jsonNestingDepth(text, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH) {
+    throw new ConfigError(`version metadata must nest at most ${MAX_METADATA_DEPTH} levels`)
   }
   return JSON.parse(text)
 }

@@ -75,7 +75,7 @@ export interface RegisterVersionOptions {
    * name). Default: the latest version of the same name; `null`: a root.
    */
   parent?: string | null
-  /** JSON metadata stored with the version. */
+  /** JSON metadata stored with the version (nested at most `MAX_METADATA_DEPTH`, 32 levels). */
   metadata?: Record<string, JsonValue>
 }
 

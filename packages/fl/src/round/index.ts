@@ -55,6 +55,7 @@ export {
   encodeSecAggFrame,
   InvalidSecAggMessageError,
   MAX_SECAGG_HEADER_BYTES,
+  MAX_SECAGG_HEADER_DEPTH,
   maskedToBytes,
   meanFromSum,
   type RosterEntry,

@@ -4,7 +4,8 @@
  * blobs (interrupted fetches) resume where they stopped.
  * @module
  */
-import { decode, encode } from 'cborg'
+import { decodeCborBounded } from '@vain/net/wire'
+import { encode } from 'cborg'
 import { LRUCache } from 'lru-cache'
 import { TypedEventEmitter } from 'main-event'
 import type { MemoryBudget } from '../budget/memory-budget.js'
@@ -204,10 +205,13 @@ function encodeBlobRecord(r: BlobRecord): Uint8Array {
   return encode({ m: r.manifest, c: r.complete, s: r.size, n: r.chunks, t: r.createdAt })
 }
 
+/** Deepest nesting of a stored blob record or pin list (both nest 1 level). */
+const MAX_RECORD_DEPTH = 4
+
 function decodeBlobRecord(bytes: Uint8Array, cid: string): BlobRecord {
   let raw: any
   try {
-    raw = decode(bytes)
+    raw = decodeCborBounded(bytes, MAX_RECORD_DEPTH)
   } catch (cause) {
     throw new CorruptedValueError(`blob record of ${cid} is damaged`, { cause })
   }
@@ -227,10 +231,13 @@ function decodeBlobRecord(bytes: Uint8Array, cid: string): BlobRecord {
 
 function decodePins(bytes: Uint8Array | undefined): string[] {
   if (bytes === undefined) return []
+  let labels: unknown
   try {
-    const labels = decode(bytes)
-    if (Array.isArray(labels) && labels.every((l) => typeof l === 'string')) return labels
-  } catch {}
+    labels = decodeCborBounded(bytes, MAX_RECORD_DEPTH)
+  } catch (cause) {
+    throw new CorruptedValueError('pin record is damaged', { cause })
+  }
+  if (Array.isArray(labels) && labels.every((l) => typeof l === 'string')) return labels
   throw new CorruptedValueError('pin record is damaged')
 }
 

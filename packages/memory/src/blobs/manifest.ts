@@ -8,12 +8,15 @@
  * Every chunk but the last is exactly `chunkBytes` long; the last one holds the rest.
  * @module
  */
-import { decode, encode, type TagDecodeControl, Token, Type } from 'cborg'
+import { decodeCborBounded } from '@vain/net/wire'
+import { encode, type TagDecodeControl, Token, Type } from 'cborg'
 import { InvalidManifestError } from '../errors.js'
 import { CID, parseCid, RAW_CODE, SHA256_CODE } from './cid.js'
 
 /** Largest manifest accepted (bytes): ~400k chunks. */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+/** Deepest nesting a manifest may have (it nests 3: the map, its chunk list, a CID tag). */
+export const MAX_MANIFEST_DEPTH = 8
 /** Smallest and largest chunk sizes accepted. */
 export const MIN_CHUNK_BYTES = 1024
 export const MAX_CHUNK_BYTES = 4 * 1024 * 1024
@@ -57,7 +60,8 @@ export function encodeManifest(manifest: Manifest): Uint8Array {
  * Decode and check a manifest: shape, sizes, chunk count consistent with `size` and
  * `chunkBytes`, every chunk a raw sha2-256 CIDv1.
  *
- * @throws {InvalidManifestError} for anything else
+ * @throws {InvalidManifestError} for anything else (bytes nested deeper than
+ *   {@link MAX_MANIFEST_DEPTH} are refused before they are decoded that deep)
  * @example
  * ```ts
  * const manifest = decodeManifest(bytes) // after checking manifestCid(bytes) equals the blob CID
@@ -70,7 +74,7 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
   }
   let raw: unknown
   try {
-    raw = decode(bytes, {
+    raw = decodeCborBounded(bytes, MAX_MANIFEST_DEPTH, {
       strict: true,
       rejectDuplicateMapKeys: true,
       useMaps: false,

@@ -4,7 +4,8 @@
  * disappears. The network is injected (a {@link BlobNetwork}); the store works without it.
  * @module
  */
-import { decode, encode } from 'cborg'
+import { decodeCborBounded } from '@vain/net/wire'
+import { encode } from 'cborg'
 import { ExponentialBackoff, handleWhenResult, noJitterGenerator, retry } from 'cockatiel'
 import { TypedEventEmitter } from 'main-event'
 import type { BlobStore } from '../blobs/blob-store.js'
@@ -430,7 +431,8 @@ export class BlobSharing extends TypedEventEmitter<BlobSharingEvents> {
     const bytes = this.targetsNs!.get(cid.toString())
     if (bytes === undefined) return undefined
     try {
-      const raw = decode(bytes) as ReplicationTarget
+      // a replication target nests 2 levels (the record, its holders)
+      const raw = decodeCborBounded(bytes, 4) as ReplicationTarget
       if (Number.isInteger(raw.factor) && Array.isArray(raw.holders)) return raw
     } catch {}
     return undefined

@@ -8,11 +8,19 @@
  * `Map`, `Set`, `Date`, `bigint` round-trip).
  * @module
  */
+import { depthLimitedTokenizer } from '@vain/net/wire'
 import { decode, encode } from 'cborg/extended'
 import type { z } from 'zod'
 import type { DiskEnvironment } from '../disk/environment.js'
 import { CorruptedValueError, InvalidArgumentError, SchemaMismatchError, ValueTooLargeError } from '../errors.js'
 import { assertInteger, assertKey } from '../keys.js'
+
+/**
+ * Deepest nesting of a state record: arrays, maps and tags (a typed array is 1 level, a `Map`
+ * or `Set` 2) each count one, the record itself one. `save` refuses state nested deeper, so what
+ * is saved can be restored; restore refuses deeper bytes before decoding them that deep.
+ */
+export const MAX_STATE_DEPTH = 128
 
 /** Options of {@link Memory.state}. */
 export interface StateStoreOptions<S extends z.ZodType> {
@@ -75,7 +83,8 @@ export function encodeStateRecord(version: number, savedAt: number, value: unkno
 /**
  * Decode a state record (the schema check happens in {@link StateStore.restore}).
  *
- * @throws {CorruptedValueError} when the bytes are not a state record
+ * @throws {CorruptedValueError} when the bytes are not a state record (or nest deeper than
+ *   {@link MAX_STATE_DEPTH})
  * @example
  * ```ts
  * decodeStateRecord(bytes).s // the schema version it was saved with
@@ -84,7 +93,10 @@ export function encodeStateRecord(version: number, savedAt: number, value: unkno
 export function decodeStateRecord(bytes: Uint8Array, label = 'state record'): StateRecord {
   let raw: unknown
   try {
-    raw = decode(bytes, { rejectDuplicateMapKeys: true })
+    raw = decode(bytes, {
+      rejectDuplicateMapKeys: true,
+      tokenizer: depthLimitedTokenizer(bytes, MAX_STATE_DEPTH, { rejectDuplicateMapKeys: true }),
+    })
   } catch (cause) {
     throw new CorruptedValueError(`${label} is damaged: ${(cause as Error)?.message ?? cause}`, { cause })
   }
@@ -96,6 +108,18 @@ export function decodeStateRecord(bytes: Uint8Array, label = 'state record'): St
     throw new CorruptedValueError(`${label} is damaged: missing version, time or data`)
   }
   return { s: r.s, t: r.t, d: r.d }
+}
+
+/** Refuse to save state that {@link decodeStateRecord} would refuse as too deep (one pass over its tokens). */
+function assertRestorableDepth(bytes: Uint8Array, label: string): void {
+  const tokens = depthLimitedTokenizer(bytes, MAX_STATE_DEPTH)
+  try {
+    while (!tokens.done()) tokens.next()
+  } catch (cause) {
+    throw new InvalidArgumentError(`${label}: state nested deeper than ${MAX_STATE_DEPTH} levels cannot be saved`, {
+      cause,
+    })
+  }
 }
 
 const MAX_REVISION = Number.MAX_SAFE_INTEGER
@@ -175,6 +199,7 @@ export class StateStore<S extends z.ZodType> {
       })
     }
     if (bytes.byteLength > this.maxBytes) throw new ValueTooLargeError(bytes.byteLength, this.maxBytes)
+    assertRestorableDepth(bytes, `${this.name}/${key}`)
     this.env.reserve(bytes.byteLength + key.length + this.name.length)
     const env = this.env
     const name = this.name

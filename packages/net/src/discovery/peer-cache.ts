@@ -23,7 +23,8 @@ import { CODE_P2P, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { ExponentialBackoff, IBackoff } from 'cockatiel'
 import { setMaxListeners, TypedEventEmitter, type TypedEventTarget } from 'main-event'
 import { z } from 'zod'
-import { NotStartedError } from '../errors.js'
+import { InvalidMessageError, NotStartedError } from '../errors.js'
+import { jsonNestingDepth } from '../wire/depth.js'
 import type { DiscoveryComponents } from './components.js'
 import {
   type BackoffInit,
@@ -93,6 +94,9 @@ const CachedPeerSchema = z.object({
   lastSeen: z.number().int().min(0),
   successes: z.number().int().min(0),
 })
+
+/** Deepest JSON nesting of a cache file (it nests 4 levels: file, peers, a peer, its addresses). */
+const MAX_CACHE_FILE_DEPTH = 16
 
 /** The cache file: `{ version: 1, savedAt, peers: [...] }`. */
 const CacheFileSchema = z.object({
@@ -287,6 +291,9 @@ class DefaultPeerCache extends TypedEventEmitter<PeerCacheEvents> implements Pee
     }
     let file: z.output<typeof CacheFileSchema>
     try {
+      if (jsonNestingDepth(text, MAX_CACHE_FILE_DEPTH) > MAX_CACHE_FILE_DEPTH) {
+        throw new InvalidMessageError(`bad cache file: nested deeper than ${MAX_CACHE_FILE_DEPTH} levels`)
+      }
       const parsed = CacheFileSchema.safeParse(JSON.parse(text))
       if (!parsed.success) throw new Error(`bad cache file: ${parsed.error.issues[0]?.message ?? 'invalid'}`)
       file = parsed.data

@@ -8,6 +8,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto'
 import { z } from 'zod'
 import { IdentityError } from '../errors.js'
+import { jsonNestingDepth } from '../wire/depth.js'
 
 /** Version of the key file format written by this module. */
 export const IDENTITY_FILE_VERSION = 1
@@ -17,6 +18,9 @@ export const IDENTITY_FILE_FORMAT = 'vain-identity'
 
 /** Largest key file accepted, in bytes (a real one is well under 1 KiB). */
 export const MAX_IDENTITY_FILE_BYTES = 64 * 1024
+
+/** Deepest JSON nesting of a key file (it nests 2 levels: the file and its `encryption`). */
+const MAX_IDENTITY_FILE_DEPTH = 8
 
 /** scrypt cost parameters, stored in the key file next to the salt. */
 export interface ScryptParams {
@@ -93,6 +97,13 @@ export function parseKeyFile(bytes: Uint8Array, path: string): KeyFile {
   let json: unknown
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch (cause) {
+    throw new IdentityError(`identity file ${path} is corrupt or truncated: not valid JSON`, { cause })
+  }
+  if (jsonNestingDepth(text, MAX_IDENTITY_FILE_DEPTH) > MAX_IDENTITY_FILE_DEPTH) {
+    throw new IdentityError(`identity file ${path} is corrupt: nested deeper than ${MAX_IDENTITY_FILE_DEPTH} levels`)
+  }
+  try {
     json = JSON.parse(text)
   } catch (cause) {
     throw new IdentityError(`identity file ${path} is corrupt or truncated: not valid JSON`, { cause })

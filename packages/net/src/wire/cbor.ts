@@ -1,20 +1,31 @@
 /**
  * Control messages travel as CBOR (cborg, deterministic encoding) and are validated with zod
  * after decoding. Any bytes in give a valid value or an {@link InvalidMessageError} /
- * {@link MessageTooLargeError} out — never another kind of throw.
+ * {@link MessageTooLargeError} out — never another kind of throw. Nesting is bounded
+ * ({@link DEFAULT_MAX_MESSAGE_DEPTH}) while decoding, so deep input is refused before anything
+ * recurses into it.
  * @module
  */
-import { decode, encode } from 'cborg'
+import { encode } from 'cborg'
 import type { z } from 'zod'
 import { InvalidMessageError, MessageTooLargeError } from '../errors.js'
+import { decodeCborBounded } from './depth.js'
 
 /** Default maximum size of one control message (1 MiB). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+
+/**
+ * Default deepest nesting of arrays, maps and tags in one control message. Our messages nest a
+ * few levels (an envelope, its body, a list of records); cborg and zod recurse per level.
+ */
+export const DEFAULT_MAX_MESSAGE_DEPTH = 32
 
 /** Options for {@link decodeMessage}. */
 export interface DecodeMessageOptions {
   /** Reject input longer than this many bytes. Default {@link DEFAULT_MAX_MESSAGE_BYTES}. */
   maxBytes?: number
+  /** Reject input nested deeper than this many arrays, maps and tags. Default {@link DEFAULT_MAX_MESSAGE_DEPTH}. */
+  maxDepth?: number
   /** A label used in error messages, e.g. the protocol id. */
   label?: string
 }
@@ -35,7 +46,8 @@ export function encodeMessage(value: unknown): Uint8Array {
  * Decode CBOR bytes and validate them against a zod schema.
  *
  * @throws {MessageTooLargeError} when `bytes` is longer than `maxBytes`
- * @throws {InvalidMessageError} when the bytes are not CBOR or do not match the schema
+ * @throws {InvalidMessageError} when the bytes are not CBOR, nest deeper than `maxDepth` or do
+ *   not match the schema
  * @example
  * ```ts
  * const Hello = z.object({ v: z.literal(1), text: z.string() })
@@ -57,7 +69,11 @@ export function decodeMessage<S extends z.ZodType>(
   }
   let raw: unknown
   try {
-    raw = decode(bytes, { useMaps: false, rejectDuplicateMapKeys: true, strict: false })
+    raw = decodeCborBounded(bytes, options.maxDepth ?? DEFAULT_MAX_MESSAGE_DEPTH, {
+      useMaps: false,
+      rejectDuplicateMapKeys: true,
+      strict: false,
+    })
   } catch (cause) {
     throw new InvalidMessageError(`${label}: not valid CBOR (${(cause as Error)?.message ?? cause})`, {
       cause,

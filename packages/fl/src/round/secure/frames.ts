@@ -29,6 +29,7 @@
  * @module
  */
 import { z } from 'zod'
+import { parseJsonBounded } from '../../internal/json-depth.js'
 import { ForgedMessageError, RejectedUpdateError, RoundProtocolError } from '../errors.js'
 import { sha256 } from '../hash.js'
 import { ModelAddressSchema } from '../spec.js'
@@ -188,6 +189,12 @@ export type SecAggResponse = z.output<typeof SecAggResponseSchema>
 export const MAX_SECAGG_HEADER_BYTES = 4 * 1024 * 1024
 
 /**
+ * Deepest JSON nesting of a frame's header (an unmask message nests 4 levels: the message, its
+ * roster, the roster's entries, an entry). Deeper headers are refused before they are parsed.
+ */
+export const MAX_SECAGG_HEADER_DEPTH = 16
+
+/**
  * Frame = 4-byte big-endian header length ‖ UTF-8 JSON header ‖ binary body.
  *
  * @example
@@ -209,7 +216,8 @@ export function encodeSecAggFrame(header: unknown, body: Uint8Array = new Uint8A
 }
 
 /**
- * Decode and validate a frame; any malformed input gives {@link InvalidSecAggMessageError}.
+ * Decode and validate a frame; any malformed input (a header nested deeper than
+ * {@link MAX_SECAGG_HEADER_DEPTH} included) gives {@link InvalidSecAggMessageError}.
  *
  * @example
  * ```ts
@@ -229,9 +237,12 @@ export function decodeSecAggFrame<S extends z.ZodType>(
   }
   let raw: unknown
   try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(4, 4 + length)))
-  } catch {
-    throw new InvalidSecAggMessageError('secure-aggregation header is not UTF-8 JSON')
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(4, 4 + length))
+    raw = parseJsonBounded(text, MAX_SECAGG_HEADER_DEPTH)
+  } catch (cause) {
+    throw new InvalidSecAggMessageError(
+      `secure-aggregation header is not UTF-8 JSON nested at most ${MAX_SECAGG_HEADER_DEPTH} levels: ${(cause as Error).message}`,
+    )
   }
   const parsed = schema.safeParse(raw)
   if (!parsed.success) {

@@ -1,0 +1,60 @@
+/**
+ * Nesting bound for JSON read from a peer or a store: `JSON.parse` itself copes with deep input,
+ * but zod, `JSON.stringify` and deep copies recurse once per level, so a few kilobytes of
+ * `[[[[…]]]]` overflow the stack. Internal: not re-exported by any entry point (`@vain/net/wire`
+ * has the same scan; `@vain/fl` does not depend on `@vain/net`).
+ * @module
+ */
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+const OPEN_ARRAY = 0x5b
+const CLOSE_ARRAY = 0x5d
+const OPEN_OBJECT = 0x7b
+const CLOSE_OBJECT = 0x7d
+
+/**
+ * The deepest nesting of arrays and objects in JSON `text` (0 for a scalar), by one loop over its
+ * characters (brackets inside strings, escaped quotes included, do not count). Stops as soon as
+ * the depth passes `stopAbove` and returns that depth. Text that is not JSON gives some number;
+ * `JSON.parse` refuses it after.
+ *
+ * @example
+ * ```ts
+ * if (jsonNestingDepth(text, 16) > 16) throw new InvalidModelError('nested deeper than 16 levels')
+ * ```
+ */
+export function jsonNestingDepth(text: string, stopAbove = Number.POSITIVE_INFINITY): number {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === BACKSLASH) i++
+      else if (c === QUOTE) inString = false
+    } else if (c === QUOTE) {
+      inString = true
+    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      depth++
+      if (depth > deepest) {
+        deepest = depth
+        if (deepest > stopAbove) return deepest
+      }
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
+      if (depth > 0) depth--
+    }
+  }
+  return deepest
+}
+
+/**
+ * `JSON.parse(text)` when `text` nests at most `maxDepth` levels.
+ *
+ * @throws {Error} `nested deeper than N levels`, or `JSON.parse`'s SyntaxError (callers wrap both
+ *   in their typed error)
+ */
+export function parseJsonBounded(text: string, maxDepth: number): unknown {
+  if (jsonNestingDepth(text, maxDepth) > maxDepth) throw new Error(`nested deeper than ${maxDepth} levels`)
+  return JSON.parse(text)
+}
