@@ -6,17 +6,34 @@
  * range). Prints honest p50/p99 alone (baseline), under a flood from 1 identity and from 10,
  * with the ratio to the baseline, and the server's RSS before, during and after.
  *
- *   pnpm bench:flood               # 300 honest requests per phase
- *   pnpm bench:flood -- --quick    # 150
+ * Also prints the CPU each process used in each phase (server, honest client, attackers, as
+ * a share of one core): on a small machine the attackers' processes take CPU from the server,
+ * which a real attacker (on machines of its own) would not.
+ *
+ *   pnpm bench:flood                         # 300 honest requests per phase
+ *   pnpm bench:flood -- --quick              # 150
+ *   pnpm bench:flood -- --profile /tmp/prof  # also profile the server in each phase (self time
+ *                                            # by package and function; raw .cpuprofile files)
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdirSync } from 'node:fs'
 import * as os from 'node:os'
+import { join } from 'node:path'
 import { createInterface, type Interface } from 'node:readline'
+import { parseArgs } from 'node:util'
 import { createNode, RateLimitedError } from '../src/index.js'
+import { formatSummary, type ProfileSummary } from './profile.js'
 import { floodEcho } from './protocols.js'
 
-const quick = process.argv.slice(2).includes('--quick')
+const { values: args } = parseArgs({
+  // `pnpm bench:flood -- --quick` passes the `--` through
+  args: process.argv.slice(2).filter((a) => a !== '--'),
+  options: { quick: { type: 'boolean', default: false }, profile: { type: 'string' } },
+})
+const quick = args.quick
+const profileDir = args.profile
+if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
 const HONEST = quick ? 150 : 300
 const HONEST_GAP_MS = 10 // an honest peer asks now and then, not as fast as it can
 const fmt = (n: number, d = 1): string => n.toFixed(d)
@@ -55,9 +72,21 @@ console.log(`mode: ${quick ? 'quick' : 'full'} · ${new Date().toISOString()}\n`
 
 const server = peerProcess(['server'])
 const { multiaddr, limits } = await nextLine<{ multiaddr: string; limits: Record<string, unknown> }>(server.lines)
-const rss = async (): Promise<number> => {
-  server.child.stdin?.write('rss\n')
-  return (await nextLine<{ rss: number }>(server.lines)).rss
+// one command at a time: each is answered by exactly one line, in order
+let serverQueue: Promise<unknown> = Promise.resolve()
+const ask = <T>(command: string): Promise<T> => {
+  const answer = serverQueue.then(() => {
+    server.child.stdin?.write(`${command}\n`)
+    return nextLine<T>(server.lines)
+  })
+  serverQueue = answer.catch(() => undefined)
+  return answer
+}
+const rss = async (): Promise<number> => (await ask<{ rss: number }>('rss')).rss
+const serverCpuMs = async (): Promise<number> => (await ask<{ cpuMs: number }>('cpu')).cpuMs
+const ownCpuMs = (): number => {
+  const c = process.cpuUsage()
+  return (c.user + c.system) / 1000
 }
 console.log(
   `server limits: per peer ${limits.rateLimitCapacity} burst + ${limits.rateLimitRefillPerSecond}/s; per protocol (all peers) ${limits.protocolRateLimitCapacity} burst + ${limits.protocolRateLimitRefillPerSecond}/s; per range off (loopback)`,
@@ -74,6 +103,7 @@ const honest = await createNode({
 })
 await honest.start()
 const serverId = await honest.connect(multiaddr)
+const connectedAt = Date.now()
 for (let i = 0; i < 20; i++) await honest.request(serverId, floodEcho, { text: 'warm' })
 
 interface Phase {
@@ -82,8 +112,14 @@ interface Phase {
   p99: number
   refused: number
   failed: number
-  flood?: { served: number; refused: number; failed: number; seconds: number }
+  flood?: { served: number; refused: number; failed: number; seconds: number; cpuMs: number }
   rssDuring: number
+  seconds: number
+  serverCpuMs: number
+  honestCpuMs: number
+  /** Attacking identities the server banned in this phase. */
+  bans?: number
+  profile?: ProfileSummary
 }
 
 async function honestRun(): Promise<{ rtts: number[]; refused: number; failed: number; seconds: number }> {
@@ -108,6 +144,8 @@ async function honestRun(): Promise<{ rtts: number[]; refused: number; failed: n
 const rssBefore = await rss()
 const phases: Phase[] = []
 {
+  const s0 = await serverCpuMs()
+  const h0 = ownCpuMs()
   const r = await honestRun()
   phases.push({
     name: 'baseline (no flood)',
@@ -116,11 +154,26 @@ const phases: Phase[] = []
     refused: r.refused,
     failed: r.failed,
     rssDuring: await rss(),
+    seconds: r.seconds,
+    serverCpuMs: (await serverCpuMs()) - s0,
+    honestCpuMs: ownCpuMs() - h0,
   })
 }
 const rssAfterSamples: number[] = []
-for (const identities of [1, 10]) {
-  const attacker = peerProcess(['attack', multiaddr, String(identities)])
+// an honest peer has been around for a while: wait until the server counts it as known
+// (connected for knownPeerAfterMs and never over its own budget); flood identities are fresh
+const knownAfterMs = Number(limits.knownPeerAfterMs ?? 0)
+const waitKnown = knownAfterMs + 200 - (Date.now() - connectedAt)
+if (waitKnown > 0) await sleep(waitKnown)
+const floods: Array<{ identities: number; pace?: number }> = [
+  { identities: 1 },
+  { identities: 10 },
+  // each identity within its own budget (never struck): only the shared budgets hold them
+  { identities: 10, pace: Math.floor(0.9 * Number(limits.rateLimitRefillPerSecond)) },
+]
+for (const { identities, pace } of floods) {
+  const bans0 = (await ask<{ bans: number }>('cpu')).bans
+  const attacker = peerProcess(['attack', multiaddr, String(identities), ...(pace === undefined ? [] : [String(pace)])])
   await nextLine(attacker.lines) // ready
   await sleep(1_000) // let the flood reach its pace
   let rssPeak = 0
@@ -129,38 +182,68 @@ for (const identities of [1, 10]) {
       rssPeak = Math.max(rssPeak, v)
     })
   }, 500)
-  const t0 = performance.now()
+  if (profileDir !== undefined) await ask('prof-start')
+  const s0 = await serverCpuMs()
+  const h0 = ownCpuMs()
   const r = await honestRun()
+  const serverCpu = (await serverCpuMs()) - s0
+  const honestCpu = ownCpuMs() - h0
+  const profile =
+    profileDir === undefined
+      ? undefined
+      : await ask<ProfileSummary>(
+          `prof-stop ${join(profileDir, `server-flood-${identities}${pace === undefined ? '' : `-paced`}.cpuprofile`)}`,
+        )
   clearInterval(sampler)
   rssPeak = Math.max(rssPeak, await rss())
+  const t1 = performance.now()
   attacker.child.stdin?.end()
-  const flood = await nextLine<{ served: number; refused: number; failed: number }>(attacker.lines)
-  const seconds = (performance.now() - t0) / 1000 + 1
+  const flood = await nextLine<{ served: number; refused: number; failed: number; cpuMs: number }>(attacker.lines)
+  // the attacker counted from "ready": 1 s of warm-up, the honest run, and the wind-down
+  const seconds = 1 + r.seconds + (performance.now() - t1) / 1000
   await once(attacker.child, 'exit')
   phases.push({
-    name: `flood from ${identities} identit${identities === 1 ? 'y' : 'ies'}`,
+    name: `flood from ${identities} identit${identities === 1 ? 'y' : 'ies'}${pace === undefined ? '' : `, each paced at ${pace}/s`}`,
+    bans: (await ask<{ bans: number }>('cpu')).bans - bans0,
     p50: pct(r.rtts, 50),
     p99: pct(r.rtts, 99),
     refused: r.refused,
     failed: r.failed,
     flood: { ...flood, seconds },
     rssDuring: rssPeak,
+    seconds: r.seconds,
+    serverCpuMs: serverCpu,
+    honestCpuMs: honestCpu,
+    ...(profile !== undefined ? { profile } : {}),
   })
   await sleep(2_000)
   global.gc?.()
   rssAfterSamples.push(await rss())
 }
-const rssAfter = rssAfterSamples.at(-1) ?? Number.NaN
 
 const base = phases[0] as Phase
+const share = (ms: number, seconds: number): string => `${fmt((100 * ms) / 1000 / seconds, 0)} %`
 console.log(
-  '| phase | honest p50 (ms) | p50 ratio | honest p99 (ms) | p99 ratio | honest refused | flood served/s | flood refused/s | server RSS (MB) |',
+  '| phase | honest p50 (ms) | p50 ratio | honest p99 (ms) | p99 ratio | honest refused | flood served/s | flood refused/s | flood failed/s | banned | server RSS (MB) |',
 )
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const p of phases) {
   const f = p.flood
   console.log(
-    `| ${p.name} | ${fmt(p.p50, 2)} | ${fmt(p.p50 / base.p50, 2)} | ${fmt(p.p99, 2)} | ${fmt(p.p99 / base.p99, 2)} | ${p.refused}/${HONEST}${p.failed > 0 ? ` (+${p.failed} failed)` : ''} | ${f === undefined ? '–' : fmt(f.served / f.seconds, 0)} | ${f === undefined ? '–' : fmt(f.refused / f.seconds, 0)} | ${mb(p.rssDuring)} |`,
+    `| ${p.name} | ${fmt(p.p50, 2)} | ${fmt(p.p50 / base.p50, 2)} | ${fmt(p.p99, 2)} | ${fmt(p.p99 / base.p99, 2)} | ${p.refused}/${HONEST}${p.failed > 0 ? ` (+${p.failed} failed)` : ''} | ${f === undefined ? '–' : fmt(f.served / f.seconds, 0)} | ${f === undefined ? '–' : fmt(f.refused / f.seconds, 0)} | ${f === undefined ? '–' : fmt(f.failed / f.seconds, 0)} | ${p.bans ?? '–'} | ${mb(p.rssDuring)} |`,
+  )
+}
+console.log(
+  `\nCPU per phase, as a share of one core (${cpus.length} cores in all; the honest client runs in this process):`,
+)
+console.log('| phase | server | honest client | attackers | all three |')
+console.log('| --- | ---: | ---: | ---: | ---: |')
+for (const p of phases) {
+  const f = p.flood
+  const attackers = f === undefined ? 0 : f.cpuMs / f.seconds / 1000
+  const total = (p.serverCpuMs + p.honestCpuMs) / 1000 / p.seconds + attackers
+  console.log(
+    `| ${p.name} | ${share(p.serverCpuMs, p.seconds)} | ${share(p.honestCpuMs, p.seconds)} | ${f === undefined ? '–' : share(f.cpuMs, f.seconds)} | ${fmt(100 * total, 0)} % |`,
   )
 }
 console.log(
@@ -169,8 +252,13 @@ console.log(
 console.log(
   'honest p50/p99 count served requests only; a refused honest request is a RateLimitedError from a shared budget',
 )
+console.log(
+  `the honest peer is known to the server (connected ≥ ${knownAfterMs} ms, within its budget) before the floods; flood identities are fresh. flood refused: RateLimitedError answers; flood failed: streams reset without an answer, connections closed or refused after a ban`,
+)
+for (const p of phases) {
+  if (p.profile !== undefined) console.log(`\nserver CPU profile, ${p.name}:\n${formatSummary(p.profile)}`)
+}
 
 await honest.stop()
 server.child.stdin?.end()
 await once(server.child, 'exit')
-void rssAfter

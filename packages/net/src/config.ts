@@ -128,6 +128,23 @@ export const NodeConfigSchema = z
          */
         rangeRateLimitCapacity: z.number().int().min(0).max(10_000_000).optional(),
         rangeRateLimitRefillPerSecond: z.number().positive().max(10_000_000).default(250),
+        /**
+         * Share (0–0.9) of each per-protocol budget kept for known peers: peers connected for
+         * `knownPeerAfterMs` and not struck since (see `maxStrikes`). Newcomers, e.g. fresh
+         * identities of a flood, only take the tokens above it. 0 turns it off.
+         */
+        protocolReservedForKnown: z.number().min(0).max(0.9).default(0.5),
+        knownPeerAfterMs: positiveMs.default(10_000),
+        /**
+         * Refusals by a peer's own budget (strikes) tolerated within `strikeWindowMs`: the first
+         * half are answered with `RateLimitedError`, the rest reset without an answer, and the
+         * strike beyond bans the peer (connections closed, inbound connections refused) for
+         * `banMs`; at most `maxBans` peers are banned at once. 0 turns strikes and bans off.
+         */
+        maxStrikes: z.number().int().min(0).max(100_000).default(40),
+        strikeWindowMs: positiveMs.default(10_000),
+        banMs: positiveMs.default(60_000),
+        maxBans: z.number().int().min(1).max(1_000_000).default(1_000),
         /** Prefix lengths that make an address range. */
         rangeIPv4PrefixBits: z.number().int().min(8).max(32).default(24),
         rangeIPv6PrefixBits: z.number().int().min(16).max(128).default(48),
@@ -159,6 +176,12 @@ export const NodeConfigSchema = z
         protocolRateLimitRefillPerSecond: 500,
         protocolRateLimitOverrides: {},
         rangeRateLimitRefillPerSecond: 250,
+        protocolReservedForKnown: 0.5,
+        knownPeerAfterMs: 10_000,
+        maxStrikes: 40,
+        strikeWindowMs: 10_000,
+        banMs: 60_000,
+        maxBans: 1_000,
         rangeIPv4PrefixBits: 24,
         rangeIPv6PrefixBits: 48,
         breakerFailureThreshold: 5,
@@ -226,6 +249,7 @@ export function inboundLimitsOf(config: Pick<NodeConfig, 'profile' | 'limits'>):
         : {
             capacity: l.protocolRateLimitCapacity,
             refillPerSecond: l.protocolRateLimitRefillPerSecond,
+            reservedForKnown: l.protocolReservedForKnown,
             overrides: Object.fromEntries(
               Object.entries(l.protocolRateLimitOverrides).map(([id, o]) => [
                 id,

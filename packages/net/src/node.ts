@@ -39,16 +39,17 @@ import {
   peerCache,
   peerExchange,
 } from './discovery/index.js'
-import { NotStartedError, PeerDeniedError, VainNetError } from './errors.js'
+import { NotStartedError, PeerDeniedError, RateLimitedError, VainNetError } from './errors.js'
 import { GossipBus, type GossipMessageInfo, gossipOptions, type Topic } from './gossip/index.js'
 import { loadOrCreateIdentity } from './identity/index.js'
-import { CircuitBreakers, InboundLimits, type RateLimiter } from './limits/index.js'
+import { CircuitBreakers, InboundLimits, PeerPenalties, type RateLimiter } from './limits/index.js'
 import { ConnectionPool, type ConnectionPoolStats } from './pool/index.js'
 import {
   type ChunkCodec,
   handlePayloads,
   handleRequests,
   type InboundEvent,
+  type InboundRefusal,
   type PayloadHandler,
   type PayloadProtocol,
   type RequestHandler,
@@ -80,6 +81,15 @@ export interface VainNodeEvents {
   'peer:authenticated': CustomEvent<PeerAuthenticatedEvent>
   'peer:rejected': CustomEvent<PeerRejectedEvent>
   'peer:discovered': CustomEvent<PeerId>
+  /** A peer kept asking past its own budget: its connections are closed and it may not connect for `until`. */
+  'peer:banned': CustomEvent<PeerBannedEvent>
+}
+
+/** Detail of a `peer:banned` event. */
+export interface PeerBannedEvent {
+  peerId: PeerId
+  /** When the ban ends, ms since epoch. */
+  until: number
 }
 
 /** A snapshot of the node's view of the network. */
@@ -122,6 +132,8 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
   readonly inboundLimits: InboundLimits
   readonly compressor: AdaptiveCompressor
   readonly denyList: PeerDenyList
+  /** Strikes and bans for peers that exceed their own budget; undefined when `limits.maxStrikes` is 0. */
+  readonly penalties: PeerPenalties | undefined
   private bus: GossipBus | undefined
   private running = false
   private readonly stopController = new AbortController()
@@ -137,8 +149,10 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
     denyList: PeerDenyList,
     bootstrapPeers: Set<string>,
     privateKey: PrivateKey,
+    penalties?: PeerPenalties,
   ) {
     super()
+    this.penalties = penalties
     this.privateKey = privateKey
     this.config = config
     this.libp2p = libp2p
@@ -317,14 +331,73 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
     return this.libp2p.getPeers().filter((p) => hs.isAuthenticated(p))
   }
 
+  /**
+   * A known peer may take the share of the per-protocol budgets kept for known peers: it has
+   * been connected for `limits.knownPeerAfterMs` and has not been struck since.
+   */
+  private isKnown(peer: string, connection: Connection | undefined): boolean {
+    if (connection === undefined || this.penalties?.isStruck(peer) === true) return false
+    return Date.now() - connection.timeline.open >= this.config.limits.knownPeerAfterMs
+  }
+
+  /**
+   * Decide on an inbound request before reading it. Refusals by a shared budget are answered
+   * with `RateLimitedError`; refusals by the peer's own budget, and any refusal of a peer that
+   * did not wait the retry time it was given, are strikes (answered, then reset without an
+   * answer, then a ban that closes the peer's connections).
+   */
+  private screen(peer: PeerId, protocol: string, connection: Connection | undefined): InboundRefusal | undefined {
+    const id = peer.toString()
+    const penalties = this.penalties
+    if (penalties?.isBanned(id) === true) {
+      // still connected (e.g. a stream opened while the ban closed its connections)
+      void connection?.close().catch(() => {})
+      return { action: 'reset' }
+    }
+    if (this.config.handshake.required && !this.libp2p.services.handshake.isAuthenticated(peer)) {
+      return {
+        action: 'answer',
+        name: 'PeerDeniedError',
+        message: `peer ${peer} has not completed the vAIn handshake`,
+      }
+    }
+    // per peer, per address range and per protocol: a token from each, or from none
+    const result = this.inboundLimits.check(id, protocol, connection?.remoteAddr, {
+      known: this.isKnown(id, connection),
+    })
+    if (result.allowed) return undefined
+    if (penalties !== undefined) {
+      // over its own budget, or asking again before the retry time it was given: a strike
+      if (result.budget === 'peer' || penalties.isEarly(id)) {
+        const penalty = penalties.strike(id)
+        if (penalty === 'ban') {
+          this.banned(peer)
+          return { action: 'reset' }
+        }
+        if (penalty === 'reset') return { action: 'reset' }
+      }
+      penalties.told(id, result.retryAfterMs)
+    }
+    return { action: 'answer', name: 'RateLimitedError', message: result.message, retryAfterMs: result.retryAfterMs }
+  }
+
+  private banned(peer: PeerId): void {
+    const until = Date.now() + (this.penalties?.banMs ?? 0)
+    void this.libp2p.hangUp(peer).catch(() => {})
+    this.safeDispatch('peer:banned', { peerId: peer, until })
+  }
+
   private guard() {
     return {
+      screen: (peer: PeerId, protocol: string, connection: Connection): InboundRefusal | undefined =>
+        this.screen(peer, protocol, connection),
       admit: (peer: PeerId, protocol: string, connection?: Connection): void => {
-        if (this.config.handshake.required && !this.libp2p.services.handshake.isAuthenticated(peer)) {
-          throw new PeerDeniedError(`peer ${peer} has not completed the vAIn handshake`)
-        }
-        // per peer, per address range and per protocol: a token from each, or from none
-        this.inboundLimits.admit(peer.toString(), protocol, connection?.remoteAddr)
+        const refusal = this.screen(peer, protocol, connection)
+        if (refusal === undefined) return
+        if (refusal.action === 'reset') throw new PeerDeniedError(`peer ${peer} is refused: too many refused requests`)
+        if (refusal.name === 'RateLimitedError')
+          throw new RateLimitedError(refusal.message, refusal.retryAfterMs ?? 1000)
+        throw new PeerDeniedError(refusal.message)
       },
       onInbound: (evt: InboundEvent): void => {
         this.pool.touch(evt.remotePeer)
@@ -511,6 +584,17 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
     }
   }
   const denyList = new PeerDenyList({ defaultTtlMs: cfg.handshake.denyMs })
+  const penalties =
+    cfg.limits.maxStrikes === 0
+      ? undefined
+      : new PeerPenalties({
+          maxStrikes: cfg.limits.maxStrikes,
+          strikeWindowMs: cfg.limits.strikeWindowMs,
+          banMs: cfg.limits.banMs,
+          maxBans: cfg.limits.maxBans,
+        })
+  // a banned peer may not connect again until its ban ends (known once its connection is encrypted)
+  const banned = async (peer: PeerId): Promise<boolean> => penalties?.isBanned(peer.toString()) ?? false
   const bootstrapPeers = new Set(
     cfg.bootstrap.map(
       (a) =>
@@ -569,7 +653,11 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
     transports: usesWebSockets(cfg.listen) || usesWebSockets(cfg.bootstrap) ? [tcp(), webSockets()] : [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: denyList.gater(cfg.profile === 'public' ? {} : { denyDialMultiaddr: async () => false }),
+    connectionGater: denyList.gater({
+      ...(cfg.profile === 'public' ? {} : { denyDialMultiaddr: async () => false }),
+      denyInboundEncryptedConnection: banned,
+      denyInboundUpgradedConnection: banned,
+    }),
     // loopback/LAN networks run many nodes per machine (demos, tests, benchmarks): a ping that is
     // late because the event loop is busy must not tear connections down en masse
     connectionMonitor:
@@ -588,7 +676,7 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
     peerDiscovery,
     services: services as any,
   })) as unknown as Libp2p<VainServices>
-  return new VainNode(cfg, libp2p, denyList, bootstrapPeers, privateKey)
+  return new VainNode(cfg, libp2p, denyList, bootstrapPeers, privateKey, penalties)
 }
 
 /**

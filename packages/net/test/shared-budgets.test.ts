@@ -218,6 +218,8 @@ describe('shared budgets over real nodes', () => {
         rateLimitRefillPerSecond: 1,
         protocolRateLimitCapacity: N,
         protocolRateLimitRefillPerSecond: REFILL,
+        // every identity here is fresh: none of the budget is kept for known peers
+        protocolReservedForKnown: 0,
       },
     })
     nodes.push(server)

@@ -1,7 +1,9 @@
 /**
  * Protection for the node and its peers: {@link RateLimiter} (token buckets keyed by
  * `${peerId}${protocol}`, for inbound requests) and {@link CircuitBreakers} (per-peer circuit
- * breakers, for outbound calls). Both are timer-free and take an injectable clock.
+ * breakers, for outbound calls), {@link InboundLimits} (per-peer, per-protocol and per-range
+ * budgets, with a share kept for known peers) and {@link PeerPenalties} (strikes and bans for
+ * peers that keep asking past their own budget). All are timer-free and take an injectable clock.
  *
  * @example
  * ```ts
@@ -34,10 +36,12 @@ export {
 } from './circuit-breaker.js'
 export {
   type AdmitResult,
+  type CheckOptions,
   type InboundBudget,
   InboundLimits,
   type InboundLimitsInit,
 } from './inbound-limits.js'
+export { PeerPenalties, type PeerPenaltiesInit, type Penalty } from './penalties.js'
 export {
   createRateLimiter,
   DEFAULT_TOKEN_BUCKET,

@@ -15,6 +15,7 @@ export type {
   HandleOptions,
   InboundEvent,
   InboundGuard,
+  InboundRefusal,
   ProtocolHost,
   RequestContext,
   RequestHandler,

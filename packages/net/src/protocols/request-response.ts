@@ -16,7 +16,7 @@ import {
 } from '../errors.js'
 import { decodeMessage, encodeMessage } from '../wire/index.js'
 import { fromWireError, RequestEnvelopeSchema, ResponseEnvelopeSchema, toWireError } from './envelope.js'
-import { abortReason, FramedStream, StreamClosedError } from './framed-stream.js'
+import { abortReason, encodeVarint, FramedStream, StreamClosedError } from './framed-stream.js'
 
 /** The parts of a libp2p node this framework uses (a `Libp2p` satisfies it). */
 export type ProtocolHost = Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol'>
@@ -95,8 +95,24 @@ export type RequestHandler<Req extends z.ZodType, Res extends z.ZodType> = (
   context: RequestContext,
 ) => Promise<z.input<Res>> | z.input<Res>
 
+/**
+ * Why an inbound request is refused before its stream is read, and how: `answer` writes one
+ * typed error frame and closes (the remote learns e.g. when to retry); `reset` resets the
+ * stream without an answer (nothing is encoded or written: the cheapest refusal, for a remote
+ * that ignores its answers).
+ */
+export type InboundRefusal =
+  | { action: 'answer'; name: string; message: string; retryAfterMs?: number }
+  | { action: 'reset' }
+
 /** Hooks the node uses to guard every inbound stream. */
 export interface InboundGuard {
+  /**
+   * Decide on a request before anything of its stream is read: `undefined` serves it, an
+   * {@link InboundRefusal} refuses it at once (no read, no decode, no deadline timers). When
+   * given, request/response streams are not passed to `admit` (payload streams still are).
+   */
+  screen?(remotePeer: PeerId, protocol: string, connection: Connection): InboundRefusal | undefined
   /**
    * Throw (e.g. `RateLimitedError`, `PeerDeniedError`) to refuse the request with that error;
    * `connection` gives the remote address (`connection.remoteAddr`) for per-range budgets.
@@ -159,6 +175,20 @@ async function serveOne<Req extends z.ZodType, Res extends z.ZodType>(
 ): Promise<void> {
   const started = performance.now()
   const remotePeer = connection.remotePeer
+  const refusal = options.screen?.(remotePeer, protocol.id, connection)
+  if (refusal !== undefined) {
+    const bytesOut = refuse(stream, protocol, refusal)
+    options.onInbound?.({
+      remotePeer,
+      protocol: protocol.id,
+      ok: false,
+      error: refusal.action === 'answer' ? refusal.name : 'StreamResetError',
+      bytesIn: 0,
+      bytesOut,
+      durationMs: performance.now() - started,
+    })
+    return
+  }
   const deadline = AbortSignal.timeout(options.timeoutMs ?? protocol.timeoutMs)
   const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
   const framed = new FramedStream(stream, { maxFrameBytes: protocol.maxRequestBytes })
@@ -167,7 +197,7 @@ async function serveOne<Req extends z.ZodType, Res extends z.ZodType>(
   try {
     let body: unknown
     try {
-      options.admit?.(remotePeer, protocol.id, connection)
+      if (options.screen === undefined) options.admit?.(remotePeer, protocol.id, connection)
       const frame = await framed.read({ signal })
       if (frame === null) throw new InvalidMessageError(`${protocol.id}: stream closed before a request`)
       const envelope = decodeMessage(frame, RequestEnvelopeSchema, {
@@ -216,6 +246,45 @@ async function serveOne<Req extends z.ZodType, Res extends z.ZodType>(
     })
   }
 }
+
+/**
+ * Refuse a request without reading it: one error frame and a close, or a reset. Nothing is
+ * awaited (the close completes in the background). Returns the bytes written.
+ */
+function refuse(stream: Stream, protocol: RequestProtocol, refusal: InboundRefusal): number {
+  try {
+    if (refusal.action === 'reset' || stream.writeStatus !== 'writable') {
+      stream.abort(REFUSED)
+      return 0
+    }
+    const body = encodeMessage({
+      v: protocol.version,
+      ok: false,
+      e: {
+        n: refusal.name.slice(0, 64),
+        m: refusal.message.slice(0, 1024),
+        ...(refusal.retryAfterMs !== undefined ? { r: Math.min(86_400_000, Math.ceil(refusal.retryAfterMs)) } : {}),
+      },
+    })
+    const header = encodeVarint(body.byteLength)
+    const frame = new Uint8Array(header.byteLength + body.byteLength)
+    frame.set(header)
+    frame.set(body, header.byteLength)
+    stream.send(frame)
+    stream.close().catch((err: unknown) => stream.abort(err instanceof Error ? err : new Error(String(err))))
+    return frame.byteLength
+  } catch (err) {
+    stream.abort(err instanceof Error ? err : new Error(String(err)))
+    return 0
+  }
+}
+
+/**
+ * The reason given to libp2p for resetting a refused request's stream (it does not reach the
+ * remote: a reset carries no message). One instance: a flood is refused many times a second,
+ * and each `new Error` captures a stack.
+ */
+const REFUSED = Object.assign(new Error('request refused without an answer'), { name: 'StreamResetError' })
 
 /** Options of {@link sendRequest}. */
 export interface RequestOptions extends AbortOptions {
