@@ -73,6 +73,8 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
     IStaking public immutable staking;
     IReputation public immutable reputation;
     uint8 public committeeTier = 3;
+    /// @notice The tier the caller of `openRound` (a job's creator, who funds the round) needs; 0: none.
+    uint8 public creatorTier;
     /// @notice Stake taken from a committee member proven to disagree with the quorum.
     uint256 public dissentSlashAmount;
     /// @notice Reputation taken from a committee member proven to disagree with the quorum.
@@ -107,6 +109,7 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
     event DissenterSlashed(uint256 indexed roundId, address indexed member, uint256 slashed, bytes32 signedDigest);
     event DissentPenaltySet(uint256 slashAmount, uint256 reputationPenalty);
     event CommitteeTierSet(uint8 tier);
+    event CreatorTierSet(uint8 tier);
 
     /// @dev Committee empty, too large, or with a member twice.
     error InvalidCommittee();
@@ -164,7 +167,8 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
 
     // ---------------------------------------------------------------- round lifecycle
 
-    /// @notice Opens a round and pulls `rewardPool` tokens from the caller (needs an allowance).
+    /// @notice Opens a round and pulls `rewardPool` tokens from the caller (needs an allowance); the
+    /// caller needs the OPENER role and, when `creatorTier` > 0, that tier.
     function openRound(
         bytes32 jobId,
         address[] calldata committee,
@@ -176,6 +180,11 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
         if (size == 0 || size > MAX_COMMITTEE) revert InvalidCommittee();
         if (quorum == 0 || quorum > size || uint256(quorum) * 2 <= size) revert InvalidQuorum(quorum, size);
         if (deadline <= block.timestamp) revert InvalidDeadline(deadline);
+        uint8 creatorRequired = creatorTier;
+        if (creatorRequired > 0) {
+            uint8 creator = reputation.tierOf(msg.sender);
+            if (creator < creatorRequired) revert TierTooLow(msg.sender, creator, creatorRequired);
+        }
         roundId = ++roundCount;
         uint8 required = committeeTier;
         for (uint256 i = 0; i < size; i++) {
@@ -295,6 +304,14 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
         if (tier == 0 || tier > 3) revert InvalidTier(tier);
         committeeTier = tier;
         emit CommitteeTierSet(tier);
+    }
+
+    /// @notice Sets the tier a job's creator needs to open (and fund) rounds: 0 (none) or 1..3.
+    /// Nodes read it to decide which announced jobs they take on.
+    function setCreatorTier(uint8 tier) external onlyRole(GOVERNOR_ROLE) {
+        if (tier > 3) revert InvalidTier(tier);
+        creatorTier = tier;
+        emit CreatorTierSet(tier);
     }
 
     // ---------------------------------------------------------------- views

@@ -1,7 +1,10 @@
+import { defaultServerConditions } from 'vite'
 import { defineProject } from 'vitest/config'
 
 export default defineProject({
-  resolve: { conditions: ['vain-source'] },
+  // resolve workspace packages (@vain/fl) to their TypeScript sources: no build needed for tests
+  resolve: { conditions: ['vain-source', ...defaultServerConditions] },
+  ssr: { resolve: { conditions: ['vain-source', ...defaultServerConditions] } },
   test: {
     name: 'chain',
     include: ['test/**/*.test.ts'],

@@ -46,9 +46,10 @@ start options:
       --api-port N         local REST API port on 127.0.0.1 (0 = any free port, default 0)
       --no-api             no REST API
       --mnist-shard I/N    train on MNIST shard I of N (non-IID, Dirichlet alpha)
-      --accept-jobs-from PEER|any
-                           take on jobs from this creator (repeatable), or from any creator
-                           (the default, with a warning); its own jobs always
+      --accept-jobs-from PEER|staked|any
+                           take on jobs from this creator (repeatable), from creators staked
+                           on chain who fund their rounds (the default with a chain), or from
+                           any creator; without a chain and this flag: only its own jobs
       --alpha A            Dirichlet alpha of the shards (default 0.5)
       --rpc URL            chain JSON-RPC endpoint (the config's chain.rpcUrl)
       --account N          sign with a local chain's development account N (chain.account)
@@ -152,10 +153,15 @@ async function chainFlags(values: Record<string, unknown>): Promise<Record<strin
   }
 }
 
-/** `--accept-jobs-from PEER|any` (repeatable) → the config's `jobs` section. */
-function acceptFlag(values: string[] | undefined): { accept: 'any' | string[] } | undefined {
+/** `--accept-jobs-from PEER|staked|any` (repeatable) → the config's `jobs` section. */
+function acceptFlag(values: string[] | undefined): { accept: 'any' | 'staked' | string[] } | undefined {
   if (values === undefined) return undefined
-  return { accept: values.includes('any') ? 'any' : values }
+  if (values.includes('any')) return { accept: 'any' }
+  if (values.includes('staked')) {
+    if (values.length > 1) throw new AppConfigError('--accept-jobs-from staked cannot be combined with peer ids')
+    return { accept: 'staked' }
+  }
+  return { accept: values }
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -113,13 +113,15 @@ export const AppConfigSchema = z.strictObject({
     .refine((d) => d.shard < d.shards, { message: 'shard must be < shards' })
     .optional(),
   /**
-   * Which announced jobs this node takes on: `accept` is a list of creator peer ids, or `"any"`
-   * (an explicit opt-in; also what an absent section means, with a warning at start); caps on the
-   * jobs it runs at once and on a job's failed attempts.
+   * Which announced jobs this node takes on: `accept` is `"staked"` (with a chain: the creator is
+   * registered, staked at the creators' tier the network sets on chain and may open — fund —
+   * rounds; a job whose rounds go unfunded is cancelled), a list of creator peer ids, or `"any"`
+   * (an explicit opt-in). An absent section means `"staked"` with a chain, and only this node's
+   * own jobs without one. Caps on the jobs it runs at once and on a job's failed attempts.
    */
   jobs: z
     .strictObject({
-      accept: z.union([z.literal('any'), z.array(z.string().min(1).max(128)).max(10_000)]),
+      accept: z.union([z.literal('any'), z.literal('staked'), z.array(z.string().min(1).max(128)).max(10_000)]),
       maxActive: z.number().int().min(1).max(1_000).optional(),
       maxPerCreator: z.number().int().min(1).max(1_000).optional(),
       maxFailedAttempts: z.number().int().min(1).max(100).optional(),

@@ -108,6 +108,8 @@ interface Child {
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url))
 
+/** The job creator's stake: tier 1, what the default deployment asks of creators. */
+const CREATOR_STAKE = parseEther('100')
 /** Each node's stake: enough for tier 3 (aggregators) with the development parameters. */
 const NODE_STAKE = parseEther('10000')
 const NODE_FUNDS = parseEther('12000')
@@ -186,8 +188,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const chainArgs = (i: number) => (chainSetup === undefined ? [] : ['--config', chainSetup.configFor(i)])
     // 1. the network: node 0 first, the others bootstrap from up to 3 nodes already up (not all
     // from node 0: with 50+ nodes a single bootstrap node is swamped) and find each other (PEX, DHT)
-    // a local demo network: every node takes on the observer's jobs (an explicit opt-in)
-    const common = ['--profile', 'loopback', '--json', '--accept-jobs-from', 'any', ...(opts.verbose ? ['-v'] : [])]
+    // which jobs the nodes take on: with the chain, those of staked, registered creators who may
+    // fund rounds (the default; the observer is one); without it, any creator's (an explicit opt-in)
+    const accept = chainSetup === undefined ? ['--accept-jobs-from', 'any'] : []
+    const common = ['--profile', 'loopback', '--json', ...accept, ...(opts.verbose ? ['-v'] : [])]
     const shardArgs = (i: number) => ['--mnist-shard', `${i}/${opts.nodes}`]
     const extra = (i: number) => ({
       nodeFlags: opts.nodeFlags,
@@ -239,14 +243,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         apiPort: null,
         logLevel: opts.verbose ? 'debug' : 'warn',
         json: false,
-        // the job's creator: it opens and funds a chain round per round (the deployer holds the OPENER role)
+        // the job's creator: it opens and funds a chain round per round (the deployer holds the
+        // OPENER role, is staked for the creators' tier and registers its peer id, so nodes admit its jobs)
         ...(chainSetup !== undefined
           ? {
               chain: ChainConfigSchema.parse({
                 rpcUrl: chainSetup.chain.rpcUrl,
                 account: 0,
                 addresses: chainSetup.admin.addresses,
-                register: false,
                 rewardPerRound: REWARD_PER_ROUND,
                 pollMs: 250,
               }),
@@ -284,8 +288,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const nodeAddresses =
       chainSetup === undefined ? new Map<string, Address>() : await waitRegistered(chainSetup.admin, ids, 60_000)
     if (chainSetup !== undefined) {
+      // nodes take on a job only from a registered creator: the observer's binding first
+      const creator = await waitRegistered(chainSetup.admin, [obs.node.peerId.toString()], 60_000)
       out(
-        `registered on chain: ${nodeAddresses.size}/${ids.length} peer ids ↔ addresses · committees drawn from staked tier-3 nodes, weighted by stake`,
+        `registered on chain: ${nodeAddresses.size}/${ids.length} peer ids ↔ addresses · committees drawn from staked tier-3 nodes, weighted by stake · job creator ${creator.size === 1 ? 'registered' : 'NOT registered'}`,
       )
     }
 
@@ -441,6 +447,8 @@ async function setUpChain(
   )
   // the deployer holds the supply: fund the nodes (one sender: in order), then each stakes (in parallel)
   for (let i = 1; i <= nodes; i++) await admin.token.transfer(account(i).address, NODE_FUNDS)
+  // the deployer creates the jobs: the network asks job creators for a stake (tier 1)
+  await admin.staking.stake(CREATOR_STAKE)
   const before = await admin.standing(account(1).address)
   const tiers = await Promise.all(
     Array.from({ length: nodes }, async (_, k) => {

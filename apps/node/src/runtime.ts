@@ -31,7 +31,7 @@ import { vainNetBlobNetwork } from '@vain/memory/vain-net'
 import { createNode, type VainNode } from '@vain/net'
 import { type ApiServer, loadApiToken, startApi } from './api.js'
 import { ChainService } from './chain/service.js'
-import type { AppConfig } from './config.js'
+import { type AppConfig, AppConfigError } from './config.js'
 import type { Logger } from './logger.js'
 
 /** A running vAIn node. */
@@ -149,6 +149,9 @@ export async function startVainNode(
 }
 
 async function startLocked(config: AppConfig, log: Logger, options: StartVainNodeOptions): Promise<RunningNode> {
+  if (config.jobs?.accept === 'staked' && config.chain === undefined) {
+    throw new AppConfigError('jobs.accept "staked" needs a chain: add a "chain" section (or --rpc), or list creators')
+  }
   const node = await createNode({
     dataDir: config.dataDir,
     listen: config.listen,
@@ -199,12 +202,17 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   const roles = { trainer: learner !== undefined, aggregator: config.roles.includes('aggregator') }
   // with a chain: "staked and tier >= the role's tier", read from chain; else the job's allow-lists
   const chain = config.chain === undefined ? undefined : new ChainService({ config: config.chain, node, log, roles })
-  const accept = config.jobs?.accept ?? 'any'
-  if (config.jobs === undefined) {
-    log.warn('this node takes on jobs from any creator: set jobs.accept (or --accept-jobs-from) to restrict it')
+  const accept = config.jobs?.accept ?? (chain !== undefined ? 'staked' : [])
+  if (config.jobs === undefined && chain === undefined) {
+    log.warn('this node takes on only its own jobs: set jobs.accept (or --accept-jobs-from PEER|any) to take on others')
   }
   const participant = (options.participant ?? createParticipant)({
-    jobPolicy: accept === 'any' ? acceptAnyJob() : allowJobCreators(accept),
+    jobPolicy:
+      accept === 'any'
+        ? acceptAnyJob()
+        : accept === 'staked'
+          ? (chain as ChainService).settlement.jobPolicy
+          : allowJobCreators(accept),
     jobCaps: {
       ...(config.jobs?.maxActive !== undefined ? { maxActiveJobs: config.jobs.maxActive } : {}),
       ...(config.jobs?.maxPerCreator !== undefined ? { maxJobsPerCreator: config.jobs.maxPerCreator } : {}),
@@ -261,6 +269,12 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   participant.addEventListener('round:failed', (e) =>
     log.warn('round failed', { round: e.detail.round, reason: e.detail.reason }),
   )
+  // a job admitted for its staked creator whose rounds go unfunded is cancelled here
+  if (accept === 'staked') {
+    chain?.on('job:unfunded', ({ jobId }) => {
+      void participant.cancelJob(jobId).catch((err: unknown) => log.warn('cannot cancel an unfunded job', { err }))
+    })
+  }
   // the chain side follows the participant's events: attach it before jobs resume
   await chain?.start(participant)
   await participant.start()

@@ -114,6 +114,8 @@ describe('vAIn nodes on a local chain', () => {
     await writeFile(chainFile, JSON.stringify({ chain: { rpcUrl: chain.rpcUrl, addresses } }))
     const admin = connectVain({ rpcUrl: chain.rpcUrl, addresses, privateKey: account(0).privateKey })
     for (const i of [1, 2, 3, 4]) await admin.token.transfer(account(i).address, parseEther('12000'))
+    // the observer (account 0) creates the jobs: the network asks job creators for tier 1 (a stake)
+    await admin.staking.stake(parseEther('100'))
     // accounts 2 and 3 stake for tier 3 here; account 1 stakes through the CLI (first test); account 4 only for tier 2
     await Promise.all(
       [2, 3].map((i) =>
@@ -214,7 +216,6 @@ describe('vAIn nodes on a local chain', () => {
           rpcUrl: chain.rpcUrl,
           account: 0,
           addresses,
-          register: false,
           rewardPerRound: '30',
           pollMs: 200,
         }),
@@ -222,6 +223,12 @@ describe('vAIn nodes on a local chain', () => {
       capture().log,
     )
     await waitFor(() => observer.node.authenticatedPeers().length >= nodes.length, 30_000, 'observer meets the nodes')
+    // the nodes take on jobs from staked, registered creators who may fund rounds (the default with a chain)
+    await waitFor(
+      () => observer.chain?.status().registeredPeerId === observer.node.peerId.toString(),
+      30_000,
+      'the observer registered its peer id',
+    )
     await waitFor(() => nodes.every((n) => n.node.authenticatedPeers().length >= nodes.length - 1), 30_000, 'mesh')
     await new Promise((r) => setTimeout(r, 1500))
     const events: { settled: ChainServiceEvents['round:settled'][]; claimed: ChainServiceEvents['reward:claimed'][] } =
@@ -287,6 +294,43 @@ describe('vAIn nodes on a local chain', () => {
     expect(weak.chain?.status().claimed.rounds).toBe(2)
     settledRounds.push(...events.settled)
   }, 90_000)
+
+  it('a job whose creator may not fund rounds (no OPENER role) is refused by every node, saying why', async () => {
+    const weak = nodes[3] as RunningNode
+    const refusals = nodes.slice(0, 3).map(
+      (n) =>
+        new Promise<{ reason: string; errorName: string | undefined }>((resolve) => {
+          const h = (e: CustomEvent<{ kind: string; reason: string; errorName?: string }>) => {
+            if (e.detail.kind !== 'job') return
+            n.participant.removeEventListener('rejected', h as never)
+            resolve({ reason: e.detail.reason, errorName: e.detail.errorName })
+          }
+          n.participant.addEventListener('rejected', h as never)
+        }),
+    )
+    const arch = mlp(784, [8], 10)
+    const { jobId } = await weak.participant.submitJob({
+      name: 'unfunded',
+      architecture: arch,
+      initialModel: await weak.models.put(encodeModel(createModel(arch, { seed: 4 }))),
+      dataset: { name: 'mnist' },
+      strategy: { name: 'fedavg' },
+      aggregator: { name: 'mean' },
+      codec: { name: 'int8' },
+      rounds: 1,
+      roundDeadlineMs: 5_000,
+      minUpdates: 2,
+      committeeSize: 3,
+      local: { epochs: 1, batchSize: 32, lr: 0.05 },
+      maxUpdateBytes: 4 * 1024 * 1024,
+    })
+    for (const r of await Promise.all(refusals)) {
+      expect(r.errorName).toBe('JobCreatorRefusedError')
+      expect(r.reason).toMatch(/may not open rounds on chain \(no OPENER role\): its rounds could not be funded/)
+    }
+    for (const n of nodes.slice(0, 3)) expect(n.participant.jobIds()).not.toContain(jobId)
+    await weak.participant.cancelJob(jobId)
+  }, 60_000)
 
   it('a committee member who signed another result than the settled one is slashed with that signature', async () => {
     const settled = settledRounds[0] as ChainServiceEvents['round:settled']

@@ -85,6 +85,27 @@ contract RoundManagerTest is Suite {
         rounds.openRound("job", dup, 2, uint64(block.timestamp + 1), 0);
     }
 
+    function test_CreatorTierGatesWhoOpensAndFundsRounds() public {
+        // 0 by default: any OPENER opens
+        assertEq(uint256(rounds.creatorTier()), 0, "no creator tier by default");
+        open();
+        vm.expectEmit();
+        emit RoundManager.CreatorTierSet(1);
+        rounds.setCreatorTier(1);
+        // the opener (this contract, unstaked) is at tier 0 now that the network asks for tier 1
+        vm.expectRevert(abi.encodeWithSelector(TierTooLow.selector, address(this), 0, 1));
+        open();
+        makeTier(address(this), 1);
+        open();
+        vm.expectRevert(abi.encodeWithSelector(InvalidTier.selector, 4));
+        rounds.setCreatorTier(4);
+        address outsider = address(0xBAD);
+        bytes32 governor = rounds.GOVERNOR_ROLE();
+        vm.prank(outsider);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, outsider, governor));
+        rounds.setCreatorTier(0);
+    }
+
     function test_SettleWithQuorumThenClaimByProof() public {
         uint256 id = open();
         assertEq(token.balanceOf(address(rounds)), POOL, "pool pulled");

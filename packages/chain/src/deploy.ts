@@ -76,6 +76,11 @@ export interface DeployVainParams {
     dissentSlash?: bigint
     /** Reputation taken from a proven dissenter (default 100). */
     dissentReputationPenalty?: bigint
+    /**
+     * Tier a job's creator needs to open and fund rounds (default 1: staked; 0: none). Nodes
+     * with the `staked` job policy read it to decide which announced jobs they take on.
+     */
+    creatorTier?: 0 | 1 | 2 | 3
   }
   governance?: {
     /** Default 3 days. */
@@ -106,7 +111,7 @@ type ResolvedParams = {
   token: { name: string; symbol: string; initialSupply: bigint; holder: Address }
   staking: { cooldownSeconds: bigint; treasury: Address; minStake: Triple }
   reputation: { decayPeriodSeconds: bigint; decayBps: number; minReputation: Triple }
-  rounds: { dissentSlash: bigint; dissentReputationPenalty: bigint }
+  rounds: { dissentSlash: bigint; dissentReputationPenalty: bigint; creatorTier: 0 | 1 | 2 | 3 }
   governance: { votingPeriodSeconds: bigint; timelockSeconds: bigint; quorumVotes: bigint; proposalTier: 1 | 2 | 3 }
   admin: 'deployer' | 'governance'
 }
@@ -132,6 +137,7 @@ function resolve(p: DeployVainParams, deployer: Address): ResolvedParams {
     rounds: {
       dissentSlash: p.rounds?.dissentSlash ?? parseEther('500'),
       dissentReputationPenalty: p.rounds?.dissentReputationPenalty ?? 100n,
+      creatorTier: p.rounds?.creatorTier ?? 1,
     },
     governance: {
       votingPeriodSeconds: p.governance?.votingPeriodSeconds ?? 3n * 86_400n,
@@ -259,6 +265,7 @@ export async function deployVain(
   await call(reputation, reputationAbi, 'grantRole', [GOVERNOR, governance])
   await call(roundManager, roundManagerAbi, 'grantRole', [GOVERNOR, governance])
   await call(roundManager, roundManagerAbi, 'grantRole', [OPENER, governance])
+  if (p.rounds.creatorTier !== 0) await call(roundManager, roundManagerAbi, 'setCreatorTier', [p.rounds.creatorTier])
 
   if (p.admin === 'governance') {
     for (const [address, abi, roles] of [

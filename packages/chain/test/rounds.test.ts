@@ -35,6 +35,8 @@ describe('round settlement on chain', () => {
     committee = suite.nodes.slice(0, 3)
     outsider = suite.nodes[3]!
     for (const m of committee) await m.staking.stake(parseEther('10000'))
+    // the round's funder: the network asks job creators for tier 1 (a stake) by default
+    await admin.staking.stake(parseEther('100'))
   })
 
   async function openRound(pool: bigint) {

@@ -22,12 +22,20 @@ import {
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type SettlementResult, settlementResultTypedData, type VainClient } from '../src/index.js'
+import {
+  roundManagerAbi,
+  type SettlementResult,
+  settlementResultTypedData,
+  VAIN_ROLES,
+  type VainClient,
+} from '../src/index.js'
 import {
   createSettlement,
+  DEFAULT_MAX_UNFUNDED_ROUNDS,
   dissentEvidence,
   InvalidModelAddressError,
   InvalidSettleVoteError,
+  JobCreatorRefusedError,
   modelHashOf,
   rewardLeavesOf,
   roundKey,
@@ -293,6 +301,9 @@ describe('settling a round on chain', () => {
       if (i > 0) {
         await vain.staking.stake(parseEther('10000'))
         await vain.registry.register(peerId)
+      } else {
+        // the creator opens and funds the rounds: the network asks creators for tier 1 (a stake)
+        await vain.staking.stake(parseEther('100'))
       }
       const log = watchedLog()
       const participant = new TypedEventEmitter<SettlementParticipantEvents>()
@@ -399,5 +410,108 @@ describe('settling a round on chain', () => {
     expect(e).toMatchObject({ roundId, member: c!.vain.account })
     expect(await admin.staking.stakeOf(c!.vain.account!)).toBe(stakeBefore - parseEther('500'))
     expect(await admin.staking.stakeOf(b!.vain.account!)).toBe(parseEther('10000'))
+  })
+})
+
+describe('which jobs a node with a chain takes on', () => {
+  let judge: { settlement: Settlement; participant: TypedEventEmitter<SettlementParticipantEvents> }
+  const peer = (name: string) => `12D3KooWJobPolicyPeer${name}`
+  let roundManager: Address
+  const asDeployer = async (functionName: 'setCreatorTier' | 'grantRole', args: readonly unknown[]) => {
+    const hash = await shared.walletClient(0).writeContract({
+      address: roundManager,
+      abi: roundManagerAbi,
+      functionName,
+      args,
+    } as never)
+    await shared.publicClient.waitForTransactionReceipt({ hash })
+  }
+
+  beforeAll(async () => {
+    // tiers from stake alone: tier 1 from 100 VAIN, tier 2 from 1,000
+    const suite = await freshSuite(shared, {
+      nodes: [4, 5, 6, 7, 8],
+      params: { reputation: { minReputation: [0n, 0n, 0n] } },
+    })
+    roundManager = suite.deployment.addresses.roundManager
+    expect(suite.deployment.params.rounds.creatorTier).toBe(1) // the default deployment asks creators for a stake
+    const [tier1, tier2, tier2b, judgeVain, tier1b] = suite.nodes as VainClient[] as [
+      VainClient,
+      VainClient,
+      VainClient,
+      VainClient,
+      VainClient,
+    ]
+    await tier1.staking.stake(parseEther('100'))
+    await tier1.registry.register(peer('Tier1Opener'))
+    await tier2.staking.stake(parseEther('1000'))
+    await tier2.registry.register(peer('Tier2NoOpener'))
+    await tier2b.staking.stake(parseEther('1000'))
+    await tier2b.registry.register(peer('Tier2Opener'))
+    await tier1b.staking.stake(parseEther('100'))
+    await tier1b.registry.register(peer('Tier1OpenerLate'))
+    await asDeployer('grantRole', [VAIN_ROLES.OPENER, tier1.account])
+    await asDeployer('grantRole', [VAIN_ROLES.OPENER, tier1b.account])
+    await asDeployer('grantRole', [VAIN_ROLES.OPENER, tier2b.account])
+    const participant = new TypedEventEmitter<SettlementParticipantEvents>()
+    const settlement = createSettlement({
+      chain: { vain: judgeVain },
+      gossip: gossipBus().port(),
+      self: peer('Judge'),
+      pollMs: 100,
+    })
+    await settlement.start(participant)
+    judge = { settlement, participant }
+  })
+
+  afterAll(async () => {
+    await judge?.settlement.stop()
+  })
+
+  const refusal = async (creator: string): Promise<JobCreatorRefusedError> => {
+    const err = await judge.settlement.jobPolicy.admit({ jobId: hash64(creator), creator }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(JobCreatorRefusedError)
+    return err as JobCreatorRefusedError
+  }
+
+  it('admits a registered, staked creator that may open (fund) rounds; refuses the others, saying why', async () => {
+    await expect(
+      judge.settlement.jobPolicy.admit({ jobId: hash64('a'), creator: peer('Tier1Opener') }),
+    ).resolves.toBeUndefined()
+    expect((await refusal(peer('Unregistered'))).message).toMatch(/is not registered on chain/)
+    expect((await refusal(peer('Tier2NoOpener'))).message).toMatch(/may not open rounds on chain \(no OPENER role\)/)
+    // a fresh key gossiping many jobs costs one verdict: later admissions are answered from it
+    const many = await Promise.allSettled(
+      Array.from({ length: 300 }, (_, i) =>
+        judge.settlement.jobPolicy.admit({ jobId: hash64(`x${i}`), creator: peer('Unregistered') }),
+      ),
+    )
+    expect(many.every((r) => r.status === 'rejected' && r.reason instanceof JobCreatorRefusedError)).toBe(true)
+  })
+
+  it("the creators' tier is the network's, read from chain: raised to 2, a tier-1 creator is refused", async () => {
+    await asDeployer('setCreatorTier', [2])
+    // a creator not judged before (verdicts are kept a few seconds)
+    await expect(
+      judge.settlement.jobPolicy.admit({ jobId: hash64('b'), creator: peer('Tier2Opener') }),
+    ).resolves.toBeUndefined()
+    expect((await refusal(peer('Tier1OpenerLate'))).message).toMatch(
+      /is tier 1 with 100 VAIN staked; the network asks job creators for tier 2/,
+    )
+    await asDeployer('setCreatorTier', [1])
+  })
+
+  it('a job whose creator opens no chain round is reported unfunded after three rounds in a row', async () => {
+    await judge.settlement.ready()
+    const jobId = hash64('unfunded-job')
+    const unfunded = event(judge.settlement, 'job:unfunded')
+    judge.participant.safeDispatchEvent('job:joined', { detail: { jobId, creator: peer('Tier1Opener') } })
+    for (const round of [0, 1, 2, 3]) {
+      judge.participant.safeDispatchEvent('round:started', { detail: { jobId, round, attempt: 0, committee: [] } })
+    }
+    expect(await unfunded).toEqual({ jobId, rounds: DEFAULT_MAX_UNFUNDED_ROUNDS })
   })
 })

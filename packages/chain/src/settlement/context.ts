@@ -63,6 +63,8 @@ export interface SettlementContext {
   /** Chain round id (decimal) → its votes. */
   readonly votes: Map<string, RoundVotes>
   readonly openedByMe: Set<Hex>
+  /** Keys of the chain rounds opened (by anyone), the latest 4,096. */
+  readonly openedKeys: Set<Hex>
   readonly settledByMe: Set<bigint>
   readonly noRoundReported: Set<string>
   canOpen: Promise<boolean> | undefined
@@ -132,6 +134,7 @@ export function createSettlementContext(
     keys: new Map(),
     votes: new Map(),
     openedByMe: new Set(),
+    openedKeys: new Set(),
     settledByMe: new Set(),
     noRoundReported: new Set(),
     canOpen: undefined,

@@ -9,7 +9,8 @@
  * ({@link verifySettleVote}) and slashing evidence ({@link dissentEvidence}); and the part a node
  * plugs in ({@link createSettlement}) with its ports: the chain client, a gossip channel for votes,
  * a logger, and the round participant's events (`@vain/fl`'s `Participant`). It also carries the
- * eligibility policy read from chain ({@link chainEligibilityPolicy}) and the chain event watcher
+ * eligibility policy read from chain ({@link chainEligibilityPolicy}), the job admission policy
+ * (`settlement.jobPolicy`: staked creators who fund their rounds) and the chain event watcher
  * ({@link createChainWatcher}).
  *
  * Needs the optional peer dependency `@vain/fl` (for `majority` and its types).
@@ -34,6 +35,7 @@
  */
 export { type ChainDirectory, createChainDirectory, type PeerVerdict } from './directory.js'
 export { InvalidModelAddressError, InvalidSettleVoteError } from './errors.js'
+export { type ChainJobPolicy, DEFAULT_MAX_UNFUNDED_ROUNDS, JobCreatorRefusedError } from './jobs.js'
 export {
   type ChainEligibilityPolicy,
   type ChainPolicyInit,

@@ -5,7 +5,7 @@
  * every round the chain reports opened.
  * @module
  */
-import type { Address } from 'viem'
+import type { Address, Hex } from 'viem'
 import { shortAddress } from '../format.js'
 import { VAIN_ROLES } from '../roles.js'
 import { firstLine, type SettlementContext } from './context.js'
@@ -63,6 +63,8 @@ export async function openRound(
 
 /** A chain round was opened (by anyone): emits `round:opened`. */
 export function onOpened(ctx: SettlementContext, r: OpenedRound): void {
+  if (ctx.openedKeys.size >= 4_096) ctx.openedKeys.delete(ctx.openedKeys.values().next().value as Hex)
+  ctx.openedKeys.add(r.key)
   const k = ctx.keys.get(r.key)
   ctx.emit('round:opened', { ...r, jobId: k?.jobId, round: k?.round, byMe: ctx.openedByMe.has(r.key) })
 }

@@ -12,6 +12,7 @@ import { DEFAULT_ROLE_TIERS } from '../eligibility.js'
 import { claim, onClaimed } from './claiming.js'
 import { bounded, createSettlementContext, type SettlementContext } from './context.js'
 import { type ChainDirectory, createChainDirectory } from './directory.js'
+import { type ChainJobPolicy, createChainJobPolicy, DEFAULT_MAX_UNFUNDED_ROUNDS, noteRoundStarted } from './jobs.js'
 import { onOpened, openRound } from './opening.js'
 import { type ChainEligibilityPolicy, chainEligibilityPolicy } from './policy.js'
 import type { SettlementChain, SettlementParticipant, SettlementParticipantEvents } from './ports.js'
@@ -25,7 +26,9 @@ export type { ProtocolRoundOf, Settlement, SettlementEvents, SettlementInit, Set
 
 class NodeSettlement extends TypedEventEmitter<SettlementEvents> implements Settlement {
   readonly policy: ChainEligibilityPolicy
+  readonly jobPolicy: ChainJobPolicy
   private readonly ctx: SettlementContext
+  private readonly unfunded = new Map<string, number>()
   private chainPolicy: ChainEligibilityPolicy | undefined
   private readonly offs: Array<() => void> = []
   private started = false
@@ -34,6 +37,7 @@ class NodeSettlement extends TypedEventEmitter<SettlementEvents> implements Sett
     super()
     const ctx = createSettlementContext(init, (type, detail) => this.safeDispatchEvent(type, { detail }))
     this.ctx = ctx
+    this.jobPolicy = createChainJobPolicy(ctx)
     const roleTiers = init.roleTiers ?? DEFAULT_ROLE_TIERS
     const whenReady = async (): Promise<ChainEligibilityPolicy | undefined> => {
       if (ctx.dir === undefined) {
@@ -103,6 +107,7 @@ class NodeSettlement extends TypedEventEmitter<SettlementEvents> implements Sett
         attempt: d.attempt,
       })
       if (ctx.createdJobs.has(d.jobId)) ctx.track(openRound(ctx, d))
+      else noteRoundStarted(ctx, this.unfunded, d, ctx.init.maxUnfundedRounds ?? DEFAULT_MAX_UNFUNDED_ROUNDS)
     })
     if (ctx.settleEnabled) {
       listen('result:published', (r) => {

@@ -8,6 +8,7 @@ import type { TypedEventTarget } from 'main-event'
 import type { Hex } from 'viem'
 import type { RoleTiers } from '../eligibility.js'
 import type { ChainDirectory } from './directory.js'
+import type { ChainJobPolicy } from './jobs.js'
 import type { ChainEligibilityPolicy } from './policy.js'
 import type { SettlementChain, SettlementLogger, SettlementParticipant, SettleVoteGossip } from './ports.js'
 import type { ClaimedReward, OpenedRound, SettledRound, SlashedDissenter } from './watcher.js'
@@ -46,6 +47,11 @@ export interface SettlementEvents {
   'reward:claimed': CustomEvent<ClaimedReward & ProtocolRoundOf & { byMe: boolean }>
   /** A committee member was slashed for signing another result than the settled one. */
   'dissenter:slashed': CustomEvent<SlashedDissenter>
+  /**
+   * The creator of a job this node runs opened no chain round for `rounds` completed rounds in a
+   * row: its rounds are not funded (a node with the `staked` job policy cancels the job).
+   */
+  'job:unfunded': CustomEvent<{ jobId: string; rounds: number }>
 }
 
 /** Options of {@link createSettlement}.
@@ -82,6 +88,8 @@ export interface SettlementInit {
   pollMs?: number
   /** First block to read the suite's events from (default 0). */
   fromBlock?: bigint
+  /** Completed rounds in a row without a chain round before `job:unfunded` (default 3). */
+  maxUnfundedRounds?: number
 }
 
 /** What a node settled and claimed so far.
@@ -107,6 +115,11 @@ export interface SettlementStats {
 export interface Settlement extends TypedEventTarget<SettlementEvents> {
   /** The eligibility policy to give the participant (works before the chain is reachable). */
   readonly policy: ChainEligibilityPolicy
+  /**
+   * The job admission policy to give the participant (`jobPolicy`): a job's creator must be
+   * registered, staked at the creators' tier the network sets and allowed to open (fund) rounds.
+   */
+  readonly jobPolicy: ChainJobPolicy
   /** Peer ids ↔ addresses and standings, once connected. */
   readonly directory: ChainDirectory | undefined
   /** Whether the chain's events could not be read at the last poll. */
