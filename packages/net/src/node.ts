@@ -31,6 +31,7 @@ import {
 import { type AdaptiveCompressor, createAdaptiveCompressor, decompress } from './compression/index.js'
 import { inboundLimitsOf, type NodeConfig, type NodeConfigInput, parseNodeConfig, targetPeersOf } from './config.js'
 import {
+  AUTHENTICATED_PEER_TAG,
   type BootstrapWithRedial,
   bootstrapWithRedial,
   dhtOptions,
@@ -208,13 +209,29 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
       this.sessions.markAuthenticated(evt.detail.peerId)
       // only peers that proved themselves go into the persistent peer cache
       l.services.peerCache?.markAuthenticated(evt.detail.peerId)
+      // and only they are passed on to others by peer exchange
+      void this.tagAuthenticated(evt.detail.peerId, true)
       this.safeDispatch('peer:authenticated', evt.detail)
     })
     hs.addEventListener('peer:rejected', (evt) => {
       // never save (nor redial after a restart) a peer the handshake rejected
       l.services.peerCache?.forget(evt.detail.peerId)
+      void this.tagAuthenticated(evt.detail.peerId, false)
       this.safeDispatch('peer:rejected', evt.detail)
     })
+  }
+
+  /** Set (or remove) the peer-store tag that peer exchange requires before passing a peer on. */
+  private async tagAuthenticated(peer: PeerId, authenticated: boolean): Promise<void> {
+    try {
+      const l = this.libp2p
+      if (!authenticated && !(await l.peerStore.has(peer))) return
+      await l.peerStore.merge(peer, {
+        tags: { [AUTHENTICATED_PEER_TAG]: authenticated ? { value: 1 } : undefined },
+      })
+    } catch {
+      // the node is stopping, or the peer store refused: the tag only widens what PEX shares
+    }
   }
 
   private safeDispatch<K extends keyof VainNodeEvents>(type: K, detail: VainNodeEvents[K]['detail']): void {
@@ -622,7 +639,12 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
     }),
   }
   if (cfg.discovery.pex) {
-    services.pex = peerExchange({ intervalMs: cfg.discovery.pexIntervalMs, targetPeers: targetPeersOf(cfg) })
+    services.pex = peerExchange({
+      intervalMs: cfg.discovery.pexIntervalMs,
+      targetPeers: targetPeersOf(cfg),
+      // never advertise a peer that connected but did not pass our handshake
+      ...(cfg.handshake.required ? { shareOnlyTagged: AUTHENTICATED_PEER_TAG } : {}),
+    })
   }
   if (cfg.discovery.peerCache && cfg.dataDir !== undefined) {
     services.peerCache = peerCache({

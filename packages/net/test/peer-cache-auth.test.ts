@@ -88,4 +88,34 @@ describe('peer cache on a vAIn node: only authenticated peers are kept', () => {
     expect(stats.redialsStarted).toBeLessThanOrEqual(1)
     expect(dialsToStock).toEqual([])
   })
+
+  it('peer exchange passes on authenticated peers, never one rejected for skipping the handshake', {
+    timeout: 120_000,
+  }, async () => {
+    a = await startNode({ handshake: { graceMs: 1_000 } })
+    b = await startNode({ discovery: { pex: false } })
+    dialer = await plain()
+    const rejected = new Set<string>()
+    a.addEventListener('peer:rejected', (evt) => rejected.add(evt.detail.peerId.toString()))
+    await b.connect(a.multiaddrs[0]!)
+    await waitFor(() => a!.authenticatedPeers().some((p) => p.equals(b!.peerId)), 60_000, 'a authenticates b')
+    await dialer.dial(a.multiaddrs[0]!)
+    await waitFor(() => rejected.has(dialer!.peerId.toString()), 60_000, 'a rejects the stock peer')
+    // a holds the stock peer's signed record (identify), as it did before the fix
+    expect(await a.libp2p.peerStore.has(dialer.peerId)).toBe(true)
+
+    const c = await startNode({ discovery: { pex: true } })
+    try {
+      await c.connect(a.multiaddrs[0]!)
+      await waitFor(() => c.authenticatedPeers().some((p) => p.equals(a!.peerId)), 60_000, 'c authenticates a')
+      const pex = (c.libp2p.services as { pex?: { exchange: (p: unknown) => Promise<unknown> } }).pex
+      if (pex === undefined) throw new Error('c runs no peer exchange')
+      await pex.exchange(a.peerId)
+      // c learnt b through a, never the stock peer
+      await waitFor(() => c.libp2p.peerStore.has(b!.peerId), 60_000, 'c learns b from a')
+      expect(await c.libp2p.peerStore.has(dialer.peerId)).toBe(false)
+    } finally {
+      await c.stop()
+    }
+  })
 })

@@ -71,6 +71,6 @@ export {
   type PeerExchangeStats,
   peerExchange,
 } from './pex.js'
-export { PEX_PROTOCOL } from './pex-messages.js'
+export { AUTHENTICATED_PEER_TAG, PEX_PROTOCOL } from './pex-messages.js'
 export { type VerifiedPeerRecord, verifySignedPeerRecord } from './records.js'
 export { type BackoffInit, backoffDelay } from './util.js'

@@ -11,6 +11,12 @@ import { decodeMessage } from '../wire/index.js'
 /** Protocol id of peer exchange. */
 export const PEX_PROTOCOL = '/vain/pex/1.0.0'
 
+/**
+ * The peer-store tag a vAIn node sets on a peer once it passed the vAIn handshake (and removes
+ * when the peer is rejected); peer exchange passes on only peers carrying it.
+ */
+export const AUTHENTICATED_PEER_TAG = 'vain/authenticated'
+
 /** Current message version. */
 export const PEX_VERSION = 1
 

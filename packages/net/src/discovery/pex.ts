@@ -70,6 +70,13 @@ export interface PeerExchangeInit {
   maxInboundStreams?: number
   /** Concurrent outbound PEX streams per connection. Default 4. */
   maxOutboundStreams?: number
+  /**
+   * Pass on only peers whose peer-store entry carries this tag (e.g. the tag a node sets once a
+   * peer passed its own authentication), so that peers which connected but never proved
+   * themselves are not advertised to others. Default: every peer with a signed record.
+   * `createVainNode` sets {@link AUTHENTICATED_PEER_TAG}.
+   */
+  shareOnlyTagged?: string
 }
 
 const InitSchema = z
@@ -92,6 +99,7 @@ const InitSchema = z
       .optional(),
     maxInboundStreams: z.number().int().min(1).optional(),
     maxOutboundStreams: z.number().int().min(1).optional(),
+    shareOnlyTagged: z.string().min(1).max(256).optional(),
   })
   .strict()
 
@@ -166,7 +174,9 @@ class DefaultPeerExchange extends TypedEventEmitter<PeerExchangeEvents> implemen
   readonly protocol: string
   readonly #components: PeerExchangeComponents
   readonly #log: Logger
-  readonly #init: Required<Omit<PeerExchangeInit, 'protocol'>>
+  readonly #init: Required<Omit<PeerExchangeInit, 'protocol' | 'shareOnlyTagged'>> & {
+    shareOnlyTagged: string | undefined
+  }
   readonly #responseSchema: ReturnType<typeof pexResponseSchema>
   readonly #timers = new Timers()
   #shutdown: AbortController | undefined
@@ -209,6 +219,7 @@ class DefaultPeerExchange extends TypedEventEmitter<PeerExchangeEvents> implemen
       rateLimit: parsed.rateLimit ?? { requests: 10, windowMs: 60_000 },
       maxInboundStreams: parsed.maxInboundStreams ?? 4,
       maxOutboundStreams: parsed.maxOutboundStreams ?? 4,
+      shareOnlyTagged: parsed.shareOnlyTagged,
     }
     this.#responseSchema = pexResponseSchema(this.#init.maxRecordsPerResponse)
   }
@@ -374,8 +385,11 @@ class DefaultPeerExchange extends TypedEventEmitter<PeerExchangeEvents> implemen
   async #selectRecords(asker: PeerId, max: number, signal: AbortSignal): Promise<Uint8Array[]> {
     if (max === 0) return []
     const connected = connectedPeers(this.#components.connectionManager)
+    const tag = this.#init.shareOnlyTagged
     const peers = await this.#components.peerStore.all({
-      filters: [(p) => p.peerRecordEnvelope !== undefined && !p.id.equals(asker)],
+      filters: [
+        (p) => p.peerRecordEnvelope !== undefined && !p.id.equals(asker) && (tag === undefined || p.tags.has(tag)),
+      ],
       signal,
     })
     const live = shuffled(peers.filter((p) => connected.has(p.id.toString())))
