@@ -208,6 +208,44 @@ describe('replication to k peers', () => {
     expect(now).toContain(holders[1])
   })
 
+  it('refuses a blob larger than maxBytes from its manifest: nothing stored, no chunk fetched', async () => {
+    const net = await peers(['origin', 'asker'])
+    const { cid, data } = await seed(net.p, ['origin'], 8)
+    const asker = net.p.asker!
+    const err = await asker.sharing
+      .fetch(cid, { providers: ['origin'], maxBytes: data.byteLength - 1, pin: true })
+      .catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'BlobTooLargeError', size: data.byteLength, limit: data.byteLength - 1 })
+    // the manifest was not stored (nor pinned), and no chunk came over
+    expect(asker.memory.blobs.manifest(cid)).toBeUndefined()
+    expect(asker.memory.blobs.list()).toEqual([])
+    const report = await asker.sharing.fetch(cid, { providers: ['origin'], maxBytes: data.byteLength })
+    expect(report.size).toBe(data.byteLength)
+    // held now: a smaller limit is still refused, a bad limit is a typed error
+    await expect(asker.sharing.fetch(cid, { maxBytes: 10 })).rejects.toMatchObject({ name: 'BlobTooLargeError' })
+    await expect(asker.sharing.fetch(cid, { maxBytes: -1 })).rejects.toMatchObject({ name: 'InvalidArgumentError' })
+  })
+
+  it('a replica larger than maxReplicaBytes is refused before any chunk is fetched', async () => {
+    const net = await peers(
+      ['origin', 'p1'],
+      {},
+      { maxReplicaBytes: 4 * CHUNK, maxConcurrentReplicas: 1, replicaTimeoutMs: 5_000 },
+    )
+    const { cid } = await seed(net.p, ['origin'], 8)
+    const failed: unknown[] = []
+    net.p.p1!.sharing.addEventListener('replica:failed', (e) => failed.push(e.detail.error))
+    await expect(net.p.origin!.sharing.replicate(cid, { factor: 1 })).rejects.toBeInstanceOf(ReplicationError)
+    await waitFor(() => failed.length > 0, 30_000, 'p1 refuses the replica')
+    expect(failed[0]).toMatchObject({ name: 'BlobTooLargeError' })
+    expect(net.p.p1!.memory.blobs.list()).toEqual([])
+    // a small blob is still taken (origin may stop waiting first on a busy machine; p1 completes it)
+    const small = await seed(net.p, ['origin'], 2, 7)
+    await net.p.origin!.sharing.replicate(small.cid, { factor: 1 }).catch(() => {})
+    await waitFor(() => net.p.p1!.memory.blobs.has(small.cid), 60_000, 'p1 takes the small replica')
+    expect(net.p.p1!.memory.blobs.pins(small.cid)).toEqual(['replica'])
+  })
+
   it('reports ReplicationError when too few peers take a replica, and keeps trying in repairs', async () => {
     const net = await peers(['origin', 'p1', 'p2'], {}, { acceptReplicas: (_peer: string) => true })
     const { cid } = await seed(net.p, ['origin'], 3)

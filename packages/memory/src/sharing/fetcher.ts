@@ -6,9 +6,9 @@
  * to another provider. What was stored stays stored, so a failed fetch resumes where it stopped.
  * @module
  */
-import type { BlobStore } from '../blobs/blob-store.js'
-import type { CID } from '../blobs/cid.js'
-import type { Manifest } from '../blobs/manifest.js'
+import { type BlobStore, BlobTooLargeError } from '../blobs/blob-store.js'
+import { type CID, manifestCid } from '../blobs/cid.js'
+import { decodeManifest, type Manifest } from '../blobs/manifest.js'
 import { BlobUnavailableError } from '../errors.js'
 import type { BlobNetwork } from './port.js'
 
@@ -33,6 +33,12 @@ export interface FetchOptions {
   pin?: boolean | string
   /** Peers to ask besides the DHT's providers (tried first). */
   providers?: string[]
+  /**
+   * Largest blob accepted, in bytes: a blob whose (hash-checked) manifest declares more is
+   * refused with `BlobTooLargeError` before its manifest is stored or any chunk is fetched.
+   * Default: only the blob store's disk budget.
+   */
+  maxBytes?: number
 }
 
 /** What a provider did during a fetch. */
@@ -174,7 +180,12 @@ export async function fetchBlob(
   const release = await blobs.lease()
   try {
     // 1. the manifest: from a partial fetch, or the first provider whose bytes hash to the CID
+    const maxBytes = options.maxBytes
+    const checkSize = (m: Manifest) => {
+      if (maxBytes !== undefined && m.size > maxBytes) throw new BlobTooLargeError(cid.toString(), m.size, maxBytes)
+    }
     let manifest: Manifest | undefined = blobs.manifest(cid)
+    if (manifest !== undefined) checkSize(manifest)
     if (manifest !== undefined && pin !== undefined) await blobs.pin(cid, pin)
     const askedForManifest = new Set<string>()
     while (manifest === undefined) {
@@ -197,9 +208,12 @@ export async function fetchBlob(
       try {
         const bytes = await network.fetchManifest(peer, cid, { signal: requestSignal() })
         if (bytes === undefined) continue
+        // the size a genuine manifest declares is the blob's: refuse it before storing anything
+        if (maxBytes !== undefined && manifestCid(bytes).equals(cid)) checkSize(decodeManifest(bytes))
         manifest = await blobs.importManifest(cid, bytes, pin)
       } catch (err) {
         signal?.throwIfAborted()
+        if (err instanceof BlobTooLargeError) throw err
         if (isMisbehaviour(err)) drop(peer, state, `manifest: ${(err as Error).message}`)
         else state.report.failures++
       }

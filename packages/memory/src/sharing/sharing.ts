@@ -8,7 +8,7 @@ import { decodeCborBounded } from '@vain/net/wire'
 import { encode } from 'cborg'
 import { ExponentialBackoff, handleWhenResult, noJitterGenerator, retry } from 'cockatiel'
 import { TypedEventEmitter } from 'main-event'
-import type { BlobStore } from '../blobs/blob-store.js'
+import { type BlobStore, BlobTooLargeError } from '../blobs/blob-store.js'
 import { type CID, parseCid, sha256 } from '../blobs/cid.js'
 import { BlobIncompleteError, BlobNotFoundError, InvalidArgumentError, ReplicationError } from '../errors.js'
 import { assertInteger } from '../keys.js'
@@ -40,6 +40,13 @@ export interface BlobSharingInit {
    * are pinned under the label `replica`.
    */
   acceptReplicas?: boolean | ((peer: string, cid: CID) => boolean)
+  /**
+   * Largest replica taken for a peer, in bytes: a larger blob is refused from its manifest,
+   * before any chunk is fetched (`replica:failed` with `BlobTooLargeError`). Default 256 MiB.
+   */
+  maxReplicaBytes?: number
+  /** Replica fetches for peers running at once; requests beyond it are declined (`busy`). Default 4. */
+  maxConcurrentReplicas?: number
   /** How often replication targets are checked and repaired (ms). Default 30 000; 0 = only on `repair()`. */
   repairIntervalMs?: number
   /** How long `replicate` waits for peers to complete their copy (ms). Default 120 000. */
@@ -116,6 +123,9 @@ export class BlobSharing extends TypedEventEmitter<BlobSharingEvents> {
   private readonly repairIntervalMs: number
   private readonly replicaTimeoutMs: number
   private readonly replicatePinned: number
+  private readonly maxReplicaBytes: number
+  private readonly maxConcurrentReplicas: number
+  private replicaFetches = 0
   private readonly fetches = new Map<string, Promise<FetchReport>>()
   private readonly background = new Set<Promise<unknown>>()
   private stopController = new AbortController()
@@ -150,6 +160,13 @@ export class BlobSharing extends TypedEventEmitter<BlobSharingEvents> {
     this.repairIntervalMs = assertInteger('repairIntervalMs', init.repairIntervalMs ?? 30_000, 0, 24 * 3_600_000)
     this.replicaTimeoutMs = assertInteger('replicaTimeoutMs', init.replicaTimeoutMs ?? 120_000, 1, 24 * 3_600_000)
     this.replicatePinned = assertInteger('replicatePinned', init.replicatePinned ?? 0, 0, 64)
+    this.maxReplicaBytes = assertInteger(
+      'maxReplicaBytes',
+      init.maxReplicaBytes ?? 256 * 1024 * 1024,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    )
+    this.maxConcurrentReplicas = assertInteger('maxConcurrentReplicas', init.maxConcurrentReplicas ?? 4, 0, 1_024)
   }
 
   private get blobs(): BlobStore {
@@ -241,11 +258,17 @@ export class BlobSharing extends TypedEventEmitter<BlobSharingEvents> {
       replicate: (cid, from): ReplicateAnswer => {
         if (!this.running) return { accepted: false, reason: 'stopping' }
         if (!this.acceptReplicas(from, cid)) return { accepted: false, reason: 'not accepting replicas' }
+        if (this.replicaFetches >= this.maxConcurrentReplicas) return { accepted: false, reason: 'busy' }
+        this.replicaFetches++
         this.track(
-          this.fetch(cid, { pin: REPLICA_PIN, providers: [from] }).catch((error: unknown) => {
-            this.emit('replica:failed', { cid, from, error })
-            throw error
-          }),
+          this.fetch(cid, { pin: REPLICA_PIN, providers: [from], maxBytes: this.maxReplicaBytes })
+            .catch((error: unknown) => {
+              this.emit('replica:failed', { cid, from, error })
+              throw error
+            })
+            .finally(() => {
+              this.replicaFetches--
+            }),
         )
         return { accepted: true }
       },
@@ -261,6 +284,7 @@ export class BlobSharing extends TypedEventEmitter<BlobSharingEvents> {
    *
    * @throws {InvalidCidError} for a bad CID
    * @throws {BlobUnavailableError} when no provider could deliver (part of) it
+   * @throws {BlobTooLargeError} when `maxBytes` is given and the blob's manifest declares more
    * @example
    * ```ts
    * const { size, badProviders } = await sharing.fetch(cid, { pin: true })
@@ -272,10 +296,14 @@ export class BlobSharing extends TypedEventEmitter<BlobSharingEvents> {
     for (const p of options.providers ?? []) {
       if (typeof p !== 'string' || p.length === 0) throw new InvalidArgumentError('providers must be peer id strings')
     }
+    if (options.maxBytes !== undefined) assertInteger('maxBytes', options.maxBytes, 0, Number.MAX_SAFE_INTEGER)
     if (this.blobs.has(cid)) {
+      const manifest = this.blobs.manifest(cid)!
+      if (options.maxBytes !== undefined && manifest.size > options.maxBytes) {
+        throw new BlobTooLargeError(cid.toString(), manifest.size, options.maxBytes)
+      }
       const pin = options.pin === true ? 'default' : options.pin === false ? undefined : options.pin
       if (pin !== undefined) await this.blobs.pin(cid, pin)
-      const manifest = this.blobs.manifest(cid)!
       return {
         cid,
         size: manifest.size,
