@@ -21,3 +21,11 @@ error InvalidTier(uint8 tier);
 
 /// @dev Thresholds per tier must not decrease from tier 1 to tier 3.
 error ThresholdsNotAscending();
+
+/// @dev The unstake cooldown (`cooldown` seconds) must be longer than the voting period
+/// (`votingPeriod` seconds), so that stake that voted is still locked, and slashable, when the vote
+/// closes. Raised by Staking.setCooldown and Governance.setParams.
+error CooldownNotLongerThanVoting(uint64 cooldown, uint64 votingPeriod);
+
+/// @dev A snapshot was asked for `timepoint`, which is not yet in the past (now: `current`).
+error FutureLookup(uint256 timepoint, uint48 current);

@@ -3,16 +3,21 @@ pragma solidity ^0.8.28;
 
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IReputation} from "./interfaces/IReputation.sol";
-import {InvalidTier, TierTooLow, ZeroAddress} from "./Errors.sol";
+import {IStaking} from "./interfaces/IStaking.sol";
+import {IVotingPeriod} from "./interfaces/IVotingPeriod.sol";
+import {CooldownNotLongerThanVoting, InvalidTier, TierTooLow, ZeroAddress} from "./Errors.sol";
 
 /// @title Governance
-/// @notice Proposals of contract calls (parameter changes, slashing), voted with tier weights
-/// (tier 1 = 1 vote, tier 2 = 2, tier 3 = 3, read when the vote is cast), decided by quorum and
-/// majority, and executed after a timelock. The suite grants this contract the GOVERNOR and
-/// SLASHER roles so that passed proposals can change parameters and slash.
-/// @dev A vote's weight is the voter's tier at the time of voting. Keep the unstake cooldown
-/// longer than the voting period so that stake cannot vote twice from two addresses.
-contract Governance is ReentrancyGuard {
+/// @notice Proposals of contract calls (parameter changes, slashing), voted with stake weighted by
+/// tier, decided by quorum and majority, and executed after a timelock. The suite grants this
+/// contract the GOVERNOR and SLASHER roles so that passed proposals can change parameters and slash.
+/// @dev A vote's weight is the voter's active stake times its tier (1, 2 or 3; 0 = no vote), both
+/// read at the proposal's snapshot: the end of the second before it was made. Since the tier never
+/// falls when stake grows, weight(a + b) >= weight(a) + weight(b): splitting stake across addresses
+/// never adds voting power, and stake staked, moved or unstaked after the snapshot changes no
+/// weight. The unstake cooldown is kept longer than the voting period (checked here and in
+/// Staking), so stake that voted is still locked, and slashable, when the vote closes.
+contract Governance is IVotingPeriod, ReentrancyGuard {
     uint256 public constant MAX_ACTIONS = 16;
     /// @notice Time after the timelock during which a queued proposal can still be executed.
     uint64 public constant GRACE_PERIOD = 14 days;
@@ -37,6 +42,8 @@ contract Governance is ReentrancyGuard {
     struct Proposal {
         address proposer;
         uint64 voteEnd;
+        /// Weights are read at the end of this second (unix seconds): the one before the proposal.
+        uint64 snapshot;
         uint64 eta;
         bool executed;
         bool canceled;
@@ -45,10 +52,12 @@ contract Governance is ReentrancyGuard {
         uint256 abstainVotes;
     }
 
+    IStaking public immutable staking;
     IReputation public immutable reputation;
+    /// @notice How long a proposal is open for votes (seconds); always shorter than the unstake cooldown.
     uint64 public votingPeriod;
     uint64 public timelockDelay;
-    /// @notice Minimum for + abstain weight for a proposal to pass.
+    /// @notice Minimum for + abstain weight for a proposal to pass, in weight units: stake (wei) × tier.
     uint256 public quorumVotes;
     /// @notice Minimum tier to propose.
     uint8 public proposalTier;
@@ -83,7 +92,7 @@ contract Governance is ReentrancyGuard {
     error WrongProposalState(uint256 proposalId, ProposalState state);
     /// @dev The voter already voted on this proposal.
     error AlreadyVoted(uint256 proposalId, address voter);
-    /// @dev Tier-0 nodes have no vote.
+    /// @dev The voter had no stake, or tier 0, at the proposal's snapshot.
     error NoVotingPower(address voter);
     /// @dev The timelock runs until `eta`.
     error TimelockActive(uint64 eta);
@@ -97,32 +106,40 @@ contract Governance is ReentrancyGuard {
         _;
     }
 
+    /// @param staking_ Staking, read for stake snapshots and the cooldown (which must exceed `votingPeriod_`).
+    /// @param reputation_ Reputation, read for tiers at a snapshot.
+    /// @param quorumVotes_ In weight units: stake (wei) × tier.
     constructor(
+        IStaking staking_,
         IReputation reputation_,
         uint64 votingPeriod_,
         uint64 timelockDelay_,
         uint256 quorumVotes_,
         uint8 proposalTier_
     ) {
-        if (address(reputation_) == address(0)) revert ZeroAddress();
+        if (address(staking_) == address(0) || address(reputation_) == address(0)) revert ZeroAddress();
+        staking = staking_;
         reputation = reputation_;
         _setParams(votingPeriod_, timelockDelay_, quorumVotes_, proposalTier_);
     }
 
-    /// @notice Proposes calls to `targets` with `calldatas`; voting starts now.
+    /// @notice Proposes calls to `targets` with `calldatas`; voting starts now. Weights are
+    /// snapshotted at the end of the previous second; the proposer needs `proposalTier` there.
     function propose(address[] calldata targets, bytes[] calldata calldatas, string calldata description)
         external
         returns (uint256 proposalId)
     {
         uint256 n = targets.length;
         if (n == 0 || n != calldatas.length || n > MAX_ACTIONS) revert InvalidProposal();
-        uint8 tier = reputation.tierOf(msg.sender);
+        uint64 snapshot = uint64(block.timestamp) - 1;
+        uint8 tier = reputation.tierAt(msg.sender, uint48(snapshot));
         if (tier < proposalTier) revert TierTooLow(msg.sender, tier, proposalTier);
         proposalId = ++proposalCount;
         uint64 voteEnd = uint64(block.timestamp) + votingPeriod;
         _proposals[proposalId] = Proposal({
             proposer: msg.sender,
             voteEnd: voteEnd,
+            snapshot: snapshot,
             eta: 0,
             executed: false,
             canceled: false,
@@ -138,15 +155,16 @@ contract Governance is ReentrancyGuard {
         emit ProposalCreated(proposalId, msg.sender, targets, calldatas, voteEnd, description);
     }
 
-    /// @notice Votes with the caller's tier as weight (1, 2 or 3).
+    /// @notice Votes once with the caller's weight at the proposal's snapshot: its stake then
+    /// times its tier then (see `votingPowerAt`).
     function castVote(uint256 proposalId, Support support) external returns (uint256 weight) {
         ProposalState s = state(proposalId);
         if (s != ProposalState.Active) revert WrongProposalState(proposalId, s);
         if (_hasVoted[proposalId][msg.sender]) revert AlreadyVoted(proposalId, msg.sender);
-        weight = reputation.tierOf(msg.sender);
+        Proposal storage p = _proposals[proposalId];
+        weight = votingPowerAt(msg.sender, p.snapshot);
         if (weight == 0) revert NoVotingPower(msg.sender);
         _hasVoted[proposalId][msg.sender] = true;
-        Proposal storage p = _proposals[proposalId];
         if (support == Support.For) p.forVotes += weight;
         else if (support == Support.Against) p.againstVotes += weight;
         else p.abstainVotes += weight;
@@ -190,7 +208,8 @@ contract Governance is ReentrancyGuard {
         emit ProposalCanceled(proposalId);
     }
 
-    /// @notice Changes voting parameters; only through a passed proposal.
+    /// @notice Changes voting parameters; only through a passed proposal. The voting period must
+    /// stay shorter than Staking's cooldown (CooldownNotLongerThanVoting otherwise).
     function setParams(uint64 votingPeriod_, uint64 timelockDelay_, uint256 quorumVotes_, uint8 proposalTier_)
         external
         onlyGovernance
@@ -200,6 +219,15 @@ contract Governance is ReentrancyGuard {
 
     // ---------------------------------------------------------------- views
 
+    /// @notice The vote weight of `account` at the end of second `timepoint` (in the past): its
+    /// active stake then times its tier then (0, 1, 2 or 3). Superadditive in stake: one address
+    /// holding a + b weighs at least as much as two holding a and b.
+    function votingPowerAt(address account, uint64 timepoint) public view returns (uint256) {
+        (uint256 staked, uint8 tier) = reputation.standingAt(account, uint48(timepoint));
+        return staked * tier;
+    }
+
+    /// @notice The state of a proposal; Defeated unless for > against and for + abstain >= quorum.
     function state(uint256 proposalId) public view returns (ProposalState) {
         Proposal storage p = _proposals[proposalId];
         if (p.proposer == address(0)) return ProposalState.None;
@@ -214,14 +242,17 @@ contract Governance is ReentrancyGuard {
         return ProposalState.Queued;
     }
 
+    /// @notice A proposal's proposer, voting end, snapshot, timelock end, flags and vote totals.
     function proposalOf(uint256 proposalId) external view returns (Proposal memory) {
         return _proposals[proposalId];
     }
 
+    /// @notice A proposal's targets and calldatas.
     function actionsOf(uint256 proposalId) external view returns (address[] memory, bytes[] memory) {
         return (_targets[proposalId], _calldatas[proposalId]);
     }
 
+    /// @notice Whether `voter` voted on the proposal.
     function hasVoted(uint256 proposalId, address voter) external view returns (bool) {
         return _hasVoted[proposalId][voter];
     }
@@ -231,6 +262,8 @@ contract Governance is ReentrancyGuard {
     {
         if (votingPeriod_ == 0 || timelockDelay_ == 0 || quorumVotes_ == 0) revert InvalidParams();
         if (proposalTier_ == 0 || proposalTier_ > 3) revert InvalidTier(proposalTier_);
+        uint64 cooldown = staking.cooldown();
+        if (cooldown <= votingPeriod_) revert CooldownNotLongerThanVoting(cooldown, votingPeriod_);
         votingPeriod = votingPeriod_;
         timelockDelay = timelockDelay_;
         quorumVotes = quorumVotes_;

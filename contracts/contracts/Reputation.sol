@@ -2,32 +2,39 @@
 pragma solidity ^0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {IReputation} from "./interfaces/IReputation.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
-import {InvalidTier, ThresholdsNotAscending, ZeroAddress} from "./Errors.sol";
+import {FutureLookup, InvalidTier, ThresholdsNotAscending, ZeroAddress} from "./Errors.sol";
 
 /// @title Reputation
 /// @notice Reputation rises with accepted contributions (UPDATER_ROLE: the round manager) and
 /// decays over time: every `decayPeriod` seconds a node keeps (10000 - decayBps) / 10000 of it.
 /// A node's tier is the highest of 1..3 whose minimum stake (in Staking) and minimum reputation
 /// (here) it meets, or 0 if it meets none. Thresholds and decay are set by GOVERNOR_ROLE.
+/// Every change of a node's reputation is checkpointed by block timestamp, so that governance can
+/// read a node's tier as it was when a proposal was made (`tierAt`, `standingAt`).
+/// @dev A past reputation is decayed with the current decay parameters, and a past tier uses the
+/// current thresholds: only the per-node inputs (stake, reputation) are snapshotted.
 contract Reputation is IReputation, AccessControl {
+    using Checkpoints for Checkpoints.Trace208;
+
     /// @notice May raise or lower reputation.
     bytes32 public constant UPDATER_ROLE = keccak256("UPDATER_ROLE");
     /// @notice May change decay and tier thresholds.
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     uint16 public constant BPS = 10_000;
-
-    struct Record {
-        uint192 score;
-        uint64 updatedAt;
-    }
+    /// @notice Reputation saturates here (it is stored with its decay origin in 208 bits).
+    uint256 public constant MAX_REPUTATION = type(uint160).max;
 
     IStaking public immutable staking;
     uint64 public decayPeriod;
     uint16 public decayBps;
     uint256[3] private _minReputation;
-    mapping(address => Record) private _records;
+    /// @dev Per node, checkpointed by block timestamp: (updatedAt << 160) | score, where score had
+    /// decayed up to `updatedAt` (the start of the current decay period). Latest = current.
+    mapping(address => Checkpoints.Trace208) private _records;
 
     event ReputationChanged(address indexed node, int256 delta, uint256 reputation);
     event DecaySet(uint64 period, uint16 bps);
@@ -56,19 +63,19 @@ contract Reputation is IReputation, AccessControl {
     /// @inheritdoc IReputation
     function increase(address node, uint256 amount) external onlyRole(UPDATER_ROLE) {
         if (amount == 0) return;
-        uint256 current = _settle(node);
+        (uint256 current, uint48 updatedAt) = _settled(node);
         uint256 next = current + amount;
-        if (next > type(uint192).max) next = type(uint192).max;
-        _records[node].score = uint192(next);
+        if (next > MAX_REPUTATION) next = MAX_REPUTATION;
+        _write(node, next, updatedAt);
         emit ReputationChanged(node, int256(next - current), next);
     }
 
     /// @inheritdoc IReputation
     function decrease(address node, uint256 amount) external onlyRole(UPDATER_ROLE) {
         if (amount == 0) return;
-        uint256 current = _settle(node);
+        (uint256 current, uint48 updatedAt) = _settled(node);
         uint256 next = amount >= current ? 0 : current - amount;
-        _records[node].score = uint192(next);
+        _write(node, next, updatedAt);
         emit ReputationChanged(node, -int256(current - next), next);
     }
 
@@ -86,19 +93,29 @@ contract Reputation is IReputation, AccessControl {
 
     /// @inheritdoc IReputation
     function reputationOf(address node) public view returns (uint256) {
-        Record memory r = _records[node];
-        if (r.score == 0) return 0;
-        return _decayed(r.score, (block.timestamp - r.updatedAt) / decayPeriod);
+        return _reputation(_records[node].latest(), block.timestamp);
+    }
+
+    /// @inheritdoc IReputation
+    function reputationAt(address node, uint48 timepoint) public view returns (uint256) {
+        if (timepoint >= block.timestamp) revert FutureLookup(timepoint, uint48(block.timestamp));
+        return _reputation(_records[node].upperLookupRecent(timepoint), timepoint);
     }
 
     /// @inheritdoc IReputation
     function tierOf(address node) external view returns (uint8) {
-        uint256 staked = staking.stakeOf(node);
-        uint256 rep = reputationOf(node);
-        for (uint8 tier = 3; tier >= 1; tier--) {
-            if (staked >= staking.minStake(tier) && rep >= _minReputation[tier - 1]) return tier;
-        }
-        return 0;
+        return _tier(staking.stakeOf(node), reputationOf(node));
+    }
+
+    /// @inheritdoc IReputation
+    function tierAt(address node, uint48 timepoint) external view returns (uint8 tier) {
+        (, tier) = standingAt(node, timepoint);
+    }
+
+    /// @inheritdoc IReputation
+    function standingAt(address node, uint48 timepoint) public view returns (uint256 staked, uint8 tier) {
+        staked = staking.stakeAt(node, timepoint); // reverts for a timepoint not in the past
+        tier = _tier(staked, reputationAt(node, timepoint));
     }
 
     /// @notice The minimum reputation of `tier` (1..3).
@@ -109,17 +126,38 @@ contract Reputation is IReputation, AccessControl {
 
     // ---------------------------------------------------------------- internal
 
-    /// @dev Applies the decay accrued so far, keeping the part of a period not yet elapsed.
-    function _settle(address node) private returns (uint256 current) {
-        Record storage r = _records[node];
-        if (r.score == 0) {
-            r.updatedAt = uint64(block.timestamp);
-            return 0;
+    /// @dev The highest tier whose minimum stake and reputation are met (thresholds ascend), or 0.
+    /// Non-decreasing in both `staked` and `rep`.
+    function _tier(uint256 staked, uint256 rep) private view returns (uint8) {
+        for (uint8 tier = 3; tier >= 1; tier--) {
+            if (staked >= staking.minStake(tier) && rep >= _minReputation[tier - 1]) return tier;
         }
-        uint256 periods = (block.timestamp - r.updatedAt) / decayPeriod;
-        current = _decayed(r.score, periods);
-        r.updatedAt += uint64(periods * decayPeriod);
-        r.score = uint192(current);
+        return 0;
+    }
+
+    /// @dev The reputation a packed record stands for at time `at` (not before the record).
+    function _reputation(uint208 record, uint256 at) private view returns (uint256) {
+        uint256 score = uint160(record);
+        if (score == 0) return 0;
+        return _decayed(score, (at - (record >> 160)) / decayPeriod);
+    }
+
+    /// @dev The decay accrued so far applied, keeping the part of a period not yet elapsed:
+    /// the current score and the start of its decay period.
+    function _settled(address node) private view returns (uint256 current, uint48 updatedAt) {
+        uint208 record = _records[node].latest();
+        current = uint160(record);
+        if (current == 0) return (0, uint48(block.timestamp));
+        updatedAt = uint48(record >> 160);
+        uint256 periods = (block.timestamp - updatedAt) / decayPeriod;
+        current = _decayed(current, periods);
+        updatedAt += SafeCast.toUint48(periods * decayPeriod);
+    }
+
+    /// @dev Checkpoints `score` (decayed up to `updatedAt`) from this block's timestamp on.
+    function _write(address node, uint256 score, uint48 updatedAt) private {
+        uint208 record = (uint208(updatedAt) << 160) | uint208(uint160(score));
+        _records[node].push(SafeCast.toUint48(block.timestamp), record);
     }
 
     /// @dev score * (1 - decayBps/BPS)^periods, by squaring in 1e18 fixed point.

@@ -7,17 +7,31 @@ import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC2
 import {ERC20Burnable} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Burnable.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
-import {InvalidTier, ThresholdsNotAscending, ZeroAddress, ZeroAmount} from "./Errors.sol";
+import {IVotingPeriod} from "./interfaces/IVotingPeriod.sol";
+import {
+    CooldownNotLongerThanVoting,
+    FutureLookup,
+    InvalidTier,
+    ThresholdsNotAscending,
+    ZeroAddress,
+    ZeroAmount
+} from "./Errors.sol";
 
 /// @title Staking
 /// @notice Nodes stake VAIN to take part. Unstaking is two steps: `requestUnstake` moves tokens
 /// to a pending balance that unlocks after `cooldown`; `withdraw` pays it out. Both active and
 /// pending stake can be slashed by SLASHER_ROLE (the round manager, governance); slashed tokens go
 /// to `treasury`, or are burned when no treasury is set. Holds the minimum stake per tier.
+/// Every change of a node's active stake (stake, unstake request, slash) is checkpointed by block
+/// timestamp, so that governance reads stake as it was when a proposal was made (`stakeAt`).
+/// Once `governance` is wired, the cooldown must stay longer than its voting period.
 /// @dev Invariant: token.balanceOf(this) == totalStaked + totalPending (for a token without fees).
 contract Staking is IStaking, AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
+    using Checkpoints for Checkpoints.Trace208;
 
     /// @notice May slash stake.
     bytes32 public constant SLASHER_ROLE = keccak256("SLASHER_ROLE");
@@ -26,8 +40,15 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     /// @notice The longest cooldown governance may set.
     uint64 public constant MAX_COOLDOWN = 365 days;
 
+    /// @notice A node's stake as `accountOf` returns it.
     struct Account {
         uint256 staked;
+        uint256 pending;
+        uint64 unlockAt;
+    }
+
+    /// @dev What a node has waiting out the cooldown (its active stake lives in `_stakes`).
+    struct Unstaking {
         uint256 pending;
         uint64 unlockAt;
     }
@@ -38,9 +59,13 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     address public treasury;
     uint256 public totalStaked;
     uint256 public totalPending;
+    /// @notice Governance whose voting period the cooldown must exceed; address(0) until wired.
+    IVotingPeriod public governance;
 
     uint256[3] private _minStake;
-    mapping(address => Account) private _accounts;
+    /// @dev Active stake per node, checkpointed by block timestamp; the latest value is the current stake.
+    mapping(address => Checkpoints.Trace208) private _stakes;
+    mapping(address => Unstaking) private _unstaking;
 
     event Staked(address indexed node, uint256 amount, uint256 stake);
     event UnstakeRequested(address indexed node, uint256 amount, uint256 pending, uint64 unlockAt);
@@ -49,6 +74,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     event CooldownSet(uint64 cooldown);
     event TreasurySet(address treasury);
     event MinStakeSet(uint256[3] minStake);
+    event GovernanceSet(address governance);
 
     /// @dev Asked to unstake `requested` but only `available` is staked.
     error InsufficientStake(uint256 available, uint256 requested);
@@ -88,9 +114,10 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
     /// A new request restarts the cooldown for the whole pending balance.
     function requestUnstake(uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
-        Account storage a = _accounts[msg.sender];
-        if (amount > a.staked) revert InsufficientStake(a.staked, amount);
-        a.staked -= amount;
+        uint256 staked = _stakes[msg.sender].latest();
+        if (amount > staked) revert InsufficientStake(staked, amount);
+        _checkpoint(msg.sender, staked - amount);
+        Unstaking storage a = _unstaking[msg.sender];
         a.pending += amount;
         a.unlockAt = uint64(block.timestamp) + cooldown;
         totalStaked -= amount;
@@ -100,7 +127,7 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     /// @notice Pays out the pending balance once its cooldown is over.
     function withdraw() external nonReentrant returns (uint256 amount) {
-        Account storage a = _accounts[msg.sender];
+        Unstaking storage a = _unstaking[msg.sender];
         amount = a.pending;
         if (amount == 0) revert NothingToWithdraw();
         if (block.timestamp < a.unlockAt) revert CooldownActive(a.unlockAt);
@@ -120,12 +147,13 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         returns (uint256 slashed)
     {
         if (amount == 0) revert ZeroAmount();
-        Account storage a = _accounts[node];
-        uint256 fromStaked = amount < a.staked ? amount : a.staked;
+        Unstaking storage a = _unstaking[node];
+        uint256 staked = _stakes[node].latest();
+        uint256 fromStaked = amount < staked ? amount : staked;
         uint256 rest = amount - fromStaked;
         uint256 fromPending = rest < a.pending ? rest : a.pending;
-        a.staked -= fromStaked;
-        a.pending -= fromPending;
+        if (fromStaked > 0) _checkpoint(node, staked - fromStaked);
+        if (fromPending > 0) a.pending -= fromPending;
         totalStaked -= fromStaked;
         totalPending -= fromPending;
         slashed = fromStaked + fromPending;
@@ -139,9 +167,18 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
         emit Slashed(node, slashed, msg.sender, reason, to);
     }
 
-    /// @notice Sets the unstake cooldown (seconds).
+    /// @notice Sets the unstake cooldown (seconds). Once governance is wired, it must stay longer
+    /// than governance's voting period (CooldownNotLongerThanVoting otherwise).
     function setCooldown(uint64 cooldown_) external onlyRole(GOVERNOR_ROLE) {
         _setCooldown(cooldown_);
+    }
+
+    /// @notice Wires the governance whose voting period the cooldown must exceed (address(0):
+    /// none). Reverts with CooldownNotLongerThanVoting if the current cooldown is not longer.
+    function setGovernance(IVotingPeriod governance_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        governance = governance_;
+        _checkCooldown(cooldown);
+        emit GovernanceSet(address(governance_));
     }
 
     /// @notice Sets where slashed tokens go (address(0): burned).
@@ -159,12 +196,19 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc IStaking
     function stakeOf(address node) external view returns (uint256) {
-        return _accounts[node].staked;
+        return _stakes[node].latest();
+    }
+
+    /// @inheritdoc IStaking
+    function stakeAt(address node, uint48 timepoint) external view returns (uint256) {
+        if (timepoint >= block.timestamp) revert FutureLookup(timepoint, uint48(block.timestamp));
+        return _stakes[node].upperLookupRecent(timepoint);
     }
 
     /// @notice Active stake, pending stake and when the pending stake unlocks.
     function accountOf(address node) external view returns (Account memory) {
-        return _accounts[node];
+        Unstaking memory u = _unstaking[node];
+        return Account({staked: _stakes[node].latest(), pending: u.pending, unlockAt: u.unlockAt});
     }
 
     /// @inheritdoc IStaking
@@ -182,17 +226,30 @@ contract Staking is IStaking, AccessControl, ReentrancyGuard {
 
     function _stake(address node, uint256 amount) private {
         if (amount == 0) revert ZeroAmount();
-        Account storage a = _accounts[node];
-        a.staked += amount;
+        uint256 staked = _stakes[node].latest() + amount;
+        _checkpoint(node, staked);
         totalStaked += amount;
         token.safeTransferFrom(node, address(this), amount);
-        emit Staked(node, amount, a.staked);
+        emit Staked(node, amount, staked);
+    }
+
+    /// @dev Records `staked` as the node's active stake from this block's timestamp on.
+    function _checkpoint(address node, uint256 staked) private {
+        _stakes[node].push(SafeCast.toUint48(block.timestamp), SafeCast.toUint208(staked));
     }
 
     function _setCooldown(uint64 cooldown_) private {
         if (cooldown_ > MAX_COOLDOWN) revert CooldownTooLong(cooldown_, MAX_COOLDOWN);
+        _checkCooldown(cooldown_);
         cooldown = cooldown_;
         emit CooldownSet(cooldown_);
+    }
+
+    /// @dev Stake that voted must still be locked when the vote closes: cooldown > voting period.
+    function _checkCooldown(uint64 cooldown_) private view {
+        if (address(governance) == address(0)) return;
+        uint64 votingPeriod = governance.votingPeriod();
+        if (cooldown_ <= votingPeriod) revert CooldownNotLongerThanVoting(cooldown_, votingPeriod);
     }
 
     function _setMinStake(uint256[3] memory m) private {

@@ -6,6 +6,13 @@ interface IStaking {
     /// @notice Tokens `node` has at stake (excluding amounts waiting out the unstake cooldown).
     function stakeOf(address node) external view returns (uint256);
 
+    /// @notice Tokens `node` had at stake at the end of second `timepoint` (unix seconds), which
+    /// must be in the past; reverts with FutureLookup otherwise.
+    function stakeAt(address node, uint48 timepoint) external view returns (uint256);
+
+    /// @notice The unstake cooldown (seconds).
+    function cooldown() external view returns (uint64);
+
     /// @notice The minimum stake for `tier` (1..3).
     function minStake(uint8 tier) external view returns (uint256);
 

@@ -18,6 +18,7 @@ contract GovernanceTest is Suite {
         makeTier(t3, 3);
         makeTier(t2, 2);
         makeTier(t1, 1);
+        vm.warp(block.timestamp + 1); // proposals snapshot the second before they are made
     }
 
     function proposeCooldown(address proposer, uint64 cooldown) internal returns (uint256) {
@@ -29,27 +30,28 @@ contract GovernanceTest is Suite {
         return governance.propose(targets, data, "shorter cooldown");
     }
 
-    function test_VoteWeightsAreTiers() public {
-        uint256 id = proposeCooldown(t3, 1 days);
+    function test_VoteWeightIsStakeTimesTier() public {
+        uint256 id = proposeCooldown(t3, 8 days);
+        assertEq(governance.proposalOf(id).snapshot, block.timestamp - 1, "snapshot: the second before");
         vm.prank(t3);
         vm.expectEmit();
-        emit Governance.VoteCast(t3, id, Governance.Support.For, 3);
+        emit Governance.VoteCast(t3, id, Governance.Support.For, 30_000 ether);
         governance.castVote(id, Governance.Support.For);
         vm.prank(t2);
-        assertEq(governance.castVote(id, Governance.Support.Against), 2, "tier 2 weight");
+        assertEq(governance.castVote(id, Governance.Support.Against), 2_000 ether, "1,000 at tier 2");
         vm.prank(t1);
-        assertEq(governance.castVote(id, Governance.Support.Abstain), 1, "tier 1 weight");
+        assertEq(governance.castVote(id, Governance.Support.Abstain), 100 ether, "100 at tier 1");
         Governance.Proposal memory p = governance.proposalOf(id);
-        assertEq(p.forVotes, 3, "for");
-        assertEq(p.againstVotes, 2, "against");
-        assertEq(p.abstainVotes, 1, "abstain");
+        assertEq(p.forVotes, 30_000 ether, "for");
+        assertEq(p.againstVotes, 2_000 ether, "against");
+        assertEq(p.abstainVotes, 100 ether, "abstain");
         vm.prank(t0);
         vm.expectRevert(abi.encodeWithSelector(Governance.NoVotingPower.selector, t0));
         governance.castVote(id, Governance.Support.For);
     }
 
     function test_NoDoubleVote() public {
-        uint256 id = proposeCooldown(t3, 1 days);
+        uint256 id = proposeCooldown(t3, 8 days);
         vm.startPrank(t2);
         governance.castVote(id, Governance.Support.For);
         vm.expectRevert(abi.encodeWithSelector(Governance.AlreadyVoted.selector, id, t2));
@@ -59,7 +61,7 @@ contract GovernanceTest is Suite {
     }
 
     function testFuzz_NoDoubleVoteWhateverTheSequence(uint8 seed) public {
-        uint256 id = proposeCooldown(t3, 1 days);
+        uint256 id = proposeCooldown(t3, 8 days);
         address[3] memory voters = [t3, t2, t1];
         uint256 total;
         for (uint256 i = 0; i < 6; i++) {
@@ -74,11 +76,11 @@ contract GovernanceTest is Suite {
             }
         }
         assertEq(governance.proposalOf(id).forVotes, total, "each voter counted once");
-        assertLe(total, 6, "at most 3 + 2 + 1");
+        assertLe(total, 32_100 ether, "at most 30,000 + 2,000 + 100");
     }
 
     function test_PassedProposalExecutesAfterTimelock() public {
-        uint256 id = proposeCooldown(t3, 1 days);
+        uint256 id = proposeCooldown(t3, 4 days);
         vm.prank(t3);
         governance.castVote(id, Governance.Support.For);
         vm.prank(t1);
@@ -93,24 +95,27 @@ contract GovernanceTest is Suite {
         vm.expectEmit();
         emit Governance.ProposalExecuted(id);
         governance.execute(id);
-        assertEq(staking.cooldown(), 1 days, "applied");
+        assertEq(staking.cooldown(), 4 days, "applied");
         assertEq(uint256(governance.state(id)), uint256(Governance.ProposalState.Executed), "executed");
     }
 
     function test_QuorumAndMajorityDecide() public {
-        uint256 id = proposeCooldown(t3, 1 days);
-        vm.prank(t3);
-        governance.castVote(id, Governance.Support.For); // 3 < quorum 4
+        uint256 id = proposeCooldown(t3, 8 days);
+        vm.prank(t2);
+        governance.castVote(id, Governance.Support.For);
+        vm.prank(t1);
+        governance.castVote(id, Governance.Support.For); // 2,100 < quorum 30,000
         vm.warp(block.timestamp + VOTING_PERIOD + 1);
         assertEq(uint256(governance.state(id)), uint256(Governance.ProposalState.Defeated), "below quorum");
 
-        uint256 id2 = proposeCooldown(t3, 1 days);
+        address other3 = nodes[4];
+        makeTier(other3, 3);
+        vm.warp(block.timestamp + 1);
+        uint256 id2 = proposeCooldown(t3, 8 days);
         vm.prank(t3);
         governance.castVote(id2, Governance.Support.For);
-        vm.prank(t2);
-        governance.castVote(id2, Governance.Support.Against);
-        vm.prank(t1);
-        governance.castVote(id2, Governance.Support.Against); // 3 for vs 3 against
+        vm.prank(other3);
+        governance.castVote(id2, Governance.Support.Against); // 30,000 for vs 30,000 against
         vm.warp(block.timestamp + VOTING_PERIOD + 1);
         assertEq(uint256(governance.state(id2)), uint256(Governance.ProposalState.Defeated), "tie loses");
     }
@@ -121,6 +126,21 @@ contract GovernanceTest is Suite {
         bytes[] memory data = new bytes[](1);
         vm.prank(t1);
         vm.expectRevert(abi.encodeWithSelector(TierTooLow.selector, t1, 1, 2));
+        governance.propose(targets, data, "x");
+    }
+
+    function test_ProposingNeedsTier2AtTheSnapshot() public {
+        // stake and reputation raised in the proposal's own second do not count (no flash proposals)
+        stakeAs(t1, 900 ether);
+        reputation.increase(t1, 100);
+        address[] memory targets = new address[](1);
+        targets[0] = address(staking);
+        bytes[] memory data = new bytes[](1);
+        vm.prank(t1);
+        vm.expectRevert(abi.encodeWithSelector(TierTooLow.selector, t1, 1, 2));
+        governance.propose(targets, data, "x");
+        vm.warp(block.timestamp + 1);
+        vm.prank(t1);
         governance.propose(targets, data, "x");
     }
 
@@ -157,7 +177,7 @@ contract GovernanceTest is Suite {
     function test_OnlyGovernanceAndOnlyProposer() public {
         vm.expectRevert(Governance.OnlyGovernance.selector);
         governance.setParams(1, 1, 1, 1);
-        uint256 id = proposeCooldown(t3, 1 days);
+        uint256 id = proposeCooldown(t3, 8 days);
         vm.prank(t2);
         vm.expectRevert(abi.encodeWithSelector(Governance.OnlyProposer.selector, t3));
         governance.cancel(id);

@@ -8,6 +8,8 @@ export const MIN_STAKE = [parseEther('100'), parseEther('1000'), parseEther('100
 export const MIN_REPUTATION = [0n, 100n, 1000n] as const
 export const VOTING_PERIOD = 3n * 24n * 3600n
 export const TIMELOCK = 2n * 24n * 3600n
+/** Governance quorum in weight units (stake in wei × tier): one tier-3 node at the tier-3 minimum. */
+export const QUORUM = parseEther('30000')
 export const DISSENT_SLASH = parseEther('500')
 
 export const role = (name: string) => keccak256(toBytes(name))
@@ -49,7 +51,15 @@ export async function deploySuite() {
     50n,
     adminAddress,
   ])
-  const governance = await viem.deployContract('Governance', [reputation.address, VOTING_PERIOD, TIMELOCK, 4n, 2])
+  const governance = await viem.deployContract('Governance', [
+    staking.address,
+    reputation.address,
+    VOTING_PERIOD,
+    TIMELOCK,
+    QUORUM,
+    2,
+  ])
+  await staking.write.setGovernance([governance.address])
   await staking.write.grantRole([role('SLASHER_ROLE'), rounds.address])
   await staking.write.grantRole([role('SLASHER_ROLE'), governance.address])
   await staking.write.grantRole([role('GOVERNOR_ROLE'), governance.address])

@@ -17,6 +17,8 @@ abstract contract Suite is TestBase {
     uint16 internal constant DECAY_BPS = 500; // 5 % a day
     uint64 internal constant VOTING_PERIOD = 3 days;
     uint64 internal constant TIMELOCK = 2 days;
+    /// @dev In weight units (stake × tier): one tier-3 node at the tier-3 minimum (10,000 × 3).
+    uint256 internal constant QUORUM = 30_000 ether;
     uint256 internal constant DISSENT_SLASH = 500 ether;
 
     VainToken internal token;
@@ -45,7 +47,8 @@ abstract contract Suite is TestBase {
         reputation = new Reputation(staking, DECAY_PERIOD, DECAY_BPS, minReps(), admin);
         registry = new NodeRegistry(staking);
         rounds = new RoundManager(token, staking, reputation, DISSENT_SLASH, 50, admin);
-        governance = new Governance(reputation, VOTING_PERIOD, TIMELOCK, 4, 2);
+        governance = new Governance(staking, reputation, VOTING_PERIOD, TIMELOCK, QUORUM, 2);
+        staking.setGovernance(governance);
         staking.grantRole(staking.SLASHER_ROLE(), address(rounds));
         staking.grantRole(staking.SLASHER_ROLE(), address(governance));
         staking.grantRole(staking.GOVERNOR_ROLE(), address(governance));
