@@ -28,7 +28,7 @@ import {
 import { loadOrCreateIdentity, NODE_ROLES, type NodeRole } from '@vain/net'
 import { type Address, encodeFunctionData, getAddress, type Hex, isAddress, keccak256, parseEther, toBytes } from 'viem'
 import { connectChain, type NodeChain } from './chain/connect.js'
-import { AppConfigError, type ChainConfig, loadChainConfig } from './config.js'
+import { AppConfigError, type ChainConfig, loadChainConfig, readChainFile } from './config.js'
 import { createLogger } from './logger.js'
 
 /** Help text of the chain commands. */
@@ -45,9 +45,11 @@ export const CHAIN_HELP = `chain commands (stake, tiers, governance):
 chain options:
   -c, --config FILE        config file with a "chain" section (rpcUrl, account or privateKey, addresses)
       --rpc URL            JSON-RPC endpoint (overrides the file)
+      --chain FILE         the chain file vain chain up / vain chain deploy wrote
       --addresses FILE     JSON with the suite's addresses (or a config file with chain.addresses)
       --account N          a local chain's development account N (Hardhat's mnemonic)
                            otherwise the key comes from chain.privateKey or VAIN_PRIVATE_KEY
+      --key-file FILE      the key in FILE (0x + 64 hex, mode 0600)
       --retries N          attempts while the chain is unreachable (default 6, with backoff)
   -d, --data-dir DIR       the node's data dir: stake also registers its peer id on chain
   -y, --yes                do not ask for confirmation (required when not on a terminal)
@@ -84,6 +86,8 @@ export class CancelledError extends Error {
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
   rpc: { type: 'string' },
+  chain: { type: 'string' },
+  'key-file': { type: 'string' },
   addresses: { type: 'string' },
   account: { type: 'string' },
   retries: { type: 'string' },
@@ -154,9 +158,13 @@ async function addressesFrom(file: string): Promise<unknown> {
 
 async function chainConfigFrom(values: Values): Promise<ChainConfig> {
   const flags: Record<string, unknown> = {
-    rpcUrl: values.rpc,
+  // a chain file (vain chain up / deploy) gives the endpoint and the addresses; flags override it
+  const fromFile = values.chain === undefined ? undefined : (await readChainFile(values.chain)).chain
+    rpcUrl: values.rpc ?? fromFile?.rpcUrl,
     account: values.account === undefined ? undefined : intOf(values.account, '--account', 0, 999),
-    addresses: values.addresses === undefined ? undefined : await addressesFrom(values.addresses),
+    keyFile: values['key-file'],
+    addresses: values.addresses === undefined ? fromFile?.addresses : await addressesFrom(values.addresses),
+    fromBlock: fromFile?.fromBlock,
   }
   if (values.retries !== undefined) flags.retry = { attempts: intOf(values.retries, '--retries', 1, 1000) }
   return loadChainConfig(values.config, flags)

@@ -8,13 +8,15 @@
  *   vain model export             save a model as a standard ONNX file
  *   vain stake|unstake|tier       stake and tiers on chain
  *   vain propose|vote|proposal    governance
+ *   vain chain up|deploy          a chain outside the nodes
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { API_TOKEN_FILE } from './api.js'
 import { CHAIN_COMMANDS, CHAIN_HELP, runChainCommand } from './chain-cli.js'
-import { AppConfigError, loadAppConfig } from './config.js'
+import { CHAIN_UP_HELP, runChainUp } from './chain-up.js'
+import { AppConfigError, loadAppConfig, readChainFile } from './config.js'
 import { runDemo } from './demo.js'
 import { createLogger } from './logger.js'
 import { startVainNode } from './runtime.js'
@@ -33,6 +35,8 @@ Usage:
                                        save a model as a standard ONNX inference model
   vain stake|unstake|tier|propose|vote|proposal
                                        stake, tiers and governance on chain (below)
+  vain chain up|deploy                 run a local chain in its own process, or deploy the
+                                       suite on any EVM endpoint; writes a chain file (below)
   vain help                            this text
 
 start options:
@@ -51,16 +55,19 @@ start options:
                            on chain who fund their rounds (the default with a chain), or from
                            any creator; without a chain and this flag: only its own jobs
       --alpha A            Dirichlet alpha of the shards (default 0.5)
+      --chain FILE         the chain and the suite's addresses, from the file that
+                           vain chain up / vain chain deploy wrote (chain.rpcUrl, addresses)
       --rpc URL            chain JSON-RPC endpoint (the config's chain.rpcUrl)
       --account N          sign with a local chain's development account N (chain.account)
+      --key-file FILE      sign with the key in FILE (0x + 64 hex, mode 0600; chain.keyFile)
       --addresses FILE|deploy
                            the vAIn suite's addresses (JSON), or deploy one (development chains)
       --json               machine-readable logs (one JSON object per line)
   -v, --verbose            debug logs
   With a "chain" section (or --rpc), eligibility is read from chain ("staked and tier >= the
   role's tier": aggregators tier 3), the node registers its peer id, committees settle rounds
-  on chain and trainers claim rewards. The key comes from chain.privateKey, chain.account or
-  VAIN_PRIVATE_KEY.
+  on chain and trainers claim rewards. The key comes from chain.privateKey, chain.account,
+  chain.keyFile or VAIN_PRIVATE_KEY — never put a key on the command line.
 
 job, peers and model options:
       --api URL            the node's REST API (it prints it at start: "REST API listening")
@@ -83,6 +90,7 @@ demo options:
   -v, --verbose            per-node logs
 
 ${CHAIN_HELP}
+${CHAIN_UP_HELP}
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
 `
 
@@ -131,10 +139,26 @@ async function api(
   return body
 }
 
-/** `--rpc`, `--account`, `--addresses` of `vain start`, as a (partial) chain section. */
+/** `--chain`, `--rpc`, `--account`, `--key-file`, `--addresses` of `vain start`, as a (partial) chain section. */
 async function chainFlags(values: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
-  const { rpc, account, addresses } = values as { rpc?: string; account?: string; addresses?: string }
-  if (rpc === undefined && account === undefined && addresses === undefined) return undefined
+  const { rpc, account, addresses, chain } = values as {
+    rpc?: string
+    account?: string
+    addresses?: string
+    chain?: string
+  }
+  const keyFile = values['key-file'] as string | undefined
+  if (rpc === undefined && account === undefined && addresses === undefined && chain === undefined) {
+    return keyFile === undefined ? undefined : { keyFile }
+  }
+  // a chain file gives the endpoint, the addresses and the first block; other flags override it
+  const fromFile =
+    chain === undefined
+      ? undefined
+      : await readChainFile(chain).then(
+          (f) => f.chain,
+          (err: Error) => usage(`--chain: ${err.message}`),
+        )
   let parsedAddresses: unknown
   if (addresses === 'deploy') parsedAddresses = 'deploy'
   else if (addresses !== undefined) {
@@ -147,9 +171,11 @@ async function chainFlags(values: Record<string, unknown>): Promise<Record<strin
     }
   }
   return {
-    rpcUrl: rpc,
+    rpcUrl: rpc ?? fromFile?.rpcUrl,
     account: account === undefined ? undefined : Number(account),
-    addresses: parsedAddresses,
+    keyFile,
+    addresses: parsedAddresses ?? fromFile?.addresses,
+    fromBlock: fromFile?.fromBlock,
   }
 }
 
@@ -179,6 +205,10 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(HELP)
     return
   }
+  if (command === 'chain') {
+    process.exitCode = await runChainUp(rest)
+    return
+  }
   if ((CHAIN_COMMANDS as readonly string[]).includes(command)) {
     process.exitCode = await runChainCommand(command as (typeof CHAIN_COMMANDS)[number], rest)
     return
@@ -199,8 +229,10 @@ async function main(argv: string[]): Promise<void> {
           'no-api': { type: 'boolean' },
           'mnist-shard': { type: 'string' },
           alpha: { type: 'string' },
+          chain: { type: 'string' },
           rpc: { type: 'string' },
           account: { type: 'string' },
+          'key-file': { type: 'string' },
           addresses: { type: 'string' },
           'accept-jobs-from': { type: 'string', multiple: true },
           json: { type: 'boolean' },

@@ -40,6 +40,11 @@ export const ChainConfigSchema = z
       .optional(),
     /** Index of a funded development account of a local chain (Hardhat's mnemonic), instead of a key. */
     account: z.number().int().min(0).max(999).optional(),
+    /**
+     * A file holding this node's key (0x + 64 hex), readable by its owner only (mode 0600): keeps
+     * the key off the command line and out of the config.
+     */
+    keyFile: z.string().min(1).optional(),
     /** The suite's addresses, or "deploy" to deploy a fresh suite (local development chains only). */
     addresses: z.union([ChainAddressesSchema, z.literal('deploy')], {
       error:
@@ -84,8 +89,8 @@ export const ChainConfigSchema = z
     /** First block to read the suite's events from (its deployment block; 0 on a local chain). */
     fromBlock: z.number().int().min(0).default(0),
   })
-  .refine((c) => !(c.privateKey !== undefined && c.account !== undefined), {
-    message: 'give either privateKey or account, not both',
+  .refine((c) => [c.privateKey, c.account, c.keyFile].filter((k) => k !== undefined).length <= 1, {
+    message: 'give one of privateKey, account or keyFile, not several',
   })
 export type ChainConfig = z.output<typeof ChainConfigSchema>
 export type ChainConfigInput = z.input<typeof ChainConfigSchema>
@@ -169,6 +174,37 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
   } catch (err) {
     throw new AppConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`)
   }
+}
+
+/**
+ * What `vain chain up` and `vain chain deploy` write, and `--chain FILE` reads: where the chain is
+ * and the suite's addresses (the `chain` key is a valid chain section on its own).
+ */
+export const ChainFileSchema = z.object({
+  chain: z.strictObject({
+    rpcUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    addresses: ChainAddressesSchema,
+    fromBlock: z.number().int().min(0).optional(),
+  }),
+  chainId: z.number().int().positive().optional(),
+  profile: z.enum(['development', 'production']).optional(),
+})
+export type ChainFile = z.output<typeof ChainFileSchema>
+
+/**
+ * Reads a chain file written by `vain chain up` / `vain chain deploy`.
+ *
+ * @throws {@link AppConfigError} naming the file when it cannot be read or is not a chain file.
+ */
+export async function readChainFile(file: string): Promise<ChainFile> {
+  const raw = await readConfigFile(file)
+  const result = ChainFileSchema.safeParse(raw)
+  if (!result.success) {
+    throw new AppConfigError(
+      `${file} is not a vAIn chain file (what \`vain chain up --out FILE\` writes):\n${problems(result.error)}`,
+    )
+  }
+  return result.data
 }
 
 function problems(error: z.ZodError, prefix = ''): string {

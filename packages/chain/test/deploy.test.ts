@@ -1,4 +1,4 @@
-import { parseEther, zeroAddress } from 'viem'
+import { type Abi, type Address, parseAbiItem, parseEther, zeroAddress } from 'viem'
 import { describe, expect, it } from 'vitest'
 import { deployVain, InvalidInputError, VAIN_ROLES } from '../src/index.js'
 import { freshSuite, sharedChain } from './helpers.js'
@@ -34,6 +34,45 @@ describe('deployVain', () => {
       expect(await contract.read.hasRole([VAIN_ROLES.DEFAULT_ADMIN, deployment.addresses.governance])).toBe(true)
     }
     expect(await c.roundManager.read.hasRole([VAIN_ROLES.OPENER, deployer])).toBe(false)
+  })
+
+  it("with admin: 'governance' (the production profile), no externally owned account holds any role", async () => {
+    const { deployment } = await freshSuite(shared, { nodes: [], params: { admin: 'governance' } })
+    const pc = shared.publicClient
+    const granted = parseAbiItem(
+      'event RoleGranted(bytes32 indexed role, address indexed account, address indexed sender)',
+    )
+    const hasRole = [
+      {
+        type: 'function',
+        name: 'hasRole',
+        stateMutability: 'view',
+        inputs: [
+          { name: 'role', type: 'bytes32' },
+          { name: 'account', type: 'address' },
+        ],
+        outputs: [{ type: 'bool' }],
+      },
+    ] as const satisfies Abi
+    let held = 0
+    // every role ever granted by any contract of the suite, and who still holds it
+    for (const contract of Object.values(deployment.addresses) as Address[]) {
+      const logs = await pc.getLogs({ address: contract, event: granted, fromBlock: 0n })
+      for (const log of logs) {
+        const { role, account } = log.args as { role: `0x${string}`; account: Address }
+        const still = await pc.readContract({
+          address: contract,
+          abi: hasRole,
+          functionName: 'hasRole',
+          args: [role, account],
+        })
+        if (!still) continue
+        held++
+        const code = await pc.getCode({ address: account })
+        expect(code?.length ?? 0, `${account} holds ${role} on ${contract} but is not a contract`).toBeGreaterThan(2)
+      }
+    }
+    expect(held).toBeGreaterThanOrEqual(8) // the wiring between contracts and governance's roles
   })
 
   it('refuses inconsistent parameters before sending anything', async () => {

@@ -6,6 +6,7 @@
  * queue that sends this account's transactions one at a time.
  * @module
  */
+import { readFileSync, statSync } from 'node:fs'
 import {
   connectVain,
   type DeployVainParams,
@@ -41,14 +42,43 @@ export function devAccountKey(index: number): Hex {
 }
 
 /**
- * The key this node signs with: `privateKey`, else development account `account`, else the
- * `VAIN_PRIVATE_KEY` environment variable; `undefined` (read-only) if none.
+ * Reads a key file: 0x + 64 hex characters (surrounding whitespace ignored), a regular file that
+ * only its owner may read (like ssh keys: mode 0600 or 0400).
  *
- * @throws {@link AppConfigError} when `VAIN_PRIVATE_KEY` is set but is not a key.
+ * @throws {@link AppConfigError} naming the file when it is missing, open to others or not a key.
+ */
+export function readKeyFile(file: string): Hex {
+  let text: string
+  try {
+    const st = statSync(file)
+    if (!st.isFile()) throw new Error('not a regular file')
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+      throw new AppConfigError(
+        `key file ${file} may be read by others (mode ${(st.mode & 0o777).toString(8)}): run chmod 600 ${file}`,
+      )
+    }
+    if (st.size > 4096) throw new Error(`${st.size} bytes: not a key`)
+    text = readFileSync(file, 'utf8').trim()
+  } catch (err) {
+    if (err instanceof AppConfigError) throw err
+    throw new AppConfigError(`cannot read key file ${file}: ${(err as Error).message}`)
+  }
+  if (!/^0x[0-9a-fA-F]{64}$/.test(text)) {
+    throw new AppConfigError(`key file ${file} must hold 0x followed by 64 hex characters`)
+  }
+  return text as Hex
+}
+
+/**
+ * The key this node signs with: `privateKey`, else development account `account`, else the key
+ * in `keyFile`, else the `VAIN_PRIVATE_KEY` environment variable; `undefined` (read-only) if none.
+ *
+ * @throws {@link AppConfigError} when the key file or `VAIN_PRIVATE_KEY` does not hold a key.
  */
 export function resolvePrivateKey(config: ChainConfig, env: NodeJS.ProcessEnv = process.env): Hex | undefined {
   if (config.privateKey !== undefined) return config.privateKey as Hex
   if (config.account !== undefined) return devAccountKey(config.account)
+  if (config.keyFile !== undefined) return readKeyFile(config.keyFile)
   const fromEnv = env.VAIN_PRIVATE_KEY
   if (fromEnv === undefined || fromEnv === '') return undefined
   if (!/^0x[0-9a-fA-F]{64}$/.test(fromEnv)) {
