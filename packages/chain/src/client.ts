@@ -427,7 +427,7 @@ export function createVainClient(init: VainClientInit): VainClient {
       const created = tx.events.find((e) => e.eventName === 'ProposalCreated') as any
       return { ...tx, proposalId: created.args.proposalId as bigint }
     },
-    /** Votes with the wallet's tier as weight; throws {@link AlreadyVotedError} the second time. */
+    /** Votes with the wallet's stake × tier at the proposal's snapshot; once per proposal. */
     vote: (proposalId: bigint, support: keyof typeof SUPPORT) =>
       send(ctx, {
         address: addresses.governance,
@@ -446,6 +446,10 @@ export function createVainClient(init: VainClientInit): VainClient {
     proposalOf: (proposalId: bigint) => read(ctx, () => contracts.governance.read.proposalOf([proposalId])),
     hasVoted: (proposalId: bigint, voter: Address = self()) =>
       read(ctx, () => contracts.governance.read.hasVoted([proposalId, voter])),
+    async votingPower(proposalId: bigint, voter: Address = self()) {
+      const { snapshot } = await read(ctx, () => contracts.governance.read.proposalOf([proposalId]))
+      return read(ctx, () => contracts.governance.read.votingPowerAt([voter, snapshot]))
+    },
   }
 
   /** Everything eligibility is decided from, for `who`, read in parallel. */
@@ -595,16 +599,23 @@ export interface GovernanceClient {
   contract: VainContracts['governance']
   /** Proposes `actions`; needs the proposal tier. Returns the proposal id. */
   propose(actions: readonly ProposalAction[], description: string): Promise<TxResult & { proposalId: bigint }>
-  /** Votes with the wallet's tier as weight; throws {@link AlreadyVotedError} the second time. */
+  /**
+   * Votes with the wallet's weight: its stake times its tier (1/2/3), both as they were at the
+   * proposal's snapshot (the second before it was made). Throws {@link AlreadyVotedError} the
+   * second time, and `NoVotingPowerError` for a wallet with no stake or tier 0 then.
+   */
   vote(proposalId: bigint, support: 'for' | 'against' | 'abstain'): Tx
   queue(proposalId: bigint): Tx
   /** Executes after the timelock; throws {@link TimelockActiveError} before. */
   execute(proposalId: bigint): Tx
   cancel(proposalId: bigint): Tx
   state(proposalId: bigint): Promise<ProposalState>
+  /** A proposal; vote totals are in weight units (stake in wei × tier), like the quorum. */
   proposalOf(proposalId: bigint): Promise<{
     proposer: Address
     voteEnd: bigint
+    /** Weights are read at the end of this second (unix seconds). */
+    snapshot: bigint
     eta: bigint
     executed: boolean
     canceled: boolean
@@ -613,6 +624,8 @@ export interface GovernanceClient {
     abstainVotes: bigint
   }>
   hasVoted(proposalId: bigint, voter?: Address): Promise<boolean>
+  /** The weight `voter` (default: the wallet) votes with on the proposal: stake × tier at its snapshot. */
+  votingPower(proposalId: bigint, voter?: Address): Promise<bigint>
 }
 
 /** The client {@link createVainClient} returns. */

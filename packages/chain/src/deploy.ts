@@ -56,7 +56,7 @@ export interface DeployVainParams {
     holder?: Address
   }
   staking?: {
-    /** Unstake cooldown (default 7 days). Keep it longer than the voting period. */
+    /** Unstake cooldown (default 7 days); must be longer than `governance.votingPeriodSeconds`. */
     cooldownSeconds?: bigint
     /** Receives slashed stake; omitted or zero: slashed stake is burned. */
     treasury?: Address
@@ -83,11 +83,16 @@ export interface DeployVainParams {
     creatorTier?: 0 | 1 | 2 | 3
   }
   governance?: {
-    /** Default 3 days. */
+    /** Default 3 days; must be shorter than `staking.cooldownSeconds` (the contracts enforce it). */
     votingPeriodSeconds?: bigint
     /** Default 2 days. */
     timelockSeconds?: bigint
-    /** Minimum for + abstain weight (default 10). */
+    /**
+     * Minimum for + abstain weight, in weight units: stake in wei × tier (a vote weighs the
+     * voter's stake times its tier 1/2/3, both at the proposal's snapshot). Default
+     * `parseEther('100000')`: four tier-3 nodes at the tier-3 minimum of 10,000 VAIN reach it,
+     * three do not.
+     */
     quorumVotes?: bigint
     /** Minimum tier to propose (default 2). */
     proposalTier?: 1 | 2 | 3
@@ -142,7 +147,7 @@ function resolve(p: DeployVainParams, deployer: Address): ResolvedParams {
     governance: {
       votingPeriodSeconds: p.governance?.votingPeriodSeconds ?? 3n * 86_400n,
       timelockSeconds: p.governance?.timelockSeconds ?? 2n * 86_400n,
-      quorumVotes: p.governance?.quorumVotes ?? 10n,
+      quorumVotes: p.governance?.quorumVotes ?? parseEther('100000'),
       proposalTier: p.governance?.proposalTier ?? 2,
     },
     admin: p.admin ?? 'deployer',
@@ -159,6 +164,9 @@ function resolve(p: DeployVainParams, deployer: Address): ResolvedParams {
     r.governance.votingPeriodSeconds > 0n && r.governance.timelockSeconds > 0n && r.governance.quorumVotes > 0n
       ? ''
       : 'governance periods and quorum must be > 0',
+    r.staking.cooldownSeconds > r.governance.votingPeriodSeconds
+      ? ''
+      : 'staking.cooldownSeconds must be longer than governance.votingPeriodSeconds',
   ].filter((s) => s !== '')
   if (problems.length > 0) throw new InvalidInputError(`invalid deployment parameters: ${problems.join('; ')}`)
   return r
@@ -250,6 +258,7 @@ export async function deployVain(
     deployer,
   ])
   const governance = await deploy(governanceAbi, governanceBytecode, [
+    staking,
     reputation,
     p.governance.votingPeriodSeconds,
     p.governance.timelockSeconds,
@@ -258,6 +267,8 @@ export async function deployVain(
   ])
 
   const { SLASHER, GOVERNOR, UPDATER, DEFAULT_ADMIN, OPENER } = VAIN_ROLES
+  // from here on Staking refuses a cooldown not longer than governance's voting period
+  await call(staking, stakingAbi, 'setGovernance', [governance])
   await call(staking, stakingAbi, 'grantRole', [SLASHER, roundManager])
   await call(staking, stakingAbi, 'grantRole', [SLASHER, governance])
   await call(staking, stakingAbi, 'grantRole', [GOVERNOR, governance])

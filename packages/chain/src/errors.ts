@@ -175,6 +175,21 @@ export class AlreadyVotedError extends ContractRevertError {
   override name = 'AlreadyVotedError'
 }
 
+/** The voter had no stake, or was in no tier, at the proposal's snapshot: it has no vote on it. */
+export class NoVotingPowerError extends ContractRevertError {
+  static override name = 'NoVotingPowerError'
+  override name = 'NoVotingPowerError'
+}
+
+/**
+ * A cooldown (Staking.setCooldown) or voting period (Governance.setParams) that would make the
+ * unstake cooldown no longer than the voting period. `args`: [cooldown, votingPeriod] in seconds.
+ */
+export class CooldownNotLongerThanVotingError extends ContractRevertError {
+  static override name = 'CooldownNotLongerThanVotingError'
+  override name = 'CooldownNotLongerThanVotingError'
+}
+
 /** The reward of this round was already claimed for this account. */
 export class AlreadyClaimedError extends ContractRevertError {
   static override name = 'AlreadyClaimedError'
@@ -303,7 +318,10 @@ const MESSAGES: Record<string, (a: readonly any[]) => string> = {
   WrongProposalState: (a) =>
     `proposal ${a[0]} is ${['unknown', 'active', 'defeated', 'succeeded', 'queued', 'executed', 'canceled', 'expired'][Number(a[1])] ?? a[1]}`,
   AlreadyVoted: (a) => `${a[1]} already voted on proposal ${a[0]}`,
-  NoVotingPower: (a) => `${a[0]} is in no tier and has no vote`,
+  NoVotingPower: (a) => `${a[0]} had no stake in any tier at the proposal's snapshot and has no vote on it`,
+  CooldownNotLongerThanVoting: (a) =>
+    `the unstake cooldown (${a[0]} s) must be longer than the voting period (${a[1]} s), so that stake that voted stays locked until the vote closes`,
+  FutureLookup: (a) => `no snapshot yet for ${a[0]}: it is not in the past (now ${a[1]})`,
   TimelockActive: (a) => `the timelock runs until ${new Date(Number(a[0]) * 1000).toISOString()}`,
   ActionFailed: (a) => `proposal action ${a[0]} reverted`,
   InvalidParams: () => 'voting period, timelock and quorum must be positive',
@@ -324,6 +342,8 @@ const CLASSES: Record<
   ) => ContractRevertError
 > = {
   AlreadyVoted: AlreadyVotedError,
+  NoVotingPower: NoVotingPowerError,
+  CooldownNotLongerThanVoting: CooldownNotLongerThanVotingError,
   AlreadyClaimed: AlreadyClaimedError,
   InvalidProof: InvalidProofError,
   QuorumNotReached: QuorumNotReachedError,
