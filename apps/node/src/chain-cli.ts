@@ -39,7 +39,8 @@ export const CHAIN_HELP = `chain commands (stake, tiers, governance):
   vain tier [ADDRESS] [options]        stake, reputation, tier and roles of this node (or ADDRESS)
   vain propose -m TEXT ACTION... [options]
                                        propose parameter changes or a slash to governance
-  vain vote ID for|against|abstain     vote on a proposal (weight = your tier: 1, 2 or 3)
+  vain vote ID for|against|abstain     vote on a proposal (weight = your stake × your tier 1/2/3,
+                                       both as they were when the proposal was made)
   vain proposal ID [--queue|--execute] a proposal's state and votes; move it along
 
 chain options:
@@ -449,24 +450,41 @@ async function propose(chain: NodeChain, values: Values): Promise<Report> {
     lines: [
       `proposal ${tx.proposalId} created by ${address} with ${actions.length} action(s) (tx ${tx.hash})`,
       `voting open until ${when(p.voteEnd)}: vain vote ${tx.proposalId} for|against|abstain`,
+      `votes weigh stake × tier as of ${when(p.snapshot)}: stake added or moved later does not vote on it`,
     ],
-    json: { action: 'propose', proposalId: String(tx.proposalId), tx: tx.hash, voteEnd: when(p.voteEnd), actions },
+    json: {
+      action: 'propose',
+      proposalId: String(tx.proposalId),
+      tx: tx.hash,
+      voteEnd: when(p.voteEnd),
+      snapshot: when(p.snapshot),
+      actions,
+    },
   }
 }
 
+/** A vote weight (stake in wei × tier) as VAIN × tier, e.g. '30000' for 10,000 VAIN at tier 3. */
+const weightText = (weight: bigint) => formatVain(weight).replace(' VAIN', '')
+
 async function proposalReport(chain: NodeChain, id: bigint, extra: Record<string, unknown> = {}) {
   const g = chain.vain.governance
-  const [p, state] = await Promise.all([g.proposalOf(id), g.state(id)])
-  const line = `proposal ${id}: ${state} · for ${p.forVotes} · against ${p.againstVotes} · abstain ${p.abstainVotes} · voting ${state === 'active' ? 'until' : 'ended'} ${when(p.voteEnd)}${p.eta > 0n ? ` · executable from ${when(p.eta)}` : ''}`
+  const [p, state, quorum] = await Promise.all([
+    g.proposalOf(id),
+    g.state(id),
+    chain.vain.contracts.governance.read.quorumVotes(),
+  ])
+  const line = `proposal ${id}: ${state} · for ${weightText(p.forVotes)} · against ${weightText(p.againstVotes)} · abstain ${weightText(p.abstainVotes)} (VAIN × tier; quorum ${weightText(quorum)}) · voting ${state === 'active' ? 'until' : 'ended'} ${when(p.voteEnd)}${p.eta > 0n ? ` · executable from ${when(p.eta)}` : ''}`
   return {
     line,
     json: {
       proposalId: String(id),
       state,
       proposer: p.proposer,
-      forVotes: String(p.forVotes),
-      againstVotes: String(p.againstVotes),
-      abstainVotes: String(p.abstainVotes),
+      forVotes: weightText(p.forVotes),
+      againstVotes: weightText(p.againstVotes),
+      abstainVotes: weightText(p.abstainVotes),
+      quorum: weightText(quorum),
+      snapshot: when(p.snapshot),
       voteEnd: when(p.voteEnd),
       eta: p.eta > 0n ? when(p.eta) : null,
       ...extra,
@@ -490,8 +508,14 @@ async function vote(chain: NodeChain, positionals: string[]): Promise<Report> {
   const tx = await chain.vain.governance.vote(id, support)
   const cast = tx.events.find((e) => e.eventName === 'VoteCast') as { args: { weight: bigint } } | undefined
   const weight = cast?.args.weight ?? 0n
-  const r = await proposalReport(chain, id, { action: 'vote', support, weight: String(weight), tx: tx.hash })
-  return { lines: [`voted ${support} on proposal ${id} with weight ${weight} (tx ${tx.hash})`, r.line], json: r.json }
+  const r = await proposalReport(chain, id, { action: 'vote', support, weight: weightText(weight), tx: tx.hash })
+  return {
+    lines: [
+      `voted ${support} on proposal ${id} with weight ${weightText(weight)} (your stake × tier when it was proposed; tx ${tx.hash})`,
+      r.line,
+    ],
+    json: r.json,
+  }
 }
 
 async function proposal(chain: NodeChain, values: Values, positionals: string[]): Promise<Report> {

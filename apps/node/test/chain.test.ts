@@ -372,7 +372,7 @@ describe('vAIn nodes on a local chain', () => {
     expect(await vainRead.staking.stakeOf(member.address)).toBe(stakeBefore - parseEther('500'))
   }, 30_000)
 
-  it('governance and unstaking from the CLI: propose, vote with the tier as weight, unstake with a cooldown', async () => {
+  it('governance and unstaking from the CLI: propose, vote with stake × tier as weight, unstake with a cooldown', async () => {
     const as = (i: number) => ['--config', chainFile, '--account', String(i), '--json']
     const proposed = await vain([
       'propose',
@@ -386,12 +386,14 @@ describe('vAIn nodes on a local chain', () => {
     const { proposalId } = JSON.parse(proposed.stdout)
     const voted = await vain(['vote', proposalId, 'for', ...as(3)])
     expect(voted.code, voted.stderr).toBe(0)
+    // 10,000 VAIN staked at tier 3 when the proposal was made: weight 30,000 (VAIN × tier), the quorum
     expect(JSON.parse(voted.stdout)).toMatchObject({
       ok: true,
       support: 'for',
-      weight: '3',
+      weight: '30000',
       state: 'active',
-      forVotes: '3',
+      forVotes: '30000',
+      quorum: '30000',
     })
     const unstaked = await vain(['unstake', '100', '--yes', ...as(3)])
     expect(unstaked.code, unstaked.stderr).toBe(0)
@@ -406,6 +408,11 @@ describe('vAIn nodes on a local chain', () => {
     expect(early.code).toBe(1)
     expect(JSON.parse(early.stdout)).toMatchObject({ ok: false, error: 'CooldownActiveError' })
     expect(JSON.parse(early.stdout).message).toMatch(/locked until .* \(cooldown not over\)/)
+    // the vote keeps the weight of the snapshot: unstaking after the proposal changes nothing on it
+    const shown = await vain(['proposal', proposalId, ...as(3)])
+    expect(shown.code, shown.stderr).toBe(0)
+    expect(JSON.parse(shown.stdout)).toMatchObject({ forVotes: '30000', quorum: '30000' })
+    expect(JSON.parse(proposed.stdout).snapshot).toMatch(/^\d{4}-\d\d-\d\dT/)
   }, 60_000)
 
   it('a chain that is down: the node keeps running, retries with backoff and says so, then recovers', async () => {

@@ -3,8 +3,8 @@
  *
  * `@vain/chain` — the chain layer of vAIn: typed `as const` ABIs of the vAIn contracts (token
  * with permit, staking with cooldown and slashing, node registry, reputation with decay and
- * tiers, rounds settled by committee quorum with Merkle rewards, tier-weighted timelocked
- * governance); {@link deployVain} to deploy and wire them; typed viem clients whose reverts are
+ * tiers, rounds settled by committee quorum with Merkle rewards, timelocked governance with votes
+ * weighted by stake × tier at the proposal's snapshot); {@link deployVain} to deploy and wire them; typed viem clients whose reverts are
  * decoded into errors that say why ({@link StakeTooLowError}, {@link CooldownActiveError}...);
  * reward trees and the signed settlement result; the eligibility check "staked and tier >= required
  * for the role"; retries for a chain that is down; and {@link startLocalChain}, Hardhat's network

@@ -18,7 +18,16 @@ import {
   type VainClient,
   waitForChain,
 } from '@vain/chain'
-import { type Address, createPublicClient, createWalletClient, defineChain, type Hex, http, toHex } from 'viem'
+import {
+  type Address,
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  type Hex,
+  http,
+  parseEther,
+  toHex,
+} from 'viem'
 import { mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
 import { AppConfigError, type ChainConfig } from '../config.js'
 import type { Logger } from '../logger.js'
@@ -31,7 +40,8 @@ import type { Logger } from '../logger.js'
 export const DEV_DEPLOY_PARAMS: DeployVainParams = {
   reputation: { minReputation: [0n, 0n, 0n] },
   staking: { cooldownSeconds: 300n },
-  governance: { votingPeriodSeconds: 120n, timelockSeconds: 60n, quorumVotes: 3n },
+  // quorum in VAIN × tier: one tier-3 node at the tier-3 minimum (10,000 VAIN × 3) reaches it
+  governance: { votingPeriodSeconds: 120n, timelockSeconds: 60n, quorumVotes: parseEther('30000') },
 }
 
 /** The private key of development account `index` of Hardhat's well-known mnemonic. */
