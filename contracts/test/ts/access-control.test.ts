@@ -26,6 +26,7 @@ describe('access control on every privileged function', () => {
       [s.staking, 'GOVERNOR_ROLE', () => s.staking.write.setTreasury([who], opts)],
       [s.staking, 'GOVERNOR_ROLE', () => s.staking.write.setMinStake([[1n, 2n, 3n]], opts)],
       [s.staking, 'DEFAULT_ADMIN_ROLE', () => s.staking.write.grantRole([role('SLASHER_ROLE'), who], opts)],
+      [s.staking, 'DEFAULT_ADMIN_ROLE', () => s.staking.write.setGovernance([who], opts)],
       [s.reputation, 'UPDATER_ROLE', () => s.reputation.write.increase([who, 1n], opts)],
       [s.reputation, 'UPDATER_ROLE', () => s.reputation.write.decrease([who, 1n], opts)],
       [s.reputation, 'GOVERNOR_ROLE', () => s.reputation.write.setDecay([1n, 1], opts)],
