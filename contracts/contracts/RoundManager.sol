@@ -23,6 +23,13 @@ import {InvalidTier, TierTooLow, ZeroAddress} from "./Errors.sol";
 /// signature to `slashDissenter`. A round not settled by its deadline can be cancelled by anyone,
 /// refunding the pool.
 ///
+/// Rewards follow one economic model (contracts/README.md, "Rewards"): every accepted contribution
+/// of a round earns an equal share of what the committee pays out, never a share by a figure the
+/// trainer reports. The contract bounds every claim by that share (`amount <= totalReward /
+/// contributions`), the number of claims by the result's `contributions`, and the reputation of a
+/// claim by `maxReputationPerClaim` as it was when the round was opened; the claims of a round
+/// never pay out more than its `totalReward`, itself at most the funded pool.
+///
 /// Merkle leaves are OpenZeppelin "standard" leaves (double keccak of the ABI encoding) of
 /// `(uint256 roundId, address account, uint256 amount, uint256 reputationGain, bytes32 commitment)`.
 contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
@@ -61,6 +68,12 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
         uint16 quorum;
         uint16 committeeSize;
         Status status;
+        /// @dev Leaves of the settled result (its `contributions`): the most claims the round pays.
+        uint32 contributions;
+        /// @dev Claims paid so far.
+        uint32 claims;
+        /// @dev The most reputation one claim adds: `maxReputationPerClaim` when the round was opened.
+        uint64 maxReputationGain;
         uint256 rewardPool;
         bytes32 resultDigest;
         bytes32 modelHash;
@@ -79,6 +92,8 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
     uint256 public dissentSlashAmount;
     /// @notice Reputation taken from a committee member proven to disagree with the quorum.
     uint256 public dissentReputationPenalty;
+    /// @notice The most reputation one claim may add, fixed for a round when it is opened (default 10).
+    uint64 public maxReputationPerClaim = 10;
     uint256 public roundCount;
 
     mapping(uint256 => Round) private _rounds;
@@ -92,7 +107,8 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
         address[] committee,
         uint16 quorum,
         uint64 deadline,
-        uint256 rewardPool
+        uint256 rewardPool,
+        uint64 maxReputationGain
     );
     event RoundSettled(
         uint256 indexed roundId,
@@ -110,6 +126,7 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
     event DissentPenaltySet(uint256 slashAmount, uint256 reputationPenalty);
     event CommitteeTierSet(uint8 tier);
     event CreatorTierSet(uint8 tier);
+    event MaxReputationPerClaimSet(uint64 maxReputation);
 
     /// @dev Committee empty, too large, or with a member twice.
     error InvalidCommittee();
@@ -137,6 +154,14 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
     error AlreadyClaimed(uint256 roundId, address account);
     /// @dev The Merkle proof does not lead to the round's root.
     error InvalidProof();
+    /// @dev A result that pays rewards must have at least one contribution to pay them to.
+    error NoContributions(uint256 roundId, uint256 totalReward);
+    /// @dev A claim may pay at most an equal share of the round's rewards (`totalReward / contributions`).
+    error RewardExceedsShare(uint256 roundId, uint256 amount, uint256 share);
+    /// @dev A claim may add at most the round's `maxReputationGain`.
+    error ReputationGainExceedsCap(uint256 roundId, uint256 reputationGain, uint256 cap);
+    /// @dev The round's `contributions` were all claimed already.
+    error ClaimsExceedContributions(uint256 roundId, uint32 contributions);
     /// @dev The signed result is the settled one: no disagreement.
     error NotADissent();
     /// @dev The member was already slashed for this round.
@@ -168,7 +193,8 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
     // ---------------------------------------------------------------- round lifecycle
 
     /// @notice Opens a round and pulls `rewardPool` tokens from the caller (needs an allowance); the
-    /// caller needs the OPENER role and, when `creatorTier` > 0, that tier.
+    /// caller needs the OPENER role and, when `creatorTier` > 0, that tier. The round keeps the
+    /// current `maxReputationPerClaim` as its cap on the reputation of a claim.
     function openRound(
         bytes32 jobId,
         address[] calldata committee,
@@ -201,19 +227,23 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
         r.quorum = quorum;
         r.committeeSize = uint16(size);
         r.status = Status.Open;
+        uint64 repCap = maxReputationPerClaim;
+        r.maxReputationGain = repCap;
         r.rewardPool = rewardPool;
         if (rewardPool > 0) token.safeTransferFrom(msg.sender, address(this), rewardPool);
-        emit RoundOpened(roundId, jobId, committee, quorum, deadline, rewardPool);
+        emit RoundOpened(roundId, jobId, committee, quorum, deadline, rewardPool, repCap);
     }
 
     /// @notice Settles a round with the signatures of at least `quorum` committee members over
     /// `result`, ordered by ascending signer address. Refunds the unallocated pool to the funder.
+    /// A result that pays rewards needs `contributions` > 0 (else nobody could claim them).
     function settle(RoundResult calldata result, bytes[] calldata signatures) external nonReentrant {
         uint256 roundId = result.roundId;
         Round storage r = _rounds[roundId];
         if (r.status != Status.Open) revert WrongRoundStatus(roundId, r.status);
         if (block.timestamp > r.deadline) revert RoundExpired(roundId, r.deadline);
         if (result.totalReward > r.rewardPool) revert RewardExceedsPool(result.totalReward, r.rewardPool);
+        if (result.totalReward > 0 && result.contributions == 0) revert NoContributions(roundId, result.totalReward);
         bytes32 digest = resultDigest(result);
         address last = address(0);
         uint256 n = signatures.length;
@@ -225,6 +255,7 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
         }
         if (n < r.quorum) revert QuorumNotReached(n, r.quorum);
         r.status = Status.Settled;
+        r.contributions = result.contributions;
         r.resultDigest = digest;
         r.modelHash = result.modelHash;
         r.rewardsRoot = result.rewardsRoot;
@@ -235,7 +266,9 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
     }
 
     /// @notice Pays `account` its reward and reputation for a settled round. Anyone may submit;
-    /// the tokens always go to `account`.
+    /// the tokens always go to `account`. Caps: `amount` at most an equal share of the round's
+    /// rewards (`totalReward / contributions`), `reputationGain` at most the round's
+    /// `maxReputationGain`, at most `contributions` claims, and all claims together at most `totalReward`.
     function claim(
         uint256 roundId,
         address account,
@@ -247,11 +280,19 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
         Round storage r = _rounds[roundId];
         if (r.status != Status.Settled) revert WrongRoundStatus(roundId, r.status);
         if (_claimed[roundId][account]) revert AlreadyClaimed(roundId, account);
+        uint32 contributions = r.contributions;
+        if (r.claims >= contributions) revert ClaimsExceedContributions(roundId, contributions);
+        uint256 share = r.totalReward / contributions;
+        if (amount > share) revert RewardExceedsShare(roundId, amount, share);
+        if (reputationGain > r.maxReputationGain) {
+            revert ReputationGainExceedsCap(roundId, reputationGain, r.maxReputationGain);
+        }
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(roundId, account, amount, reputationGain, commitment))));
         if (!MerkleProof.verifyCalldata(proof, r.rewardsRoot, leaf)) revert InvalidProof();
         uint256 claimedAfter = r.claimed + amount;
         if (claimedAfter > r.totalReward) revert RewardExceedsPool(claimedAfter, r.totalReward);
         _claimed[roundId][account] = true;
+        r.claims = r.claims + 1;
         r.claimed = claimedAfter;
         if (reputationGain > 0) reputation.increase(account, reputationGain);
         if (amount > 0) token.safeTransfer(account, amount);
@@ -297,6 +338,13 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
         dissentSlashAmount = slashAmount;
         dissentReputationPenalty = reputationPenalty;
         emit DissentPenaltySet(slashAmount, reputationPenalty);
+    }
+
+    /// @notice Sets the most reputation one claim may add, for rounds opened from now on (rounds
+    /// already open keep the cap they were opened with).
+    function setMaxReputationPerClaim(uint64 maxReputation) external onlyRole(GOVERNOR_ROLE) {
+        maxReputationPerClaim = maxReputation;
+        emit MaxReputationPerClaimSet(maxReputation);
     }
 
     /// @notice Sets the tier committee members need (1..3).

@@ -40,12 +40,28 @@ contract RoundManagerTest is Suite {
         return keccak256(bytes.concat(keccak256(abi.encode(roundId, account, amount, rep, commitment))));
     }
 
-    /// @dev Two-leaf tree: alice 600, bob 300 (100 left over for the funder).
+    /// @dev Two-leaf tree, an equal share each: alice 450, bob 450 (100 left over for the funder).
     function result(uint256 roundId) internal pure returns (RoundManager.RoundResult memory r) {
         bytes32 root = Hashes.commutativeKeccak256(
-            leaf(roundId, address(0xA1), 600 ether, 10, "ca"), leaf(roundId, address(0xB0B), 300 ether, 5, "cb")
+            leaf(roundId, address(0xA1), 450 ether, 10, "ca"), leaf(roundId, address(0xB0B), 450 ether, 5, "cb")
         );
         r = RoundManager.RoundResult(roundId, keccak256("model-1"), root, 900 ether, 2);
+    }
+
+    /// @dev A settled round whose two leaves are `(alice, a, ra)` and `(bob, b, rb)`, signed with `contributions`.
+    function settledWith(uint256 a, uint256 ra, uint256 b, uint256 rb, uint256 total, uint32 contributions)
+        internal
+        returns (uint256 id)
+    {
+        id = open();
+        bytes32 root = Hashes.commutativeKeccak256(leaf(id, alice, a, ra, "ca"), leaf(id, bob, b, rb, "cb"));
+        RoundManager.RoundResult memory r = RoundManager.RoundResult(id, keccak256("m"), root, total, contributions);
+        rounds.settle(r, sigs(r, two()));
+    }
+
+    function proofOf(bytes32 sibling) internal pure returns (bytes32[] memory p) {
+        p = new bytes32[](1);
+        p[0] = sibling;
     }
 
     /// @dev Signatures of the committee members at `idx` (sorted by address), over `r`.
@@ -117,18 +133,19 @@ contract RoundManagerTest is Suite {
         assertEq(token.balanceOf(admin) - funderBefore, 100 ether, "unallocated refunded");
 
         bytes32[] memory proof = new bytes32[](1);
-        proof[0] = leaf(id, bob, 300 ether, 5, "cb");
+        proof[0] = leaf(id, bob, 450 ether, 5, "cb");
         vm.expectEmit();
-        emit RoundManager.RewardClaimed(id, alice, 600 ether, 10, "ca");
-        rounds.claim(id, alice, 600 ether, 10, "ca", proof);
-        assertEq(token.balanceOf(alice), 600 ether, "paid");
+        emit RoundManager.RewardClaimed(id, alice, 450 ether, 10, "ca");
+        rounds.claim(id, alice, 450 ether, 10, "ca", proof);
+        assertEq(token.balanceOf(alice), 450 ether, "paid");
         assertEq(reputation.reputationOf(alice), 10, "reputation");
 
         vm.expectRevert(abi.encodeWithSelector(RoundManager.AlreadyClaimed.selector, id, alice));
-        rounds.claim(id, alice, 600 ether, 10, "ca", proof);
-        // bob cannot claim alice's amount with his own leaf as proof
+        rounds.claim(id, alice, 450 ether, 10, "ca", proof);
+        // bob cannot claim alice's reputation with his own leaf as proof
         vm.expectRevert(RoundManager.InvalidProof.selector);
-        rounds.claim(id, bob, 600 ether, 5, "cb", proof);
+        rounds.claim(id, bob, 450 ether, 10, "cb", proof);
+        assertEq(rounds.roundOf(id).claims, 1, "one claim counted");
     }
 
     function test_SettleRejectsTooFewUnsortedOrForeignSignatures() public {
@@ -153,6 +170,73 @@ contract RoundManagerTest is Suite {
         s = sigs(r, two());
         vm.expectRevert(abi.encodeWithSelector(RoundManager.RewardExceedsPool.selector, POOL + 1, POOL));
         rounds.settle(r, s);
+    }
+
+    /// @dev A committee that signs a larger leaf for one trainer cannot have it paid: a claim is
+    /// at most an equal share of the round's rewards, whatever the tree says.
+    function test_ClaimIsCappedAtAnEqualShare() public {
+        uint256 id = settledWith(600 ether, 10, 300 ether, 10, 900 ether, 2);
+        bytes32 aliceLeaf = leaf(id, alice, 600 ether, 10, "ca");
+        bytes32 bobLeaf = leaf(id, bob, 300 ether, 10, "cb");
+        vm.expectRevert(abi.encodeWithSelector(RoundManager.RewardExceedsShare.selector, id, 600 ether, 450 ether));
+        rounds.claim(id, alice, 600 ether, 10, "ca", proofOf(bobLeaf));
+        rounds.claim(id, bob, 300 ether, 10, "cb", proofOf(aliceLeaf));
+        assertEq(token.balanceOf(bob), 300 ether, "a share below the cap is paid");
+    }
+
+    /// @dev Reputation a claim adds is capped by the governor's `maxReputationPerClaim`, as it was
+    /// when the round was opened (a later change does not touch rounds already open).
+    function test_ReputationGainIsCappedPerClaim() public {
+        assertEq(uint256(rounds.maxReputationPerClaim()), 10, "default cap");
+        uint256 id = settledWith(450 ether, 11, 450 ether, 10, 900 ether, 2);
+        assertEq(uint256(rounds.roundOf(id).maxReputationGain), 10, "cap kept by the round");
+        bytes32 aliceLeaf = leaf(id, alice, 450 ether, 11, "ca");
+        bytes32 bobLeaf = leaf(id, bob, 450 ether, 10, "cb");
+        vm.expectRevert(abi.encodeWithSelector(RoundManager.ReputationGainExceedsCap.selector, id, 11, 10));
+        rounds.claim(id, alice, 450 ether, 11, "ca", proofOf(bobLeaf));
+        rounds.claim(id, bob, 450 ether, 10, "cb", proofOf(aliceLeaf));
+        assertEq(reputation.reputationOf(bob), 10, "gain at the cap is paid");
+
+        // the governor raises the cap: rounds opened from now on take it, the old one keeps 10
+        vm.expectEmit();
+        emit RoundManager.MaxReputationPerClaimSet(20);
+        rounds.setMaxReputationPerClaim(20);
+        vm.expectRevert(abi.encodeWithSelector(RoundManager.ReputationGainExceedsCap.selector, id, 11, 10));
+        rounds.claim(id, alice, 450 ether, 11, "ca", proofOf(bobLeaf));
+        uint256 id2 = settledWith(450 ether, 20, 450 ether, 21, 900 ether, 2);
+        rounds.claim(id2, alice, 450 ether, 20, "ca", proofOf(leaf(id2, bob, 450 ether, 21, "cb")));
+        vm.expectRevert(abi.encodeWithSelector(RoundManager.ReputationGainExceedsCap.selector, id2, 21, 20));
+        rounds.claim(id2, bob, 450 ether, 21, "cb", proofOf(leaf(id2, alice, 450 ether, 20, "ca")));
+
+        bytes32 governor = rounds.GOVERNOR_ROLE();
+        vm.prank(outsider);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, outsider, governor));
+        rounds.setMaxReputationPerClaim(1_000_000);
+    }
+
+    /// @dev A tree with more leaves than the signed `contributions` pays at most `contributions` claims.
+    function test_ClaimsAreBoundedByContributions() public {
+        uint256 id = settledWith(100 ether, 1, 100 ether, 1, 200 ether, 1);
+        rounds.claim(id, alice, 100 ether, 1, "ca", proofOf(leaf(id, bob, 100 ether, 1, "cb")));
+        vm.expectRevert(abi.encodeWithSelector(RoundManager.ClaimsExceedContributions.selector, id, 1));
+        rounds.claim(id, bob, 100 ether, 1, "cb", proofOf(leaf(id, alice, 100 ether, 1, "ca")));
+        assertEq(reputation.reputationOf(bob), 0, "no reputation past the count");
+    }
+
+    /// @dev Rewards with no contribution to pay them to would stay locked: such a result is refused.
+    function test_SettleRefusesRewardsWithoutContributions() public {
+        uint256 id = open();
+        RoundManager.RoundResult memory r = RoundManager.RoundResult(id, keccak256("m"), bytes32(0), 1 ether, 0);
+        bytes[] memory s = sigs(r, two());
+        vm.expectRevert(abi.encodeWithSelector(RoundManager.NoContributions.selector, id, 1 ether));
+        rounds.settle(r, s);
+        // nothing paid, nothing to claim: the whole pool goes back
+        r.totalReward = 0;
+        uint256 before = token.balanceOf(admin);
+        rounds.settle(r, sigs(r, two()));
+        assertEq(token.balanceOf(admin) - before, POOL, "refund");
+        vm.expectRevert(abi.encodeWithSelector(RoundManager.ClaimsExceedContributions.selector, id, 0));
+        rounds.claim(id, alice, 0, 0, "ca", new bytes32[](0));
     }
 
     function test_DissenterIsSlashedOnce() public {

@@ -59,8 +59,8 @@ describe('rounds and rewards (viem, in-process network)', () => {
     const values = contributors.map((c, i) => [
       roundId,
       c.account.address,
-      parseEther(String(10 + i)),
-      BigInt(5 + i),
+      parseEther('20'), // an equal share of the 100 VAIN pool each
+      BigInt(5 + i), // at most the round's reputation cap (10)
       keccak256(toHex(`update-${i}`)),
     ])
     const tree = StandardMerkleTree.of(values, LEAF)

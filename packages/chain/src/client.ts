@@ -507,6 +507,12 @@ export interface RoundInfo {
   rewardsRoot: Hex
   totalReward: bigint
   claimed: bigint
+  /** Leaves of the settled result: the most claims the round pays. */
+  contributions: number
+  /** Claims paid so far. */
+  claims: number
+  /** The most reputation one claim adds (the governor's cap when the round was opened). */
+  maxReputationGain: bigint
 }
 
 /** Token client. */

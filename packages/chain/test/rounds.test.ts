@@ -52,14 +52,15 @@ describe('round settlement on chain', () => {
 
   it('settles with a quorum of signatures and pays 10 contributors by Merkle proof', async () => {
     const roundId = await openRound(parseEther('100'))
+    // an equal share each (what RoundManager.claim allows at most), reputation up to the cap (10)
     const leaves: RewardLeaf[] = contributors.map((account, i) => ({
       account,
-      amount: parseEther(String(i + 1)),
-      reputationGain: BigInt(10 + i),
+      amount: parseEther('5'),
+      reputationGain: BigInt(1 + i),
       commitment: commitment(i),
     }))
     const tree = buildRewardTree(roundId, leaves)
-    expect(tree.totalReward).toBe(parseEther('55'))
+    expect(tree.totalReward).toBe(parseEther('50'))
     const result = settlementResultFrom(roundId, keccak256(toHex('model-1')), tree)
     // two of three sign; given in any order, with a duplicate
     const sigs = [await committee[2]!.rounds.signResult(result), await committee[0]!.rounds.signResult(result)]
@@ -67,17 +68,25 @@ describe('round settlement on chain', () => {
     const { events, receipt } = await outsider.rounds.settle(result, [...sigs, sigs[0]!])
     expect(events.map((e) => e.eventName)).toContain('RoundSettled')
     expect(receipt.gasUsed).toBeLessThan(200_000n) // whatever the number of contributors
-    expect((await admin.token.balanceOf()) - funderBefore).toBe(parseEther('45'))
+    expect((await admin.token.balanceOf()) - funderBefore).toBe(parseEther('50'))
     const info = await admin.rounds.roundOf(roundId)
-    expect(info).toMatchObject({ status: 'settled', modelHash: result.modelHash, totalReward: parseEther('55') })
+    expect(info).toMatchObject({
+      status: 'settled',
+      modelHash: result.modelHash,
+      totalReward: parseEther('50'),
+      contributions: 10,
+      claims: 0,
+      maxReputationGain: 10n,
+    })
 
     // contributors receive the tree dump (e.g. over gossip) and claim for themselves
     const received = loadRewardTree(JSON.parse(JSON.stringify(tree.dump())))
     for (const claim of received.claims()) await outsider.rounds.claim(claim)
     for (const [i, account] of contributors.entries()) {
-      expect(await admin.token.balanceOf(account)).toBe(parseEther(String(i + 1)))
-      expect(await admin.reputation.reputationOf(account)).toBe(BigInt(10 + i))
+      expect(await admin.token.balanceOf(account)).toBe(parseEther('5'))
+      expect(await admin.reputation.reputationOf(account)).toBe(BigInt(1 + i))
     }
+    expect((await admin.rounds.roundOf(roundId)).claims).toBe(10)
     await expect(outsider.rounds.claim(tree.claimFor(contributors[0]!))).rejects.toBeInstanceOf(AlreadyClaimedError)
   })
 
@@ -85,7 +94,7 @@ describe('round settlement on chain', () => {
     const roundId = await openRound(parseEther('10'))
     const tree = buildRewardTree(roundId, [
       { account: contributors[0]!, amount: parseEther('1'), reputationGain: 1n, commitment: commitment(0) },
-      { account: contributors[1]!, amount: parseEther('2'), reputationGain: 1n, commitment: commitment(1) },
+      { account: contributors[1]!, amount: parseEther('1'), reputationGain: 1n, commitment: commitment(1) },
     ])
     const result = settlementResultFrom(roundId, keccak256(toHex('m')), tree)
     const one = await committee[0]!.rounds.signResult(result)
@@ -93,8 +102,31 @@ describe('round settlement on chain', () => {
     const foreign = await outsider.rounds.signResult(result)
     await expect(admin.rounds.settle(result, [one, foreign])).rejects.toBeInstanceOf(NotCommitteeMemberError)
     await admin.rounds.settle(result, [one, await committee[1]!.rounds.signResult(result)])
-    const forged = { ...tree.claimFor(contributors[0]!), amount: parseEther('2') }
+    const forged = { ...tree.claimFor(contributors[0]!), reputationGain: 2n }
     await expect(admin.rounds.claim(forged)).rejects.toBeInstanceOf(InvalidProofError)
+  })
+
+  it('caps what a claim pays on chain: an equal share of the settled total, the round’s reputation cap', async () => {
+    // a committee signs a tree that favours one trainer (3 of 4 VAIN) and gives another 11 reputation
+    const roundId = await openRound(parseEther('10'))
+    const tree = buildRewardTree(roundId, [
+      { account: contributors[0]!, amount: parseEther('3'), reputationGain: 1n, commitment: commitment(0) },
+      { account: contributors[1]!, amount: parseEther('1'), reputationGain: 11n, commitment: commitment(1) },
+    ])
+    const result = settlementResultFrom(roundId, keccak256(toHex('greedy')), tree)
+    await admin.rounds.settle(result, [
+      await committee[0]!.rounds.signResult(result),
+      await committee[1]!.rounds.signResult(result),
+    ])
+    const balance = await admin.token.balanceOf(contributors[0]!)
+    await expect(admin.rounds.claim(tree.claimFor(contributors[0]!))).rejects.toMatchObject({
+      errorName: 'RewardExceedsShare',
+    })
+    await expect(admin.rounds.claim(tree.claimFor(contributors[1]!))).rejects.toMatchObject({
+      errorName: 'ReputationGainExceedsCap',
+    })
+    expect(await admin.token.balanceOf(contributors[0]!)).toBe(balance)
+    expect((await admin.rounds.roundOf(roundId)).claimed).toBe(0n)
   })
 
   it('slashes a committee member who signed a different result', async () => {

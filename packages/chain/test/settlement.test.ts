@@ -30,6 +30,7 @@ import {
   type VainClient,
 } from '../src/index.js'
 import {
+  chainRoundSeconds,
   createSettlement,
   DEFAULT_MAX_UNFUNDED_ROUNDS,
   dissentEvidence,
@@ -37,7 +38,9 @@ import {
   InvalidSettleVoteError,
   JobCreatorRefusedError,
   modelHashOf,
+  reputationPerContribution,
   rewardLeavesOf,
+  rewardPerContribution,
   roundKey,
   SETTLE_STAGGER_MS,
   type Settlement,
@@ -117,27 +120,55 @@ describe('settlement rules', () => {
     expect(settlePlan([high, low], { committee: [high, low], quorum: 2 }, high)?.signers).toEqual([low, high])
   })
 
-  it('rewards are split pro rata of samples, each share rounded down', () => {
+  it('rewards: an equal share per accepted contribution, whatever a trainer reports about its data', () => {
     const [a, b, c] = [address(1), address(2), address(3)]
     const leaves = rewardLeavesOf(
       [
-        { account: a, numSamples: 1, payloadHash: hash64('a') },
-        { account: b, numSamples: 2, payloadHash: `0x${hash64('b')}` },
+        { account: a, payloadHash: hash64('a') },
+        { account: b, payloadHash: `0x${hash64('b')}` },
       ],
-      10n,
+      11n,
       7n,
     )
     expect(leaves).toEqual([
-      { account: a, amount: 3n, reputationGain: 7n, commitment: `0x${hash64('a')}` },
-      { account: b, amount: 6n, reputationGain: 7n, commitment: `0x${hash64('b')}` },
+      { account: a, amount: 5n, reputationGain: 7n, commitment: `0x${hash64('a')}` },
+      { account: b, amount: 5n, reputationGain: 7n, commitment: `0x${hash64('b')}` },
+    ])
+    // a sample count is not an input: a trainer claiming a million samples gets what the others get
+    const liar = { account: c, numSamples: 1_000_000, payloadHash: hash64('c') }
+    const honest = { account: a, numSamples: 10, payloadHash: hash64('a') }
+    const split = rewardLeavesOf([honest, liar], parseEther('100'), 10n)
+    expect(split.map((l) => l.amount)).toEqual([parseEther('50'), parseEther('50')])
+    // an account listed twice is paid once; the pool is split between accounts
+    const twice = rewardLeavesOf([honest, { ...honest, payloadHash: hash64('a2') }, liar], parseEther('100'), 10n)
+    expect(twice.map((l) => [l.account, l.amount])).toEqual([
+      [a, parseEther('50')],
+      [c, parseEther('50')],
     ])
     const thirds = rewardLeavesOf(
-      [a, b, c].map((account) => ({ account, numSamples: 5, payloadHash: hash64(account) })),
+      [a, b, c].map((account) => ({ account, payloadHash: hash64(account) })),
       parseEther('100'),
       10n,
     )
     expect(thirds.map((l) => l.amount)).toEqual(Array(3).fill(33_333_333_333_333_333_333n))
     expect(thirds.reduce((s, l) => s + l.amount, 0n)).toBeLessThanOrEqual(parseEther('100'))
+    // what RoundManager.claim enforces: each amount <= totalReward / contributions
+    const total = thirds.reduce((s, l) => s + l.amount, 0n)
+    for (const l of thirds) expect(l.amount).toBeLessThanOrEqual(total / BigInt(thirds.length))
+    expect(rewardPerContribution(parseEther('100'), 0)).toBe(0n)
+  })
+
+  it("reputation per contribution is the round's on-chain cap, or a configured figure below it", () => {
+    expect(reputationPerContribution(10n)).toBe(10n)
+    expect(reputationPerContribution(10n, 4n)).toBe(4n)
+    expect(reputationPerContribution(10n, 1_000n)).toBe(10n)
+  })
+
+  it("a chain round stays open 3 × the protocol round's deadline + 60 s (3,600 s when unknown)", () => {
+    expect(chainRoundSeconds(20_000)).toBe(120)
+    expect(chainRoundSeconds(600_000)).toBe(1_860)
+    expect(chainRoundSeconds(undefined)).toBe(3_600)
+    expect(chainRoundSeconds(0)).toBe(3_600)
   })
 
   it('slashing evidence: only a member of the quorum sends it, one signature per dissenting member', () => {
@@ -325,7 +356,7 @@ describe('settling a round on chain', () => {
     await Promise.all(nodes.map((n) => n.settlement.stop()))
   })
 
-  it('the creator opens the round, the committee settles it with a quorum, the trainers claim pro rata of samples', async () => {
+  it('the creator opens the round, the committee settles it with a quorum, the trainers claim equal shares', async () => {
     const [creator, a, b, c] = nodes as [(typeof nodes)[number], ...typeof nodes]
     const members = [a, b, c]
     const contributions: Contribution[] = [
@@ -362,17 +393,18 @@ describe('settling a round on chain', () => {
       round: 0,
     })
     expect(s.signers).toBeGreaterThanOrEqual(settleQuorum(3))
-    expect(s.totalReward).toBe(parseEther('10') + parseEther('20'))
+    // b reported twice a's samples: the same share (30 VAIN / 2 accepted contributions)
+    expect(s.totalReward).toBe(parseEther('30'))
     expect((await admin.rounds.roundOf(round.roundId)).status).toBe('settled')
     settledRoundId = round.roundId
 
     for (const n of nodes) {
       n.participant.safeDispatchEvent('round:completed', { detail: { jobId, round: 0, model, contributions } })
     }
-    expect((await claimedA).amount).toBe(parseEther('10'))
-    expect((await claimedB).amount).toBe(parseEther('20'))
+    expect((await claimedA).amount).toBe(parseEther('15'))
+    expect((await claimedB).amount).toBe(parseEther('15'))
     expect(await admin.reputation.reputationOf(a!.vain.account!)).toBe(10n)
-    expect(a!.settlement.stats().claimed).toEqual({ rounds: 1, amount: parseEther('10') })
+    expect(a!.settlement.stats().claimed).toEqual({ rounds: 1, amount: parseEther('15') })
     expect(members.reduce((sum, m) => sum + m!.settlement.stats().settled, 0)).toBeGreaterThanOrEqual(1)
   })
 
@@ -410,6 +442,59 @@ describe('settling a round on chain', () => {
     expect(e).toMatchObject({ roundId, member: c!.vain.account })
     expect(await admin.staking.stakeOf(c!.vain.account!)).toBe(stakeBefore - parseEther('500'))
     expect(await admin.staking.stakeOf(b!.vain.account!)).toBe(parseEther('10000'))
+  })
+
+  it('the chain round of a failed attempt is refunded to its creator after its deadline; the retried attempt is settled', async () => {
+    // c was slashed below tier 3 by the previous test: a committee of a and b
+    const [creator, a, b] = nodes as [(typeof nodes)[number], ...typeof nodes]
+    const members = [a!, b!]
+    const job = hash64('refund-job')
+    const newModel = cidOf('refund-job-model')
+    const contributions: Contribution[] = [
+      { trainer: a!.peerId, numSamples: 5, payloadHash: hash64('refund-a'), payloadBytes: 1000 },
+    ]
+    const balanceBefore = await admin.token.balanceOf(admin.account!)
+    const openedFirst = event(creator.settlement, 'round:opened', (r) => r.key === roundKey(job, 0, 0))
+    for (const n of nodes) {
+      n.participant.safeDispatchEvent('job:joined', {
+        detail: { jobId: job, creator: creator.peerId, spec: { roundDeadlineMs: 20_000 } },
+      })
+      n.participant.safeDispatchEvent('round:started', {
+        detail: { jobId: job, round: 0, attempt: 0, committee: members.map((m) => m.peerId) },
+      })
+    }
+    const first = await openedFirst
+    // the chain round fits the protocol round (20 s): 3 × 20 s + 60 s, not an hour
+    const openedAt = (await admin.publicClient.getBlock()).timestamp
+    expect(first.deadline).toBeGreaterThan(openedAt + 100n)
+    expect(first.deadline).toBeLessThanOrEqual(openedAt + 120n)
+
+    // attempt 0 fails (no result): the round runs again with a new committee attempt, a new chain round
+    const openedSecond = event(creator.settlement, 'round:opened', (r) => r.key === roundKey(job, 0, 1))
+    const settled = event(a!.settlement, 'round:settled', (r) => r.jobId === job)
+    for (const n of nodes) {
+      n.participant.safeDispatchEvent('round:started', {
+        detail: { jobId: job, round: 0, attempt: 1, committee: members.map((m) => m.peerId) },
+      })
+    }
+    const second = await openedSecond
+    for (const m of members) {
+      m.participant.safeDispatchEvent('result:published', {
+        detail: { jobId: job, round: 0, attempt: 1, newModel, contributions, aggregator: m.peerId },
+      })
+    }
+    expect((await settled).roundId).toBe(second.roundId)
+    expect((await admin.rounds.roundOf(first.roundId)).status).toBe('open')
+
+    // past the first round's deadline, the creator's node cancels it: its pool comes back
+    const refunded = event(creator.settlement, 'round:refunded', (r) => r.roundId === first.roundId)
+    await shared.increaseTime(first.deadline - openedAt + 1n)
+    const r = await refunded
+    expect(r).toMatchObject({ byMe: true, fundedByMe: true, refund: parseEther('30'), jobId: job, round: 0 })
+    expect((await admin.rounds.roundOf(first.roundId)).status).toBe('cancelled')
+    expect(creator.settlement.stats().refunded).toEqual({ rounds: 1, amount: parseEther('30') })
+    // the creator paid one round (30 VAIN to the one contribution), not two
+    expect(balanceBefore - (await admin.token.balanceOf(admin.account!))).toBe(parseEther('30'))
   })
 })
 

@@ -65,6 +65,37 @@ describe('updates held for a later round: bounded in count, bytes and per sender
   })
 })
 
+describe('updates for a later round being read: reserved against the same bounds before a byte is read', () => {
+  const limits = { maxEarlyUpdates: 10, maxEarlyBytes: 1000, maxEarlyPerSender: 2 }
+  const early = (from: string, bytes: number) => ({ header: {}, payload: new Uint8Array(bytes), from })
+
+  it('updates being read and updates held share the byte, count and per-sender bounds; a release frees the room', () => {
+    const job = run()
+    expect(job.holdEarly(early('a', 400), limits)).toBe(true)
+    const b1 = job.reserveEarly('b', 400, limits)
+    expect(b1).toBeTypeOf('function')
+    // 400 held + 400 being read + 400 > 1,000: no room, whoever asks
+    expect(job.reserveEarly('c', 400, limits)).toBeUndefined()
+    expect(job.reserveEarly('a', 100, limits)).toBeTypeOf('function') // a: 1 held + 1 being read
+    expect(job.reserveEarly('a', 10, limits)).toBeUndefined() // per sender: 2
+    b1?.()
+    b1?.() // releasing twice frees the room once
+    expect(job.reserveEarly('c', 400, limits)).toBeTypeOf('function')
+    expect(job.reserveEarly('d', 200, limits)).toBeUndefined() // 400 + 100 + 400 + 200 > 1,000
+  })
+
+  it('many fresh identities reading at once get at most maxEarlyBytes between them', () => {
+    const job = run()
+    let reserved = 0
+    for (let i = 0; i < 1000; i++) if (job.reserveEarly(`sybil-${i}`, 64, limits) !== undefined) reserved++
+    expect(reserved).toBe(10) // the count bound (10 × 64 bytes ≤ 1,000)
+    const big = run()
+    let bytes = 0
+    for (let i = 0; i < 1000; i++) if (big.reserveEarly(`sybil-${i}`, 300, limits) !== undefined) bytes += 300
+    expect(bytes).toBe(900)
+  })
+})
+
 describe('results held for rounds this node has not reached: bounded in bytes', () => {
   it('keeps at most 16 MiB of signed bodies, whatever their number, and frees them when taken', () => {
     const book = new ResultBook()

@@ -29,9 +29,8 @@ export async function claim(
     }
     return
   }
-  const pool =
-    watcher.opened(settled.roundId)?.rewardPool ?? (await chain.vain.rounds.roundOf(settled.roundId)).rewardPool
-  const tree = await rewardTree(ctx, settled.roundId, d.contributions, pool)
+  const round = watcher.opened(settled.roundId) ?? (await chain.vain.rounds.roundOf(settled.roundId))
+  const tree = await rewardTree(ctx, settled.roundId, d.contributions, round)
   if (tree === undefined || tree.root.toLowerCase() !== settled.rewardsRoot.toLowerCase()) {
     ctx.log.warn(`round ${d.round + 1}: the settled rewards root differs from this node's tree, cannot claim`)
     return

@@ -13,7 +13,7 @@ import { buildRewardTree, type RewardTree } from '../merkle.js'
 import type { SettlementDomain, SettlementResult } from '../rounds.js'
 import type { ChainDirectory } from './directory.js'
 import type { SettlementChain, SettlementLogger } from './ports.js'
-import { type RewardShare, rewardLeavesOf } from './rules.js'
+import { type RewardShare, reputationPerContribution, rewardLeavesOf } from './rules.js'
 import type { ProtocolRoundOf, SettlementEvents, SettlementInit } from './types.js'
 import type { ChainWatcher } from './watcher.js'
 
@@ -48,8 +48,8 @@ export interface SettlementContext {
   readonly slashEnabled: boolean
   /** Reward pool of each round this node opens. */
   readonly pool: bigint
-  /** Reputation each accepted contribution earns. */
-  readonly gain: bigint
+  /** Reputation each accepted contribution earns, when configured (else the round's on-chain cap). */
+  readonly gain: bigint | undefined
   chain: SettlementChain | undefined
   /** Runs a transaction after this account's earlier ones. */
   serial: <T>(send: () => Promise<T>) => Promise<T>
@@ -57,6 +57,14 @@ export interface SettlementContext {
   watcher: ChainWatcher | undefined
   readonly tasks: Set<Promise<unknown>>
   readonly createdJobs: Set<string>
+  /** Round deadline (ms) of the jobs this node created, as their specs say. */
+  readonly jobDeadlines: Map<string, number>
+  /** Chain rounds this node's account funded (opened), by id. */
+  readonly fundedByMe: Set<bigint>
+  /** Chain rounds found (by reading them) to be funded by another account. */
+  readonly fundedByOthers: Set<bigint>
+  /** Rounds this node's transaction cancelled (refunded). */
+  readonly refundedByMe: Set<bigint>
   /** `jobId:round` → the attempt last started. */
   readonly attempts: Map<string, number>
   readonly keys: Map<Hex, RoundRef>
@@ -71,6 +79,7 @@ export interface SettlementContext {
   domain: Promise<SettlementDomain> | undefined
   claimedRounds: number
   claimedAmount: bigint
+  refundedAmount: bigint
   /** Resolves with the connection once settlement follows the chain (`undefined` if it never will). */
   ready(): Promise<SettlementChain | undefined>
   /** Resolves {@link ready}. */
@@ -123,13 +132,17 @@ export function createSettlementContext(
     settleEnabled: init.settle ?? true,
     slashEnabled: init.slashDissenters ?? true,
     pool: init.rewardPerRound ?? parseEther('10'),
-    gain: init.reputationPerContribution ?? 10n,
+    gain: init.reputationPerContribution,
     chain: undefined,
     serial: serialQueue(),
     dir: undefined,
     watcher: undefined,
     tasks,
     createdJobs: new Set(),
+    jobDeadlines: new Map(),
+    fundedByMe: new Set(),
+    fundedByOthers: new Set(),
+    refundedByMe: new Set(),
     attempts: new Map(),
     keys: new Map(),
     votes: new Map(),
@@ -141,6 +154,7 @@ export function createSettlementContext(
     domain: undefined,
     claimedRounds: 0,
     claimedAmount: 0n,
+    refundedAmount: 0n,
     ready: () => readyPromise,
     resolveReady: (chain) => resolveReady(chain),
     emit,
@@ -161,12 +175,18 @@ export function protocolRoundOf(ctx: SettlementContext, roundId: bigint): Protoc
   return { jobId: k?.jobId, round: k?.round }
 }
 
-/** The reward tree of a chain round: accepted contributions of registered trainers, pro rata of samples. */
+/**
+ * The reward tree of a chain round: the accepted contributions of registered trainers, an equal
+ * share of `round.rewardPool` each and the round's reputation per contribution
+ * ({@link rewardLeavesOf}, {@link reputationPerContribution}). Registered trainers only: an update
+ * was accepted only from an expected trainer (registered and staked at the trainer tier when the
+ * round started), and a peer id with no address in the NodeRegistry gets no leaf.
+ */
 export async function rewardTree(
   ctx: SettlementContext,
   roundId: bigint,
   contributions: readonly Contribution[],
-  pool: bigint,
+  round: { rewardPool: bigint; maxReputationGain: bigint },
 ): Promise<RewardTree | undefined> {
   const directory = ctx.dir
   if (directory === undefined) return undefined
@@ -174,10 +194,11 @@ export async function rewardTree(
     await Promise.all(
       contributions.map(async (c): Promise<RewardShare | undefined> => {
         const account = await directory.addressOf(c.trainer)
-        return account === undefined ? undefined : { account, numSamples: c.numSamples, payloadHash: c.payloadHash }
+        return account === undefined ? undefined : { account, payloadHash: c.payloadHash }
       }),
     )
   ).filter((s): s is RewardShare => s !== undefined)
   if (shares.length === 0) return undefined
-  return buildRewardTree(roundId, rewardLeavesOf(shares, pool, ctx.gain))
+  const gain = reputationPerContribution(round.maxReputationGain, ctx.gain)
+  return buildRewardTree(roundId, rewardLeavesOf(shares, round.rewardPool, gain))
 }

@@ -5,7 +5,9 @@
  * every node computes identically, in one place: settlement votes and their gossip schema
  * ({@link SettleVoteSchema}), the chain round key ({@link roundKey}), the model hash of a model
  * address ({@link modelHashOf}), the quorum ({@link settleQuorum}, the round's majority), who
- * settles and when ({@link settlePlan}), the reward split ({@link rewardLeavesOf}), vote checks
+ * settles and when ({@link settlePlan}), the reward split ({@link rewardLeavesOf}: an equal share per
+ * accepted contribution, never by what a trainer reports), the chain round's deadline
+ * ({@link chainRoundSeconds}; a funder's node refunds its rounds left unsettled, {@link refundExpired}), vote checks
  * ({@link verifySettleVote}) and slashing evidence ({@link dissentEvidence}); and the part a node
  * plugs in ({@link createSettlement}) with its ports: the chain client, a gossip channel for votes,
  * a logger, and the round participant's events (`@vain/fl`'s `Participant`). It also carries the
@@ -49,11 +51,15 @@ export type {
   SettlementParticipantEvents,
   SettleVoteGossip,
 } from './ports.js'
+export { REFUND_SWEEP_MS, refundExpired } from './refunding.js'
 export {
+  chainRoundSeconds,
   dissentEvidence,
   modelHashOf,
   type RewardShare,
+  reputationPerContribution,
   rewardLeavesOf,
+  rewardPerContribution,
   roundKey,
   SETTLE_STAGGER_MS,
   type SignedResult,
@@ -78,6 +84,7 @@ export {
   verifySettleVote,
 } from './votes.js'
 export {
+  type CancelledRound,
   type ChainWatcher,
   type ChainWatcherInit,
   type ClaimedReward,

@@ -1,15 +1,17 @@
 /**
  * Opening chain rounds: the creator of a job, when its account may open rounds (OPENER role),
  * opens and funds one chain round per protocol round at its start, with the round's committee
- * and quorum ({@link settleQuorum}), under {@link roundKey}; and the `round:opened` event for
- * every round the chain reports opened.
+ * and quorum ({@link settleQuorum}), under {@link roundKey}, with a deadline that fits the round
+ * ({@link chainRoundSeconds}); and the `round:opened` event for every round the chain reports
+ * opened. A round this node funded that is not settled by its deadline is refunded
+ * (`refunding.ts`).
  * @module
  */
 import type { Address, Hex } from 'viem'
 import { shortAddress } from '../format.js'
 import { VAIN_ROLES } from '../roles.js'
 import { firstLine, type SettlementContext } from './context.js'
-import { roundKey, settleQuorum } from './rules.js'
+import { chainRoundSeconds, roundKey, settleQuorum } from './rules.js'
 import type { OpenedRound } from './watcher.js'
 
 /** As the job's creator (with the OPENER role): open and fund the chain round of a protocol round. */
@@ -40,8 +42,9 @@ export async function openRound(
   const pool = ctx.pool
   const key = roundKey(d.jobId, d.round, d.attempt)
   ctx.openedByMe.add(key)
+  const seconds = ctx.init.roundDeadlineSeconds ?? chainRoundSeconds(ctx.jobDeadlines.get(d.jobId))
   try {
-    await ctx.serial(async () => {
+    const opened = await ctx.serial(async () => {
       const { vain } = chain
       if (pool > 0n && (await vain.token.allowance(self, vain.addresses.roundManager)) < pool) {
         await vain.token.approve(vain.addresses.roundManager, pool * 1000n)
@@ -51,10 +54,11 @@ export async function openRound(
         jobId: key,
         committee: members as Address[],
         quorum: settleQuorum(members.length),
-        deadline: block.timestamp + BigInt(ctx.init.roundDeadlineSeconds ?? 3_600),
+        deadline: block.timestamp + BigInt(seconds),
         rewardPool: pool,
       })
     })
+    ctx.fundedByMe.add(opened.roundId)
   } catch (err) {
     ctx.openedByMe.delete(key)
     if (!ctx.abort.signal.aborted) ctx.log.warn(`cannot open round ${d.round + 1} on chain`, { error: firstLine(err) })

@@ -73,8 +73,11 @@ export interface SettlementChain {
  * ```
  */
 export interface SettlementParticipantEvents {
-  /** This node joined a job; `creator` is the job creator's peer id. */
-  'job:joined': CustomEvent<{ jobId: string; creator: string }>
+  /**
+   * This node joined a job; `creator` is the job creator's peer id. `spec.roundDeadlineMs`, when
+   * given, sets how long the chain rounds of the job's creator stay open (`chainRoundSeconds`).
+   */
+  'job:joined': CustomEvent<{ jobId: string; creator: string; spec?: { roundDeadlineMs?: number } }>
   /** A protocol round started with this committee (peer ids). */
   'round:started': CustomEvent<{ jobId: string; round: number; attempt: number; committee: string[] }>
   /** A committee member published the result it aggregated (model address, accepted contributions). */

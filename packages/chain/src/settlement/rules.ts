@@ -118,40 +118,96 @@ export function settlePlan(
 }
 
 /**
- * An accepted contribution of a registered trainer, as the reward split needs it.
+ * An accepted contribution of a registered trainer, as the reward split needs it. What the trainer
+ * reports about its data (its sample count) is not part of it: the split never reads it.
  *
  * @example
  * ```ts
- * const share: RewardShare = { account, numSamples: c.numSamples, payloadHash: c.payloadHash }
+ * const share: RewardShare = { account, payloadHash: c.payloadHash }
  * ```
  */
 export interface RewardShare {
   /** The trainer's address (its peer id mapped through the NodeRegistry). */
   account: Address
-  /** Samples it trained on: its weight in the split. */
-  numSamples: number
   /** The accepted update's hash (64 hex, or 0x-prefixed). */
   payloadHash: string
 }
 
 /**
- * The reward leaves of a round: `pool` split pro rata of samples, each share rounded down (the
- * remainder stays with the round's funder), and `reputationGain` for each contributor.
+ * The reward each accepted contribution of a round earns: an equal share of `pool`, rounded down
+ * (`pool / contributions`; the remainder goes back to the round's funder when it is settled).
+ * `RoundManager.claim` refuses any claim above `totalReward / contributions`, which is this share.
  *
  * @example
  * ```ts
- * rewardLeavesOf([{ account: a, numSamples: 1, payloadHash: h1 }, { account: b, numSamples: 2, payloadHash: h2 }], 10n, 10n)
- * // amounts 3n and 6n (1 wei is not paid out)
+ * rewardPerContribution(parseEther('50'), 3) // 16.666666666666666666 VAIN
+ * ```
+ */
+export function rewardPerContribution(pool: bigint, contributions: number): bigint {
+  return contributions <= 0 ? 0n : pool / BigInt(contributions)
+}
+
+/**
+ * The reputation each accepted contribution of a round earns: the round's on-chain cap
+ * (`maxReputationGain`, the governor's `maxReputationPerClaim` when the round was opened), or
+ * `configured` when it is lower. Every committee member must use the same `configured` (leave it
+ * unset: the chain's figure is the network's).
+ *
+ * @example
+ * ```ts
+ * reputationPerContribution(10n)      // 10n
+ * reputationPerContribution(10n, 25n) // 10n (capped)
+ * ```
+ */
+export function reputationPerContribution(maxReputationGain: bigint, configured?: bigint): bigint {
+  return configured === undefined || configured > maxReputationGain ? maxReputationGain : configured
+}
+
+/**
+ * The reward leaves of a round — the economic model (contracts/README.md, "Rewards"): every
+ * accepted contribution earns the same reward ({@link rewardPerContribution}: `pool` split equally,
+ * rounded down) and the same `reputationGain`, whatever the trainer reported about its data. One
+ * leaf per account, in the order of `shares` (an account listed twice is paid once).
+ *
+ * @example
+ * ```ts
+ * rewardLeavesOf([{ account: a, payloadHash: h1 }, { account: b, payloadHash: h2 }], 11n, 10n)
+ * // amounts 5n and 5n (1 wei goes back to the funder), reputationGain 10n each
  * ```
  */
 export function rewardLeavesOf(shares: readonly RewardShare[], pool: bigint, reputationGain: bigint): RewardLeaf[] {
-  const total = shares.reduce((s, x) => s + BigInt(x.numSamples), 0n)
-  return shares.map((s) => ({
+  const seen = new Set<Address>()
+  const unique: RewardShare[] = []
+  for (const s of shares) {
+    const account = getAddress(s.account)
+    if (seen.has(account)) continue
+    seen.add(account)
+    unique.push({ account, payloadHash: s.payloadHash })
+  }
+  const amount = rewardPerContribution(pool, unique.length)
+  return unique.map((s) => ({
     account: s.account,
-    amount: total === 0n ? 0n : (pool * BigInt(s.numSamples)) / total,
+    amount,
     reputationGain,
     commitment: (s.payloadHash.startsWith('0x') ? s.payloadHash : `0x${s.payloadHash}`) as Hex,
   }))
+}
+
+/**
+ * The deadline, in seconds after it is opened, of the chain round of a protocol round whose
+ * deadline is `roundDeadlineMs`: long enough for the round (its deadline, then as long again for
+ * results), its vote and its settlement — `3 × roundDeadlineMs + 60 s` — and no longer, since the
+ * pool of a round that is not settled is locked until then (its funder's node then refunds it).
+ * 3,600 s when the round's deadline is not known.
+ *
+ * @example
+ * ```ts
+ * chainRoundSeconds(20_000) // 120
+ * ```
+ */
+export function chainRoundSeconds(roundDeadlineMs?: number): number {
+  if (roundDeadlineMs === undefined || !Number.isFinite(roundDeadlineMs) || roundDeadlineMs <= 0) return 3_600
+  return Math.ceil((3 * roundDeadlineMs) / 1000) + 60
 }
 
 /**

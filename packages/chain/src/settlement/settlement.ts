@@ -16,6 +16,7 @@ import { type ChainJobPolicy, createChainJobPolicy, DEFAULT_MAX_UNFUNDED_ROUNDS,
 import { onOpened, openRound } from './opening.js'
 import { type ChainEligibilityPolicy, chainEligibilityPolicy } from './policy.js'
 import type { SettlementChain, SettlementParticipant, SettlementParticipantEvents } from './ports.js'
+import { onCancelled, startRefunding } from './refunding.js'
 import { roundKey } from './rules.js'
 import { onSlashed } from './slashing.js'
 import type { Settlement, SettlementEvents, SettlementInit, SettlementStats } from './types.js'
@@ -78,8 +79,12 @@ class NodeSettlement extends TypedEventEmitter<SettlementEvents> implements Sett
   }
 
   stats(): SettlementStats {
-    const { settledByMe, claimedRounds, claimedAmount } = this.ctx
-    return { settled: settledByMe.size, claimed: { rounds: claimedRounds, amount: claimedAmount } }
+    const { settledByMe, claimedRounds, claimedAmount, refundedByMe, refundedAmount } = this.ctx
+    return {
+      settled: settledByMe.size,
+      claimed: { rounds: claimedRounds, amount: claimedAmount },
+      refunded: { rounds: refundedByMe.size, amount: refundedAmount },
+    }
   }
 
   async start(participant: SettlementParticipant): Promise<void> {
@@ -97,7 +102,9 @@ class NodeSettlement extends TypedEventEmitter<SettlementEvents> implements Sett
       this.offs.push(() => participant.removeEventListener(type, h))
     }
     listen('job:joined', (d) => {
-      if (d.creator === self) ctx.createdJobs.add(d.jobId)
+      if (d.creator !== self) return
+      ctx.createdJobs.add(d.jobId)
+      if (d.spec?.roundDeadlineMs !== undefined) bounded(ctx.jobDeadlines).set(d.jobId, d.spec.roundDeadlineMs)
     })
     listen('round:started', (d) => {
       bounded(ctx.attempts).set(`${d.jobId}:${d.round}`, d.attempt)
@@ -149,6 +156,7 @@ class NodeSettlement extends TypedEventEmitter<SettlementEvents> implements Sett
         opened: (r) => onOpened(ctx, r),
         settled: (r) => onSettled(ctx, r),
         claimed: (r) => onClaimed(ctx, r),
+        cancelled: (r) => onCancelled(ctx, r),
         slashed: (e) => onSlashed(ctx, e),
         registered: (address, peerId) => ctx.dir?.noteRegistration(address, peerId),
         down: (error) => ctx.emit('chain:down', { error }),
@@ -156,6 +164,7 @@ class NodeSettlement extends TypedEventEmitter<SettlementEvents> implements Sett
       },
     })
     ctx.watcher.start()
+    startRefunding(ctx)
     ctx.resolveReady(chain)
   }
 

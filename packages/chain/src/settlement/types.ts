@@ -11,7 +11,7 @@ import type { ChainDirectory } from './directory.js'
 import type { ChainJobPolicy } from './jobs.js'
 import type { ChainEligibilityPolicy } from './policy.js'
 import type { SettlementChain, SettlementLogger, SettlementParticipant, SettleVoteGossip } from './ports.js'
-import type { ClaimedReward, OpenedRound, SettledRound, SlashedDissenter } from './watcher.js'
+import type { CancelledRound, ClaimedReward, OpenedRound, SettledRound, SlashedDissenter } from './watcher.js'
 
 /** Which protocol round a chain round belongs to, when this node knows (`undefined` otherwise).
  *
@@ -43,6 +43,11 @@ export interface SettlementEvents {
   'vote:signed': CustomEvent<{ jobId: string; round: number; roundId: bigint; modelHash: Hex }>
   /** A chain round was settled (`byMe`: this node's transaction). */
   'round:settled': CustomEvent<SettledRound & ProtocolRoundOf & { byMe: boolean }>
+  /**
+   * A chain round was cancelled after its deadline, unsettled, and its pool refunded to its funder
+   * (`byMe`: this node's transaction; `fundedByMe`: this node's account funded it).
+   */
+  'round:refunded': CustomEvent<CancelledRound & ProtocolRoundOf & { byMe: boolean; fundedByMe: boolean }>
   /** A reward was claimed (`byMe`: this node's account). */
   'reward:claimed': CustomEvent<ClaimedReward & ProtocolRoundOf & { byMe: boolean }>
   /** A committee member was slashed for signing another result than the settled one. */
@@ -78,9 +83,17 @@ export interface SettlementInit {
   slashDissenters?: boolean
   /** Reward pool of each round this node opens as a job's creator, in token wei (default 10 VAIN). */
   rewardPerRound?: bigint
-  /** Reputation each accepted contribution earns when claimed (default 10). */
+  /**
+   * Reputation each accepted contribution earns when claimed, at most the round's on-chain cap
+   * (`RoundManager.maxReputationPerClaim` when it was opened). Default: that cap. Every committee
+   * member must use the same figure (they sign the same reward tree): leave it unset.
+   */
   reputationPerContribution?: bigint
-  /** Seconds a round opened on chain stays open for settlement (default 3,600). */
+  /**
+   * Seconds a round opened on chain stays open for settlement (default: from the job's round
+   * deadline, `chainRoundSeconds`: 3 × the round's deadline + 60 s; 3,600 when unknown). The pool
+   * of a round not settled by then is refunded to this node (`round:refunded`).
+   */
   roundDeadlineSeconds?: number
   /** Tier each role needs (default {@link DEFAULT_ROLE_TIERS}). */
   roleTiers?: RoleTiers
@@ -103,6 +116,8 @@ export interface SettlementStats {
   /** Rounds this node's transaction settled. */
   settled: number
   claimed: { rounds: number; amount: bigint }
+  /** Rounds this node funded and refunded (cancelled after their deadline, unsettled), and their pools. */
+  refunded: { rounds: number; amount: bigint }
 }
 
 /** A node's settlement (see {@link createSettlement}).

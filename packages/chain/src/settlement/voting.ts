@@ -63,7 +63,7 @@ export async function vote(
     ctx.log.debug('not on the chain committee of this round', { roundId: String(opened.roundId) })
     return
   }
-  const tree = await rewardTree(ctx, opened.roundId, r.contributions, opened.rewardPool)
+  const tree = await rewardTree(ctx, opened.roundId, r.contributions, opened)
   if (tree === undefined) {
     ctx.log.info(`round ${r.round + 1}: no accepted contribution from a registered node, nothing to settle`)
     return

@@ -1,7 +1,7 @@
 /**
  * Follows the RoundManager's and NodeRegistry's events by polling `eth_getLogs` (any JSON-RPC
- * endpoint, no subscriptions needed): rounds opened, settled, rewards claimed, dissenters slashed,
- * and peer-id registrations. Keeps what settlement needs in memory and lets callers wait for a
+ * endpoint, no subscriptions needed): rounds opened, settled, cancelled (refunded), rewards
+ * claimed, dissenters slashed, and peer-id registrations. Keeps what settlement needs in memory and lets callers wait for a
  * round to be opened or settled. A chain that is down pauses the watcher, which reports the
  * outage and the recovery, and catches up from the last block it read.
  * @module
@@ -28,6 +28,20 @@ export interface OpenedRound {
   quorum: number
   deadline: bigint
   rewardPool: bigint
+  /** The most reputation one claim of the round may add (its on-chain cap). */
+  maxReputationGain: bigint
+}
+
+/** A round cancelled on chain after its deadline, its pool refunded to its funder (`RoundCancelled`).
+ *
+ * @example
+ * ```ts
+ * settlement.addEventListener('round:refunded', (e) => console.log(e.detail.roundId, e.detail.refund))
+ * ```
+ */
+export interface CancelledRound {
+  roundId: bigint
+  refund: bigint
 }
 
 /** A round settled on chain (`RoundSettled`).
@@ -84,6 +98,7 @@ export interface WatcherHandlers {
   opened?(round: OpenedRound): void
   settled?(round: SettledRound): void
   claimed?(reward: ClaimedReward): void
+  cancelled?(round: CancelledRound): void
   slashed?(e: SlashedDissenter): void
   registered?(address: Address, peerId: string | undefined): void
   down?(error: unknown): void
@@ -130,6 +145,10 @@ export interface ChainWatcher {
   opened(roundId: bigint): OpenedRound | undefined
   /** The round settled with `roundId`, if seen. */
   settled(roundId: bigint): SettledRound | undefined
+  /** The round cancelled with `roundId`, if seen. */
+  cancelled(roundId: bigint): CancelledRound | undefined
+  /** Rounds seen opened and not (yet) seen settled or cancelled, the latest 4,096. */
+  openRounds(): OpenedRound[]
   /** Waits for the latest round opened with `key` (`undefined` after `timeoutMs` or on stop). */
   waitOpened(key: Hex, timeoutMs: number): Promise<OpenedRound | undefined>
   /** Waits for a round settled with the model `modelHash` (`undefined` after `timeoutMs` or on stop). */
@@ -160,6 +179,9 @@ export function createChainWatcher(
   const openedByKey = new Map<Hex, OpenedRound[]>()
   const openedById = new Map<bigint, OpenedRound>()
   const settledById = new Map<bigint, SettledRound>()
+  const cancelledById = new Map<bigint, CancelledRound>()
+  /** Opened, neither settled nor cancelled (bounded: the oldest are forgotten first). */
+  const stillOpen = new Map<bigint, OpenedRound>()
   const openWaiters = new Set<Waiter<OpenedRound>>()
   const settleWaiters = new Set<Waiter<SettledRound>>()
   let abort: AbortController | undefined
@@ -181,8 +203,11 @@ export function createChainWatcher(
           quorum: Number(a.quorum),
           deadline: BigInt(a.deadline),
           rewardPool: a.rewardPool,
+          maxReputationGain: BigInt(a.maxReputationGain),
         }
         openedById.set(round.roundId, round)
+        if (stillOpen.size >= 4_096) stillOpen.delete(stillOpen.keys().next().value as bigint)
+        stillOpen.set(round.roundId, round)
         openedByKey.set(round.key, [...(openedByKey.get(round.key) ?? []), round])
         for (const w of openWaiters) if (w.match(round)) w.resolve(round)
         handlers.opened?.(round)
@@ -198,8 +223,16 @@ export function createChainWatcher(
           signers: Number(a.signers),
         }
         settledById.set(round.roundId, round)
+        stillOpen.delete(round.roundId)
         for (const w of settleWaiters) if (w.match(round)) w.resolve(round)
         handlers.settled?.(round)
+        break
+      }
+      case 'RoundCancelled': {
+        const round: CancelledRound = { roundId: a.roundId, refund: a.refund }
+        cancelledById.set(round.roundId, round)
+        stillOpen.delete(round.roundId)
+        handlers.cancelled?.(round)
         break
       }
       case 'RewardClaimed':
@@ -304,6 +337,8 @@ export function createChainWatcher(
     },
     opened: (roundId) => openedById.get(roundId),
     settled: (roundId) => settledById.get(roundId),
+    cancelled: (roundId) => cancelledById.get(roundId),
+    openRounds: () => [...stillOpen.values()],
     waitOpened(key, timeoutMs) {
       const known = openedByKey.get(key)
       if (known !== undefined && known.length > 0) return Promise.resolve(known.at(-1))

@@ -50,6 +50,10 @@ export class JobRun implements JobContext {
   settle: ((outcome: RoundOutcome) => void) | undefined
   readonly early: EarlyUpdate[] = []
   earlyBytes = 0
+  /** Early updates being read now (reserved by {@link reserveEarly}): per sender, count, bytes. */
+  private readonly earlyReading = new Map<string, number>()
+  private earlyReadingCount = 0
+  private earlyReadingBytes = 0
   readonly pendingHoldings: Holdings[] = []
   done: Promise<void> = Promise.resolve()
   private readonly roundWaiters = new Set<() => void>()
@@ -92,6 +96,37 @@ export class JobRun implements JobContext {
       this.round !== undefined &&
       (this.round.round > round || (this.round.round === round && this.round.attempt >= attempt))
     return waitFor(this.roundWaiters, reached, ms, this.signal)
+  }
+
+  /**
+   * Reserve room for an update for a later round **before its payload is read**: updates held
+   * and updates being read count together against the job's bounds (in count, bytes and per
+   * sender), so fresh identities streaming many early updates at once cannot make the node read
+   * more than `maxEarlyBytes` for the job. Returns the release (call it once the update is held
+   * or refused), or undefined when there is no room.
+   */
+  reserveEarly(from: string, bytes: number, limits: JobLimits): (() => void) | undefined {
+    const fromSender = this.early.filter((e) => e.from === from).length + (this.earlyReading.get(from) ?? 0)
+    if (
+      this.early.length + this.earlyReadingCount >= limits.maxEarlyUpdates ||
+      this.earlyBytes + this.earlyReadingBytes + bytes > limits.maxEarlyBytes ||
+      fromSender >= limits.maxEarlyPerSender
+    ) {
+      return undefined
+    }
+    this.earlyReading.set(from, (this.earlyReading.get(from) ?? 0) + 1)
+    this.earlyReadingCount++
+    this.earlyReadingBytes += bytes
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const n = (this.earlyReading.get(from) ?? 1) - 1
+      if (n > 0) this.earlyReading.set(from, n)
+      else this.earlyReading.delete(from)
+      this.earlyReadingCount--
+      this.earlyReadingBytes -= bytes
+    }
   }
 
   /** Hold an update for a later round, within the job's bounds; false when it was dropped. */

@@ -67,16 +67,35 @@ export async function receiveUpdate(rx: Receiver, raw: unknown, readPayload: Rea
   const self = rx.services.self
   const first = admitUpdate(job === undefined ? undefined : admissionState(self, job), h, from)
   if (!first.ok) return fail(first.error)
+  const run = job as JobRun
+  if (first.value === 'early' && h.region === undefined) {
+    // the round it is for has not started here: ask the policy now whether that round expects
+    // this trainer, so that strangers cannot take the room kept for honest early updates
+    const expected = await rx.policy.expectedTrainers?.(run.announcement, h.round)
+    if (expected !== undefined && !expected.includes(h.trainer)) {
+      return fail(new RejectedUpdateError(`${h.trainer} is not an eligible trainer for round ${h.round}`))
+    }
+  }
   const { transport } = rx.services
   if (!(await verifyMessage('update', h.envelope, h.trainer, (a, d, s) => transport.verify(a, d, s)))) {
     return fail(new ForgedMessageError('bad update signature'))
   }
-  const payload = await readPayload(h.payloadBytes)
+  // an update for a later round is read only into room reserved for it in the job's early
+  // buffer: the bounds hold for updates being read as for those held
+  const release = first.value === 'early' ? run.reserveEarly(from, h.payloadBytes, rx.limits) : () => {}
+  if (release === undefined) {
+    return fail(new RejectedUpdateError(`no room for more updates ahead of this node's round (round ${h.round})`))
+  }
+  let payload: Uint8Array
+  try {
+    payload = await readPayload(h.payloadBytes)
+  } finally {
+    release()
+  }
   if (payload.byteLength !== h.payloadBytes) {
     return fail(new RejectedUpdateError(`payload of ${payload.byteLength} bytes, announced ${h.payloadBytes}`))
   }
   if (sha256(payload) !== h.payloadHash) return fail(new ForgedMessageError('payload does not match its signed hash'))
-  const run = job as JobRun
   // the round may have moved on while the payload was read: decide again
   const verdict = admitUpdate(admissionState(self, run), h, from)
   if (!verdict.ok) return fail(verdict.error)
