@@ -265,11 +265,15 @@ async function stake(chain: NodeChain, values: Values, positionals: string[]): P
   const tx = await vain.staking.stake(amount)
   let registered: string | undefined
   if (values['data-dir'] !== undefined) {
-    const { peerId } = await loadOrCreateIdentity({ path: join(values['data-dir'], 'identity.key'), create: false })
+    const { peerId, privateKey } = await loadOrCreateIdentity({
+      path: join(values['data-dir'], 'identity.key'),
+      create: false,
+    })
     const id = peerId.toString()
     const bound = await vain.registry.peerIdOf(address)
     if (bound !== id) {
-      await (bound === undefined ? vain.registry.register(id) : vain.registry.updatePeerId(id))
+      // the node's libp2p key (secp256k1) signs the binding; the registry checks it
+      await (bound === undefined ? vain.registry.register(privateKey) : vain.registry.updatePeerId(privateKey))
     }
     registered = id
   }

@@ -29,7 +29,9 @@ import { roundTransport } from '@vain/fl/vain-net'
 import { createBlobSharing, createMemory, type Memory } from '@vain/memory'
 import { vainNetBlobNetwork } from '@vain/memory/vain-net'
 import { createNode, type VainNode } from '@vain/net'
+import { privateKeyToAccount } from 'viem/accounts'
 import { type ApiServer, loadApiToken, startApi } from './api.js'
+import { resolvePrivateKey } from './chain/connect.js'
 import { ChainService } from './chain/service.js'
 import { type AppConfig, AppConfigError } from './config.js'
 import type { Logger } from './logger.js'
@@ -152,6 +154,9 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   if (config.jobs?.accept === 'staked' && config.chain === undefined) {
     throw new AppConfigError('jobs.accept "staked" needs a chain: add a "chain" section (or --rpc), or list creators')
   }
+  // a node with a chain: a new identity is secp256k1 (the NodeRegistry checks that key's signature
+  // when binding the peer id), and the handshake descriptor carries the chain address it signs with
+  const chainKey = config.chain === undefined ? undefined : resolvePrivateKey(config.chain)
   const node = await createNode({
     dataDir: config.dataDir,
     listen: config.listen,
@@ -159,6 +164,8 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
     profile: config.profile,
     roles: config.roles,
     discovery: { pexIntervalMs: 5_000 },
+    ...(config.chain !== undefined ? { identity: { keyType: 'secp256k1' as const } } : {}),
+    ...(chainKey !== undefined ? { chainAddress: privateKeyToAccount(chainKey).address } : {}),
   })
   await node.start()
   log.info('node started', { peerId: node.peerId.toString(), listen: node.multiaddrs.map(String) })

@@ -477,7 +477,7 @@ describe('vAIn nodes on a local chain', () => {
         'outage reported',
       )
       expect(node.chain?.status().up).toBe(false)
-      expect(node.node.peerId.toString()).toMatch(/^12D3Koo/)
+      expect(node.node.peerId.toString()).toMatch(/^16Uiu2HA/) // a node with a chain has a secp256k1 identity
     } finally {
       await node.stop()
     }

@@ -2,8 +2,7 @@ import { strict as assert } from 'node:assert'
 import { after, before, describe, it } from 'node:test'
 import { getAddress, parseEther } from 'viem'
 import { COOLDOWN, deploySuite, MIN_STAKE, type Suite } from './fixture.js'
-
-const PEER_ID = '12D3KooWGzh8yVZr4N1gC2Qy3sKZr8a8m5Y7b3h1xJkq9uT2vXa1'
+import { PEER_ID, peerProof } from './peer-proof.js'
 
 describe('staking, registry and tiers (viem, in-process network)', () => {
   let s: Suite
@@ -53,15 +52,18 @@ describe('staking, registry and tiers (viem, in-process network)', () => {
 
   it('registers the peer id only with enough stake, and emits NodeRegistered', async () => {
     const poor = s.nodes[1]!
+    const chainId = await s.publicClient.getChainId()
+    const proofFor = (node: typeof poor) =>
+      peerProof({ chainId, registry: s.registry.address, node: node.account.address })
     await s.viem.assertions.revertWithCustomErrorWithArgs(
-      s.registry.write.register([PEER_ID], { account: poor.account }),
+      s.registry.write.register([PEER_ID, await proofFor(poor)], { account: poor.account }),
       s.registry,
       'StakeTooLow',
       [poor.account.address, 0n, MIN_STAKE[0]],
     )
     const node = s.nodes[0]!
     await s.viem.assertions.emitWithArgs(
-      s.registry.write.register([PEER_ID], { account: node.account }),
+      s.registry.write.register([PEER_ID, await proofFor(node)], { account: node.account }),
       s.registry,
       'NodeRegistered',
       [node.account.address, PEER_ID],

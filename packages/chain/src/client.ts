@@ -12,7 +12,7 @@
  *
  * const vain = connectVain({ rpcUrl, addresses, privateKey })
  * await vain.staking.stake(parseEther('100'))
- * await vain.registry.register(peerId)
+ * await vain.registry.register(libp2pKey) // a secp256k1 libp2p PrivateKey: it signs the binding
  * console.log(await vain.standing(vain.account!)) // { staked, reputation, tier: 1, registered: true, ... }
  * ```
  * @module
@@ -49,6 +49,7 @@ import {
 import { allVainAbis } from './abi-all.js'
 import { decodeRevert, InvalidInputError, NoWalletError, TransactionRevertedError } from './errors.js'
 import type { RewardClaim } from './merkle.js'
+import { type PeerKeyProof, type PeerKeySigner, signPeerIdBinding } from './peer-binding.js'
 import { type RetryOptions, retryingTransport, withRetry } from './retry.js'
 import { orderSignatures, type SettlementResult, settlementResultTypedData } from './rounds.js'
 
@@ -307,14 +308,36 @@ export function createVainClient(init: VainClientInit): VainClient {
       )) as unknown as readonly [bigint, bigint, bigint],
   }
 
+  /** `key`'s signature binding its peer id to the wallet's address on this chain and registry. */
+  async function bindingProof(key: PeerKeySigner) {
+    const chainId = await read(ctx, () => ctx.publicClient.getChainId())
+    return signPeerIdBinding(key, { chainId, registry: addresses.registry, node: self() })
+  }
+
   const registry: RegistryClient = {
     address: addresses.registry,
     contract: contracts.registry,
-    /** Binds the wallet's address to `peerId`; throws {@link StakeTooLowError} below the tier-1 stake. */
-    register: (peerId: string) =>
-      send(ctx, { address: addresses.registry, abi: nodeRegistryAbi, functionName: 'register', args: [peerId] }),
-    updatePeerId: (peerId: string) =>
-      send(ctx, { address: addresses.registry, abi: nodeRegistryAbi, functionName: 'updatePeerId', args: [peerId] }),
+    /** Binds the wallet's address to `key`'s peer id, proven by `key`; throws {@link StakeTooLowError} below the tier-1 stake. */
+    register: async (key: PeerKeySigner) => {
+      const { peerId, proof } = await bindingProof(key)
+      return send(ctx, {
+        address: addresses.registry,
+        abi: nodeRegistryAbi,
+        functionName: 'register',
+        args: [peerId, proof],
+      })
+    },
+    /** Replaces the wallet's peer id by `key`'s (a key rotation), proven by `key`. */
+    updatePeerId: async (key: PeerKeySigner) => {
+      const { peerId, proof } = await bindingProof(key)
+      return send(ctx, {
+        address: addresses.registry,
+        abi: nodeRegistryAbi,
+        functionName: 'updatePeerId',
+        args: [peerId, proof],
+      })
+    },
+    bindingProof: (key: PeerKeySigner) => bindingProof(key),
     deregister: () =>
       send(ctx, { address: addresses.registry, abi: nodeRegistryAbi, functionName: 'deregister', args: [] }),
     /** The peer id bound to `who`, or `undefined`. */
@@ -562,9 +585,16 @@ export interface ReputationClient {
 export interface RegistryClient {
   address: Address
   contract: VainContracts['registry']
-  /** Binds the wallet's address to `peerId`; throws {@link StakeTooLowError} below the tier-1 stake. */
-  register(peerId: string): Tx
-  updatePeerId(peerId: string): Tx
+  /**
+   * Binds the wallet's address to `key`'s peer id: `key` (a libp2p secp256k1 `PrivateKey`) signs
+   * the binding, the registry checks it. Throws {@link StakeTooLowError} below the tier-1 stake,
+   * {@link UnsupportedPeerKeyError} for a key that is not secp256k1.
+   */
+  register(key: PeerKeySigner): Tx
+  /** Replaces the wallet's peer id by `key`'s (a key rotation), proven by `key`. */
+  updatePeerId(key: PeerKeySigner): Tx
+  /** The peer id of `key` and its proof binding it to the wallet's address (what `register` sends). */
+  bindingProof(key: PeerKeySigner): Promise<{ peerId: string; proof: PeerKeyProof }>
   deregister(): Tx
   peerIdOf(who?: Address): Promise<string | undefined>
   nodeOf(peerId: string): Promise<Address | undefined>

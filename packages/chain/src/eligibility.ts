@@ -18,9 +18,15 @@
  * ```
  * @module
  */
-import { type Address, formatEther } from 'viem'
+import { type Address, formatEther, getAddress, isAddress } from 'viem'
 import type { NodeStanding, VainClient } from './client.js'
-import { InvalidInputError, StakeTooLowError, TierTooLowError, UnknownRoleError } from './errors.js'
+import {
+  InvalidInputError,
+  PeerAddressMismatchError,
+  StakeTooLowError,
+  TierTooLowError,
+  UnknownRoleError,
+} from './errors.js'
 
 /**
  * The tier each role requires, by role name. `@vain/chain` has no list of roles of its own (the
@@ -159,6 +165,33 @@ export function chainEligibility(
     requiredTier(role, roleTiers) // an unknown role fails before reading the chain
     return checkEligibility(await vain.standing(node), role, roleTiers)
   }
+}
+
+/**
+ * The cross-check of a peer's claimed chain address (the `chainAddress` of its signed handshake
+ * descriptor, hostile input) against the address the NodeRegistry binds to its peer id: a
+ * {@link PeerAddressMismatchError} when the peer claims an address (well-formed or not) and the
+ * registry binds its peer id to another one, `undefined` when they agree or the peer claims none
+ * (the registry's binding, proven by the peer's key, decides). A peer that is not registered is
+ * refused as such elsewhere.
+ *
+ * @example
+ * ```ts
+ * const mismatch = checkClaimedAddress(peerId, node.descriptor(peer)?.chainAddress, await vain.registry.nodeOf(peerId))
+ * if (mismatch !== undefined) console.log(mismatch.message) // peer 16Uiu2… claims chain address 0x…, but the NodeRegistry binds it to 0x…
+ * ```
+ */
+export function checkClaimedAddress(
+  peerId: string,
+  claimed: string | undefined,
+  registered: Address | undefined,
+): PeerAddressMismatchError | undefined {
+  if (claimed === undefined || registered === undefined) return undefined
+  const shown = claimed.length > 42 ? `${claimed.slice(0, 42)}…` : claimed
+  if (!isAddress(claimed, { strict: false })) return new PeerAddressMismatchError(peerId, shown, registered)
+  return getAddress(claimed) === getAddress(registered)
+    ? undefined
+    : new PeerAddressMismatchError(peerId, shown, getAddress(registered))
 }
 
 /** The tier `role` requires in `roleTiers`; {@link UnknownRoleError} when it is not named there. */

@@ -10,7 +10,7 @@
  * ```ts
  * import { StakeTooLowError } from '@vain/chain'
  * try {
- *   await vain.registry.register('12D3KooW...')
+ *   await vain.registry.register(peerKey) // the node's secp256k1 libp2p key
  * } catch (err) {
  *   if (err instanceof StakeTooLowError) console.log(`stake ${err.required - err.staked} more`)
  *   else throw err
@@ -272,6 +272,46 @@ export class UnknownRoleError extends VainChainError {
   }
 }
 
+/**
+ * A peer key that cannot be bound on chain: the NodeRegistry checks secp256k1 libp2p keys only
+ * (an Ed25519 identity must be replaced by a secp256k1 one before the node stakes).
+ */
+export class UnsupportedPeerKeyError extends VainChainError {
+  static override name = 'UnsupportedPeerKeyError'
+  override name = 'UnsupportedPeerKeyError'
+}
+
+/** A peer key's signature of a peer-id binding is malformed or not by that key. */
+export class PeerKeySignatureError extends VainChainError {
+  static override name = 'PeerKeySignatureError'
+  override name = 'PeerKeySignatureError'
+}
+
+/**
+ * A peer claims a chain address (in its signed handshake descriptor) other than the one the
+ * NodeRegistry binds to its peer id: it is not treated as registered.
+ */
+export class PeerAddressMismatchError extends VainChainError {
+  static override name = 'PeerAddressMismatchError'
+  override name = 'PeerAddressMismatchError'
+  readonly peerId: string
+  /** The address the peer claims. */
+  readonly claimed: string
+  /** The address bound to the peer id on chain (`undefined`: none). */
+  readonly registered: Address | undefined
+  constructor(peerId: string, claimed: string, registered: Address | undefined, options: ChainErrorOptions = {}) {
+    super(
+      registered === undefined
+        ? `peer ${peerId} claims chain address ${claimed}, but no address is bound to it in the NodeRegistry`
+        : `peer ${peerId} claims chain address ${claimed}, but the NodeRegistry binds it to ${registered}`,
+      options,
+    )
+    this.peerId = peerId
+    this.claimed = claimed
+    this.registered = registered
+  }
+}
+
 /** `startLocalChain` needs the optional peer dependency `hardhat`. */
 export class HardhatMissingError extends VainChainError {
   static override name = 'HardhatMissingError'
@@ -297,6 +337,10 @@ const MESSAGES: Record<string, (a: readonly any[]) => string> = {
   NotRegistered: (a) => `node ${a[0]} is not registered`,
   PeerIdTaken: (a) => `peer id ${a[0]} is already bound to ${a[1]}`,
   InvalidPeerId: (a) => `invalid peer id ${JSON.stringify(a[0])} (1 to 128 characters)`,
+  PeerKeyMismatch: (a) =>
+    `the public key is not the secp256k1 key inside peer id ${a[0]} (only secp256k1 peer ids can be registered)`,
+  InvalidPeerSignature: (a) =>
+    `the signature is not peer ${a[0]}'s key binding it to this address on this chain and registry`,
   InvalidCommittee: () => 'the committee is empty, too large, or lists a member twice',
   InvalidQuorum: (a) => `quorum ${a[0]} is not a majority of a committee of ${a[1]}`,
   InvalidDeadline: (a) => `deadline ${a[0]} is not in the future`,

@@ -13,6 +13,7 @@
  *
  * @example
  * ```ts
+ * import { generateKeyPair } from '@libp2p/crypto/keys'
  * import { parseEther } from 'viem'
  * import { connectVain, deployVain, startLocalChain } from '@vain/chain'
  *
@@ -24,8 +25,11 @@
  * const node = connectVain({ rpcUrl: chain.rpcUrl, addresses, privateKey: chain.accounts[1]!.privateKey })
  * await admin.token.transfer(node.account!, parseEther('500'))
  *
+ * // the node's libp2p identity: secp256k1, so that the registry can check its signature on chain
+ * const peerKey = await generateKeyPair('secp256k1')
+ *
  * await node.staking.stake(parseEther('100'))
- * await node.registry.register('12D3KooWExamplePeer')
+ * await node.registry.register(peerKey)
  * const { tier, staked } = await node.standing()
  * console.log(`tier ${tier}, staked ${staked}`) // tier 1, staked 100000000000000000000
  *
@@ -41,6 +45,7 @@ export * from './errors.js'
 export * from './format.js'
 export * from './local-chain.js'
 export * from './merkle.js'
+export * from './peer-binding.js'
 export * from './retry.js'
 export * from './roles.js'
 export * from './rounds.js'

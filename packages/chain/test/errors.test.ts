@@ -11,7 +11,7 @@ import {
   UnauthorizedError,
   VAIN_ROLES,
 } from '../src/index.js'
-import { freshSuite, sharedChain } from './helpers.js'
+import { freshSuite, libp2pIdentity, sharedChain } from './helpers.js'
 
 const shared = sharedChain()
 const NODE = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8'
@@ -61,7 +61,7 @@ describe('reverts from a real chain become typed errors', () => {
   it('StakeTooLow, InsufficientStake, CooldownActive, Unauthorized', async () => {
     const { nodes } = await freshSuite(shared, { nodes: [1] })
     const node = nodes[0]!
-    await expect(node.registry.register('12D3KooWPoor')).rejects.toBeInstanceOf(StakeTooLowError)
+    await expect(node.registry.register(libp2pIdentity('poor').key)).rejects.toBeInstanceOf(StakeTooLowError)
     await node.staking.stake(parseEther('100'))
     await expect(node.staking.requestUnstake(parseEther('101'))).rejects.toBeInstanceOf(InsufficientStakeError)
     await node.staking.requestUnstake(parseEther('1'))

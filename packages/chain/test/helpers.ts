@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto'
+import { privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   type Account,
   type Chain,
@@ -76,4 +79,13 @@ export async function freshSuite(
   const nodes = options.nodes.map(client)
   for (const n of nodes) await admin.token.transfer(n.account!, options.fund ?? parseEther('20000'))
   return { deployment, admin, nodes }
+}
+
+/**
+ * A node's libp2p identity for tests: a secp256k1 key derived from `name` (the same name gives
+ * the same key), and its peer id string.
+ */
+export function libp2pIdentity(name: string): { key: ReturnType<typeof privateKeyFromRaw>; peerId: string } {
+  const key = privateKeyFromRaw(createHash('sha256').update(`vain-test-peer:${name}`).digest())
+  return { key, peerId: peerIdFromPrivateKey(key).toString() }
 }

@@ -13,7 +13,7 @@ import {
   waitForChain,
   withRetry,
 } from '../src/index.js'
-import { freshSuite, sharedChain } from './helpers.js'
+import { freshSuite, libp2pIdentity, sharedChain } from './helpers.js'
 
 const shared = sharedChain()
 
@@ -92,7 +92,7 @@ describe('a chain that is down', () => {
       privateKey: shared.keys[1]!,
       retry: { onRetry: () => retried++ },
     })
-    await expect(vain.registry.register('12D3KooWNoStake')).rejects.toBeInstanceOf(StakeTooLowError)
+    await expect(vain.registry.register(libp2pIdentity('poor').key)).rejects.toBeInstanceOf(StakeTooLowError)
     expect(retried).toBe(0)
   })
 

@@ -54,7 +54,7 @@ import {
   settleVoteOf,
   verifySettleVote,
 } from '../src/settlement/index.js'
-import { freshSuite, sharedChain } from './helpers.js'
+import { freshSuite, libp2pIdentity, sharedChain } from './helpers.js'
 
 const shared = sharedChain()
 const address = (n: number) => getAddress(`0x${n.toString(16).padStart(40, '0')}`)
@@ -328,10 +328,10 @@ describe('settling a round on chain', () => {
     admin = suite.admin
     const clients = [admin, ...suite.nodes]
     for (const [i, vain] of clients.entries()) {
-      const peerId = `12D3KooWSettlementTestPeer${i}`
+      const { key, peerId } = libp2pIdentity(`settlement-${i}`)
       if (i > 0) {
         await vain.staking.stake(parseEther('10000'))
-        await vain.registry.register(peerId)
+        await vain.registry.register(key)
       } else {
         // the creator opens and funds the rounds: the network asks creators for tier 1 (a stake)
         await vain.staking.stake(parseEther('100'))
@@ -500,7 +500,8 @@ describe('settling a round on chain', () => {
 
 describe('which jobs a node with a chain takes on', () => {
   let judge: { settlement: Settlement; participant: TypedEventEmitter<SettlementParticipantEvents> }
-  const peer = (name: string) => `12D3KooWJobPolicyPeer${name}`
+  const peer = (name: string) => libp2pIdentity(`job-policy-${name}`).peerId
+  const peerKey = (name: string) => libp2pIdentity(`job-policy-${name}`).key
   let roundManager: Address
   const asDeployer = async (functionName: 'setCreatorTier' | 'grantRole', args: readonly unknown[]) => {
     const hash = await shared.walletClient(0).writeContract({
@@ -528,13 +529,13 @@ describe('which jobs a node with a chain takes on', () => {
       VainClient,
     ]
     await tier1.staking.stake(parseEther('100'))
-    await tier1.registry.register(peer('Tier1Opener'))
+    await tier1.registry.register(peerKey('Tier1Opener'))
     await tier2.staking.stake(parseEther('1000'))
-    await tier2.registry.register(peer('Tier2NoOpener'))
+    await tier2.registry.register(peerKey('Tier2NoOpener'))
     await tier2b.staking.stake(parseEther('1000'))
-    await tier2b.registry.register(peer('Tier2Opener'))
+    await tier2b.registry.register(peerKey('Tier2Opener'))
     await tier1b.staking.stake(parseEther('100'))
-    await tier1b.registry.register(peer('Tier1OpenerLate'))
+    await tier1b.registry.register(peerKey('Tier1OpenerLate'))
     await asDeployer('grantRole', [VAIN_ROLES.OPENER, tier1.account])
     await asDeployer('grantRole', [VAIN_ROLES.OPENER, tier1b.account])
     await asDeployer('grantRole', [VAIN_ROLES.OPENER, tier2b.account])

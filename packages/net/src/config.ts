@@ -39,11 +39,16 @@ export const NodeConfigSchema = z
   .object({
     /** Directory for the identity key and the peer cache. Without it the node is ephemeral. */
     dataDir: z.string().min(1).optional(),
-    /** Identity: key file (default `<dataDir>/identity.key`) and optional passphrase. */
+    /**
+     * Identity: key file (default `<dataDir>/identity.key`), optional passphrase, and the key type
+     * of a new identity (default Ed25519; `secp256k1` for nodes that stake, whose peer id the
+     * NodeRegistry binds with an on-chain signature check). An existing key file keeps its type.
+     */
     identity: z
       .object({
         path: z.string().min(1).optional(),
         passphrase: z.string().min(1).optional(),
+        keyType: z.enum(['Ed25519', 'secp256k1']).optional(),
       })
       .strict()
       .default({}),

@@ -325,7 +325,7 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
   }
 
   /**
-   * Sign bytes with this node's identity key (Ed25519). Anyone can check the signature with
+   * Sign bytes with this node's identity key (Ed25519 or secp256k1). Anyone can check the signature with
    * {@link verifyPeerSignature} and this node's peer id.
    */
   async sign(data: Uint8Array): Promise<Uint8Array> {
@@ -594,10 +594,12 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
       const identity = await loadOrCreateIdentity({
         path,
         ...(cfg.identity.passphrase !== undefined ? { passphrase: cfg.identity.passphrase } : {}),
+        ...(cfg.identity.keyType !== undefined ? { keyType: cfg.identity.keyType } : {}),
       })
       privateKey = identity.privateKey
     } else {
-      privateKey = await generateKeyPair('Ed25519')
+      privateKey =
+        cfg.identity.keyType === 'secp256k1' ? await generateKeyPair('secp256k1') : await generateKeyPair('Ed25519')
     }
   }
   const denyList = new PeerDenyList({ defaultTtlMs: cfg.handshake.denyMs })
@@ -703,7 +705,7 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
 
 /**
  * Check a signature made by {@link VainNode.sign}: the public key comes from the peer id itself
- * (Ed25519 peer ids embed it). Returns false for a bad signature or a malformed peer id.
+ * (Ed25519 and secp256k1 peer ids embed it). Returns false for a bad signature or a malformed peer id.
  *
  * @example
  * ```ts

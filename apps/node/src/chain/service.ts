@@ -7,12 +7,15 @@
  * @module
  */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
 import {
   checkEligibility,
   findUnavailable,
   formatVain,
   type NodeStanding,
+  type PeerKeySigner,
   roleTiersWith,
+  UnsupportedPeerKeyError,
   type VainAddresses,
 } from '@vain/chain'
 import {
@@ -120,11 +123,15 @@ export class ChainService {
       settle: cfg.settle,
       slashDissenters: cfg.slashDissenters,
       rewardPerRound: parseEther(cfg.rewardPerRound),
-      reputationPerContribution: BigInt(cfg.reputationPerContribution),
-      roundDeadlineSeconds: cfg.roundDeadlineSeconds,
+      ...(cfg.reputationPerContribution !== undefined
+        ? { reputationPerContribution: BigInt(cfg.reputationPerContribution) }
+        : {}),
+      ...(cfg.roundDeadlineSeconds !== undefined ? { roundDeadlineSeconds: cfg.roundDeadlineSeconds } : {}),
       roleTiers: roleTiersWith(cfg.roleTiers),
       pollMs: cfg.pollMs,
       fromBlock: BigInt(cfg.fromBlock),
+      // a peer whose signed handshake names another chain address than the registry's is not eligible
+      claimedAddressOf: (peerId) => init.node.descriptor(peerIdFromString(peerId))?.chainAddress,
     })
     this.settlement.addEventListener('chain:down', () => {
       this.chainUp = false
@@ -227,10 +234,10 @@ export class ChainService {
       } else {
         try {
           const before = standing.peerId
+          // the node's libp2p key signs the binding: the registry checks it (no one else can bind this peer id)
+          const key = this.peerKey()
           await chain.serial(() =>
-            before === undefined
-              ? chain.vain.registry.register(this.self)
-              : chain.vain.registry.updatePeerId(this.self),
+            before === undefined ? chain.vain.registry.register(key) : chain.vain.registry.updatePeerId(key),
           )
           this.registeredPeerId = this.self
           this.log.info('registered this peer id on chain', { address, peerId: this.self })
@@ -266,6 +273,18 @@ export class ChainService {
         this.log.info(`eligible as ${role} on chain`, { tier: standing.tier, staked: formatVain(standing.staked) })
       } else this.log.warn(`${role} role refused: ${status.reason}`)
     }
+  }
+
+  /** This node's libp2p key as the registry's proof needs it: its public key, and signing with it. */
+  private peerKey(): PeerKeySigner {
+    const node = this.init.node
+    const publicKey = node.peerId.publicKey
+    if (publicKey === undefined || publicKey.type !== 'secp256k1') {
+      throw new UnsupportedPeerKeyError(
+        `this node's identity is ${publicKey?.type ?? node.peerId.type}: the NodeRegistry binds secp256k1 peer ids only (a node with a chain creates one; move the old identity.key out of the data directory to get one — the peer id changes)`,
+      )
+    }
+    return { publicKey, sign: (data) => node.sign(data) }
   }
 
   /** This node's chain status. */

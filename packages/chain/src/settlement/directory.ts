@@ -5,7 +5,8 @@
  */
 import { type Address, getAddress } from 'viem'
 import type { NodeStanding, VainClient } from '../client.js'
-import { checkEligibility, type RoleTiers } from '../eligibility.js'
+import { checkClaimedAddress, checkEligibility, type RoleTiers } from '../eligibility.js'
+import type { PeerAddressMismatchError } from '../errors.js'
 import { findUnavailable } from '../retry.js'
 
 /**
@@ -19,7 +20,15 @@ import { findUnavailable } from '../retry.js'
  */
 export type PeerVerdict =
   | { peerId: string; role: string; address: Address; eligible: true; standing: NodeStanding }
-  | { peerId: string; role: string; address: Address | undefined; eligible: false; reason: string }
+  | {
+      peerId: string
+      role: string
+      address: Address | undefined
+      eligible: false
+      reason: string
+      /** Set when the peer's claimed chain address is not the one the registry binds to it. */
+      error?: PeerAddressMismatchError
+    }
 
 /**
  * Peer ids, addresses and standings read from chain (see {@link createChainDirectory}).
@@ -47,8 +56,28 @@ export interface ChainDirectory {
 }
 
 /**
+ * Options of {@link createChainDirectory}.
+ *
+ * @example
+ * ```ts
+ * const options: ChainDirectoryOptions = { ttlMs: 2_000, claimedAddressOf: (p) => node.descriptor(peerIdFromString(p))?.chainAddress }
+ * ```
+ */
+export interface ChainDirectoryOptions {
+  /** How long a standing is kept (ms, default 2,000). */
+  ttlMs?: number
+  /**
+   * The chain address a peer claims in its signed handshake descriptor (`undefined`: none, or not
+   * connected). A peer whose claim differs from the registry's binding is refused as not
+   * registered ({@link PeerAddressMismatchError}).
+   */
+  claimedAddressOf?: (peerId: string) => string | undefined
+}
+
+/**
  * A directory over `vain`: peer id → address (kept a minute, an unknown peer 2 s), standings
- * (kept `ttlMs`, default 2 s), and the registered peers as the registry's events tell.
+ * (kept `ttlMs`, default 2 s), and the registered peers as the registry's events tell. With
+ * `claimedAddressOf`, a peer's verdict cross-checks the address it claims against the registry.
  *
  * @example
  * ```ts
@@ -59,7 +88,7 @@ export interface ChainDirectory {
  */
 export function createChainDirectory(
   vain: Pick<VainClient, 'registry' | 'standing'>,
-  options: { ttlMs?: number } = {},
+  options: ChainDirectoryOptions = {},
 ): ChainDirectory {
   const ttlMs = options.ttlMs ?? 2_000
   const addresses = new Map<string, { address: Address | undefined; at: number }>()
@@ -130,6 +159,16 @@ export function createChainDirectory(
           eligible: false,
           reason: `peer ${peerId} is not registered on chain (no address bound to it in the NodeRegistry)`,
         }
+      }
+      let claimed: string | undefined
+      try {
+        claimed = options.claimedAddressOf?.(peerId)
+      } catch {
+        claimed = undefined
+      }
+      const mismatch = checkClaimedAddress(peerId, claimed, address)
+      if (mismatch !== undefined) {
+        return { peerId, role, address, eligible: false, reason: mismatch.message, error: mismatch }
       }
       const standing = await directory.standing(address)
       const v = checkEligibility(standing, role, roleTiers)

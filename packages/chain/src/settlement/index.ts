@@ -35,7 +35,12 @@
  * await settlement.start(participant)
  * ```
  */
-export { type ChainDirectory, createChainDirectory, type PeerVerdict } from './directory.js'
+export {
+  type ChainDirectory,
+  type ChainDirectoryOptions,
+  createChainDirectory,
+  type PeerVerdict,
+} from './directory.js'
 export { InvalidModelAddressError, InvalidSettleVoteError } from './errors.js'
 export { type ChainJobPolicy, DEFAULT_MAX_UNFUNDED_ROUNDS, JobCreatorRefusedError } from './jobs.js'
 export {

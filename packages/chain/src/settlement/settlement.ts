@@ -146,7 +146,10 @@ class NodeSettlement extends TypedEventEmitter<SettlementEvents> implements Sett
     }
     ctx.chain = chain
     if (chain.serial !== undefined) ctx.serial = (send) => (chain.serial as NonNullable<typeof chain.serial>)(send)
-    ctx.dir = createChainDirectory(chain.vain)
+    ctx.dir = createChainDirectory(
+      chain.vain,
+      ctx.init.claimedAddressOf === undefined ? {} : { claimedAddressOf: ctx.init.claimedAddressOf },
+    )
     ctx.watcher = createChainWatcher(chain.vain, {
       log: ctx.log,
       pollMs: ctx.init.pollMs ?? 500,

@@ -7,6 +7,7 @@
 import type { TypedEventTarget } from 'main-event'
 import type { Hex } from 'viem'
 import type { RoleTiers } from '../eligibility.js'
+import type { PeerAddressMismatchError } from '../errors.js'
 import type { ChainDirectory } from './directory.js'
 import type { ChainJobPolicy } from './jobs.js'
 import type { ChainEligibilityPolicy } from './policy.js'
@@ -103,6 +104,12 @@ export interface SettlementInit {
   fromBlock?: bigint
   /** Completed rounds in a row without a chain round before `job:unfunded` (default 3). */
   maxUnfundedRounds?: number
+  /**
+   * The chain address a peer claims in its signed handshake descriptor (e.g.
+   * `(p) => node.descriptor(peerIdFromString(p))?.chainAddress`): a peer whose claim is not the
+   * address the NodeRegistry binds to it is not eligible ({@link PeerAddressMismatchError}).
+   */
+  claimedAddressOf?: (peerId: string) => string | undefined
 }
 
 /** What a node settled and claimed so far.

@@ -1,6 +1,7 @@
 /**
- * Persistent node identity: an Ed25519 key kept in a JSON key file (mode 0600), optionally
- * sealed with a passphrase (scrypt + AES-256-GCM).
+ * Persistent node identity: an Ed25519 key (or secp256k1, for nodes that stake: the NodeRegistry
+ * checks its signature on chain) kept in a JSON key file (mode 0600), optionally sealed with a
+ * passphrase (scrypt + AES-256-GCM).
  *
  * @example
  * ```ts
@@ -14,11 +15,12 @@
  * @module
  */
 
-export type { ScryptParams } from './key-file.js'
+export type { IdentityKeyType, ScryptParams } from './key-file.js'
 export {
   DEFAULT_SCRYPT_PARAMS,
   IDENTITY_FILE_FORMAT,
   IDENTITY_FILE_VERSION,
+  IDENTITY_KEY_TYPES,
   MAX_IDENTITY_FILE_BYTES,
 } from './key-file.js'
 export type { IdentityOptions, NodeIdentity } from './load.js'

@@ -1,6 +1,6 @@
 /**
- * The on-disk format of a node identity: a small JSON document holding an Ed25519 private key
- * (libp2p protobuf encoding), either in the clear or sealed with AES-256-GCM under a key
+ * The on-disk format of a node identity: a small JSON document holding an Ed25519 or secp256k1
+ * private key (libp2p protobuf encoding), either in the clear or sealed with AES-256-GCM under a key
  * derived from a passphrase with scrypt. Parsing any bytes gives a valid key file or an
  * {@link IdentityError}, never another kind of throw.
  * @module
@@ -65,12 +65,21 @@ const EncryptionSchema = z.object({
 const KeyFileSchema = z.object({
   format: z.literal(IDENTITY_FILE_FORMAT),
   version: z.number().int(),
-  keyType: z.literal('Ed25519'),
+  keyType: z.enum(['Ed25519', 'secp256k1']),
   peerId: z.string().min(1).max(128),
   createdAt: z.string().max(64).optional(),
   encryption: EncryptionSchema.optional(),
   privateKey: base64.min(1),
 })
+
+/**
+ * Key types a node identity may have: Ed25519 (the default), or secp256k1 for nodes that stake
+ * (the NodeRegistry checks a secp256k1 key's signature on chain).
+ */
+export const IDENTITY_KEY_TYPES = ['Ed25519', 'secp256k1'] as const
+
+/** A key type a node identity may have. */
+export type IdentityKeyType = (typeof IDENTITY_KEY_TYPES)[number]
 
 /** The parsed content of a key file. */
 export type KeyFile = z.output<typeof KeyFileSchema>

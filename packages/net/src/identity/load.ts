@@ -1,12 +1,13 @@
 /**
- * Load the node's persistent Ed25519 identity from a key file, or create one the first time.
+ * Load the node's persistent identity (Ed25519, or secp256k1 for nodes that stake) from a key
+ * file, or create one the first time.
  * @module
  */
 import { randomBytes } from 'node:crypto'
 import { link, lstat, mkdir, open, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
+import type { Ed25519PrivateKey, PeerId, Secp256k1PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { IdentityError } from '../errors.js'
 import {
@@ -14,6 +15,7 @@ import {
   encryptPrivateKey,
   IDENTITY_FILE_FORMAT,
   IDENTITY_FILE_VERSION,
+  type IdentityKeyType,
   type KeyFile,
   MAX_IDENTITY_FILE_BYTES,
   parseKeyFile,
@@ -35,12 +37,17 @@ export interface IdentityOptions {
   create?: boolean
   /** scrypt cost for a newly created encrypted file. Default {@link DEFAULT_SCRYPT_PARAMS}. */
   scrypt?: ScryptParams
+  /**
+   * Key type of a newly created identity. Default `'Ed25519'`; nodes that stake need
+   * `'secp256k1'` (the NodeRegistry checks its signature on chain). An existing file keeps its type.
+   */
+  keyType?: IdentityKeyType
 }
 
 /** A loaded node identity. */
 export interface NodeIdentity {
-  /** The node's Ed25519 private key: pass it to `createLibp2p({ privateKey })`. */
-  privateKey: Ed25519PrivateKey
+  /** The node's private key (Ed25519 or secp256k1): pass it to `createLibp2p({ privateKey })`. */
+  privateKey: Ed25519PrivateKey | Secp256k1PrivateKey
   /** The peer id derived from the key. */
   peerId: PeerId
   /** `true` when this call generated the key and wrote the file. */
@@ -52,8 +59,8 @@ export interface NodeIdentity {
 }
 
 /**
- * Load the node identity from `path`, creating a new Ed25519 key there if the file does not
- * exist (unless `create: false`). A new file is written atomically (temporary file, fsync,
+ * Load the node identity from `path`, creating a new key there (Ed25519, or `keyType`) if the
+ * file does not exist (unless `create: false`). A new file is written atomically (temporary file, fsync,
  * then linked into place so that an existing file is never overwritten) with mode 0600, in a
  * directory created with mode 0700.
  *
@@ -76,6 +83,9 @@ export interface NodeIdentity {
 export async function loadOrCreateIdentity(options: IdentityOptions): Promise<NodeIdentity> {
   if (typeof options.path !== 'string' || options.path.length === 0) {
     throw new IdentityError('identity path must be a non-empty string')
+  }
+  if (options.keyType !== undefined && options.keyType !== 'Ed25519' && options.keyType !== 'secp256k1') {
+    throw new IdentityError(`identity key type must be 'Ed25519' or 'secp256k1', not ${String(options.keyType)}`)
   }
   if (options.passphrase !== undefined && options.passphrase.length === 0) {
     throw new IdentityError('identity passphrase must not be empty (leave it out for an unencrypted file)')
@@ -116,12 +126,15 @@ async function decodeIdentity(bytes: Uint8Array, path: string, passphrase: strin
     throw new IdentityError(`identity file ${path} is encrypted: a passphrase is required to open it`)
   }
   const keyBytes = await decryptPrivateKey(file, passphrase ?? '', path)
-  let privateKey: Ed25519PrivateKey
+  let privateKey: Ed25519PrivateKey | Secp256k1PrivateKey
   let peerId: PeerId
   try {
     const key = privateKeyFromProtobuf(keyBytes)
-    if (key.type !== 'Ed25519') {
-      throw new IdentityError(`identity file ${path} holds a ${key.type} key; only Ed25519 is supported`)
+    if (key.type !== 'Ed25519' && key.type !== 'secp256k1') {
+      throw new IdentityError(`identity file ${path} holds a ${key.type} key; only Ed25519 and secp256k1 are supported`)
+    }
+    if (key.type !== file.keyType) {
+      throw new IdentityError(`identity file ${path} is corrupt: it says ${file.keyType} but holds a ${key.type} key`)
     }
     privateKey = key
     peerId = peerIdFromPrivateKey(key)
@@ -138,7 +151,8 @@ async function decodeIdentity(bytes: Uint8Array, path: string, passphrase: strin
 }
 
 async function create(path: string, options: IdentityOptions): Promise<NodeIdentity> {
-  const privateKey = await generateKeyPair('Ed25519')
+  const keyType = options.keyType ?? 'Ed25519'
+  const privateKey = keyType === 'secp256k1' ? await generateKeyPair('secp256k1') : await generateKeyPair('Ed25519')
   const peerId = peerIdFromPrivateKey(privateKey)
   const keyBytes = privateKeyToProtobuf(privateKey)
   let file: KeyFile
@@ -147,7 +161,7 @@ async function create(path: string, options: IdentityOptions): Promise<NodeIdent
     file = {
       format: IDENTITY_FILE_FORMAT,
       version: IDENTITY_FILE_VERSION,
-      keyType: 'Ed25519',
+      keyType,
       peerId: peerId.toString(),
       createdAt: new Date().toISOString(),
       encryption: sealed.encryption,
@@ -157,7 +171,7 @@ async function create(path: string, options: IdentityOptions): Promise<NodeIdent
     file = {
       format: IDENTITY_FILE_FORMAT,
       version: IDENTITY_FILE_VERSION,
-      keyType: 'Ed25519',
+      keyType,
       peerId: peerId.toString(),
       createdAt: new Date().toISOString(),
       privateKey: toBase64(keyBytes),
