@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IReputation} from "./interfaces/IReputation.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
 import {IVotingPeriod} from "./interfaces/IVotingPeriod.sol";
@@ -223,7 +224,7 @@ contract Governance is IVotingPeriod, ReentrancyGuard {
     /// active stake then times its tier then (0, 1, 2 or 3). Superadditive in stake: one address
     /// holding a + b weighs at least as much as two holding a and b.
     function votingPowerAt(address account, uint64 timepoint) public view returns (uint256) {
-        (uint256 staked, uint8 tier) = reputation.standingAt(account, uint48(timepoint));
+        (uint256 staked, uint8 tier) = reputation.standingAt(account, SafeCast.toUint48(timepoint));
         return staked * tier;
     }
 
