@@ -38,7 +38,10 @@ contract NodeRegistry is EIP712 {
     uint256 private constant SECP256K1_PEER_ID_PREFIX = 0x250802122100;
     /// @dev The secp256k1 field prime.
     uint256 private constant FIELD_P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F;
-    uint256 private constant LIMB_MASK = type(uint128).max;
+    /// @dev Base58btc digit of each character from '1' (0x31) to 'z' (0x7a), 0xff for the others.
+    uint256 private constant BASE58_DIGITS_0 = 0x000102030405060708ffffffffffffff090a0b0c0d0e0f10ff1112131415ff16;
+    uint256 private constant BASE58_DIGITS_1 = 0x1718191a1b1c1d1e1f20ffffffffffff2122232425262728292a2bff2c2d2e2f;
+    uint256 private constant BASE58_DIGITS_2 = 0x30313233343536373839ffffffffffffffffffffffffffffffffffffffffffff;
 
     /// @notice A peer's proof that its libp2p key binds the peer id to the sender.
     /// @param x the public key's x coordinate
@@ -167,34 +170,36 @@ contract NodeRegistry is EIP712 {
     /// 0x00 is the '1'; the other 38 bytes are decoded as one number in three 128-bit limbs.
     /// With the length fixed at 53, a digit string has exactly one value, so equal values mean
     /// equal strings.
-    function _peerIdHoldsKey(string calldata peerId, uint256 x, bool odd) private pure returns (bool) {
+    function _peerIdHoldsKey(string calldata peerId, uint256 x, bool odd) private pure returns (bool ok) {
         bytes calldata s = bytes(peerId);
         if (s.length != SECP256K1_PEER_ID_LENGTH || s[0] != "1") return false;
         uint256 l0; // bits 0..127
         uint256 l1; // bits 128..255
         uint256 l2; // bits 256.. (below 2^49: 58^52 < 2^305)
-        unchecked {
-            for (uint256 i = 1; i < SECP256K1_PEER_ID_LENGTH; ++i) {
-                uint256 d = _base58Digit(uint8(s[i]));
-                if (d >= 58) return false;
-                l0 = l0 * 58 + d;
-                l1 = l1 * 58 + (l0 >> 128);
-                l0 &= LIMB_MASK;
-                l2 = l2 * 58 + (l1 >> 128);
-                l1 &= LIMB_MASK;
+        ok = true;
+        assembly ("memory-safe") {
+            let mask := 0xffffffffffffffffffffffffffffffff
+            let end := add(s.offset, 53)
+            for { let p := add(s.offset, 1) } lt(p, end) { p := add(p, 1) } {
+                // digit of the character: 0xff when it is not a base58btc one
+                let i := sub(byte(0, calldataload(p)), 0x31)
+                let d := 0xff
+                switch shr(5, i)
+                case 0 { d := byte(i, BASE58_DIGITS_0) }
+                case 1 { d := byte(sub(i, 32), BASE58_DIGITS_1) }
+                case 2 { d := byte(sub(i, 64), BASE58_DIGITS_2) }
+                if eq(d, 0xff) {
+                    ok := 0
+                    break
+                }
+                l0 := add(mul(l0, 58), d)
+                l1 := add(mul(l1, 58), shr(128, l0))
+                l0 := and(l0, mask)
+                l2 := add(mul(l2, 58), shr(128, l1))
+                l1 := and(l1, mask)
             }
         }
-        return l2 == (SECP256K1_PEER_ID_PREFIX | (odd ? 3 : 2)) && ((l1 << 128) | l0) == x;
+        return ok && l2 == (SECP256K1_PEER_ID_PREFIX | (odd ? 3 : 2)) && ((l1 << 128) | l0) == x;
     }
 
-    /// @dev The value of a base58btc character, 58 when it is not one.
-    function _base58Digit(uint8 c) private pure returns (uint256) {
-        if (c >= 0x31 && c <= 0x39) return c - 0x31; // 1-9
-        if (c >= 0x41 && c <= 0x48) return c - 0x41 + 9; // A-H
-        if (c >= 0x4a && c <= 0x4e) return c - 0x4a + 17; // J-N
-        if (c >= 0x50 && c <= 0x5a) return c - 0x50 + 22; // P-Z
-        if (c >= 0x61 && c <= 0x6b) return c - 0x61 + 33; // a-k
-        if (c >= 0x6d && c <= 0x7a) return c - 0x6d + 44; // m-z
-        return 58;
-    }
 }
