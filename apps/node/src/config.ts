@@ -66,15 +66,22 @@ export const ChainConfigSchema = z
     slashDissenters: z.boolean().default(true),
     /** Reward pool of each round this node opens on chain as a job's creator (VAIN). */
     rewardPerRound: vainAmount.default('10'),
-    /** Reputation each accepted contribution earns when claimed. */
-    reputationPerContribution: z.number().int().min(0).max(1_000_000).default(10),
-    /** Seconds a round opened on chain stays open for settlement. */
+    /**
+     * Reputation each accepted contribution earns when claimed, at most the round's on-chain cap
+     * (default: that cap, `RoundManager.maxReputationPerClaim`). Committee members must agree on it:
+     * leave it unset.
+     */
+    reputationPerContribution: z.number().int().min(0).max(1_000_000).optional(),
+    /**
+     * Seconds a round this node opens on chain stays open for settlement (default: 3 × the job's
+     * round deadline + 60 s); its pool is refunded to this node if it is not settled by then.
+     */
     roundDeadlineSeconds: z
       .number()
       .int()
       .min(60)
       .max(30 * 86_400)
-      .default(3_600),
+      .optional(),
     /** Tier each role needs, if not @vain/chain's defaults (light 1, trainer 2, aggregator 3, validator 3). */
     roleTiers: z
       .strictObject({

@@ -8,7 +8,11 @@
  * deployed on it, every node is funded and stakes enough for tier 3 (so it may aggregate) and
  * registers its peer id; committees are drawn from chain eligibility, the observer (the job's
  * creator) opens and funds a chain round per round, the committee settles it, and trainers claim
- * their rewards by Merkle proof — a line per round shows the rewards paid.
+ * their rewards by Merkle proof — a line per round shows the rewards paid. Once the target is
+ * reached, the round under way (its chain round is funded already) completes and the observer
+ * leaves the job, so it funds no more rounds; the demo then waits until every chain round it
+ * opened is settled and claimed, or refunded after its deadline (an attempt that failed), and its
+ * summary counts rounds trained, settled and refunded, and VAIN paid and refunded.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
@@ -66,10 +70,22 @@ export interface DemoOptions {
 /** What the chain did during a demo. */
 export interface DemoChainSummary {
   rpcUrl: string
-  /** Rounds settled on chain by their committee. */
+  /** Chain rounds the job's creator opened and funded: one per attempt of each round trained. */
+  openedRounds: number
+  /** Chain rounds settled by their committees. */
   settledRounds: number
+  /** Chain rounds cancelled after their deadline, unsettled, their pool refunded to the creator. */
+  refundedRounds: number
+  /** Chain rounds neither settled nor refunded when the demo stopped (0 unless it timed out). */
+  openRounds: number
+  /** Pools of the rounds opened, e.g. `250 VAIN`. */
+  rewardsFunded: string
   /** Rewards claimed, e.g. `250 VAIN`. */
   rewardsPaid: string
+  /** Back to the creator: pools of refunded rounds, and what settled rounds did not pay out (rounding). */
+  rewardsRefunded: string
+  /** Rewards of settled rounds not claimed (yet) when the demo stopped. */
+  rewardsUnclaimed: string
   /** Nodes paid at least one reward. */
   paidNodes: number
   nodes: Array<{
@@ -312,9 +328,25 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     let jobAt = 0
     let best = 0
     let done = false
+    // the target (or the last round) was reached: the round under way completes, none after it starts
+    let reached = false
+    let left = false
+    let jobId: string | undefined
+    let lastStarted = -1
+    const leaveJob = (): void => {
+      if (left || jobId === undefined) return
+      left = true
+      // aborts the job's loop here at once (before the next round starts): the observer, the job's
+      // creator, funds no more chain rounds; the nodes stop with the demo
+      void obs.participant.cancelJob(jobId).catch(() => {})
+    }
+    obs.participant.addEventListener('round:started', (e) => {
+      lastStarted = Math.max(lastStarted, e.detail.round)
+    })
     const rewards = chainSetup === undefined ? undefined : followRewards(obs, out)
     const finished = new Promise<void>((resolve) => {
       obs.participant.addEventListener('round:completed', (e) => {
+        if (reached) leaveJob()
         void (async () => {
           if (done) return
           const { round, model, contributions, committee } = e.detail
@@ -338,8 +370,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
           out(
             `round ${String(round + 1).padStart(2)}/${opts.rounds}  ${'█'.repeat(filled)}${'░'.repeat(width - filled)}  accuracy ${(100 * accuracy).toFixed(1)} % (centralized ${(100 * centralizedAccuracy).toFixed(1)} %)  ↑ ${kb(bytes)}/round (${ratio.toFixed(0)}× < dense)  committee ${committee.map(short).join(' ')}`,
           )
-          if ((accuracy >= opts.target || round + 1 >= opts.rounds) && !done) {
+          if (accuracy >= opts.target || round + 1 >= opts.rounds) reached = true
+          // done once no round is under way here (the one that started before the target was known completed)
+          if (reached && round >= lastStarted && !done) {
             done = true
+            leaveJob()
             resolve()
           }
         })()
@@ -365,6 +400,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       maxUpdateBytes: 16 * 1024 * 1024,
       participants: { aggregators: ids, trainers: ids },
     })
+    jobId = job.jobId
     out(
       `job ${job.jobId.slice(0, 12)} announced: MLP 784-64-10, FedAvg, codec ${opts.codec}${opts.secureAggregation === true ? ', secure aggregation (members see only the sum)' : ''}${opts.regions !== undefined ? `, ${opts.regions} regional committees feeding a root committee` : ''}, committee of ${Math.min(3, opts.nodes)} per round${chainSetup !== undefined ? `, ${REWARD_PER_ROUND} VAIN of rewards a round settled on chain` : ''}`,
     )
@@ -374,10 +410,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       setTimeout(() => r('timeout'), opts.rounds * perRoundMs + 30_000).unref(),
     )
     const outcome = await Promise.race([finished, timeout])
-    // the last rounds' settlements and claims trail the rounds by a moment
+    // the last rounds' settlements and claims trail the rounds by a moment; a chain round left
+    // unsettled (a failed attempt) is refunded by the observer's node once past its deadline
     let chainSummary: DemoChainSummary | undefined
     if (chainSetup !== undefined && rewards !== undefined) {
-      await rewards.paidFor(curve.length, 20_000)
+      leaveJob()
+      await rewards.closed(20_000)
       rewards.mute()
       chainSummary = await rewards.summary(chainSetup.chain.rpcUrl, chainSetup.admin, ids, nodeAddresses)
     }
@@ -405,8 +443,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         `done: ${(100 * summary.accuracy).toFixed(1)} % after ${summary.rounds} rounds (centralized ${(100 * centralizedAccuracy).toFixed(1)} %) · ${kb(uploadedBytes)} uploaded in total${chainSummary !== undefined ? ` · rewards paid to ${chainSummary.paidNodes} nodes` : ''} · ${seconds.toFixed(0)} s`,
       )
       if (chainSummary !== undefined) {
+        const c = chainSummary
+        const retried = c.openedRounds - summary.rounds
         out(
-          `chain: ${chainSummary.settledRounds} rounds settled by their committees · ${chainSummary.rewardsPaid} paid in rewards to ${chainSummary.paidNodes} nodes`,
+          `chain: ${summary.rounds} rounds trained · ${c.openedRounds} chain rounds opened${retried > 0 ? ` (${retried} for retried attempts)` : ''}: ${c.settledRounds} settled by their committees, ${c.refundedRounds} refunded${c.openRounds > 0 ? `, ${c.openRounds} still open` : ''} · ${c.rewardsFunded} funded: ${c.rewardsPaid} paid in rewards to ${c.paidNodes} nodes, ${c.rewardsRefunded} refunded to the job's creator${c.rewardsUnclaimed !== '0 VAIN' ? `, ${c.rewardsUnclaimed} not claimed yet` : ''}`,
         )
         for (const n of chainSummary.nodes) {
           out(
@@ -492,6 +532,8 @@ interface RoundPayout {
   signers: number
   /** Contributions of the settled result (Infinity until the settlement is seen). */
   contributions: number
+  /** What the settled result pays out in all. */
+  totalReward: bigint
   paid: bigint
   accounts: Set<string>
   printed: boolean
@@ -508,7 +550,15 @@ function followRewards(obs: Awaited<ReturnType<typeof startVainNode>>, out: (lin
   const entry = (roundId: bigint, round: number | undefined): RoundPayout => {
     let e = rounds.get(roundId)
     if (e === undefined) {
-      e = { round, signers: 0, contributions: Number.POSITIVE_INFINITY, paid: 0n, accounts: new Set(), printed: false }
+      e = {
+        round,
+        signers: 0,
+        contributions: Number.POSITIVE_INFINITY,
+        totalReward: 0n,
+        paid: 0n,
+        accounts: new Set(),
+        printed: false,
+      }
       rounds.set(roundId, e)
     }
     e.round ??= round
@@ -524,12 +574,31 @@ function followRewards(obs: Awaited<ReturnType<typeof startVainNode>>, out: (lin
       `         ⛓ round ${round} settled on chain (#${roundId}, ${r.signers}/${committees.get(roundId) ?? '?'} committee signatures) · ${formatVain(r.paid)} paid to ${r.accounts.size} nodes`,
     )
   }
-  service.on('round:opened', (r) => committees.set(r.roundId, r.committee.length))
+  /** Chain rounds this node (the job's creator) opened: pool, deadline, round. */
+  const opened = new Map<bigint, { pool: bigint; deadline: bigint; round: number | undefined }>()
+  const settledIds = new Set<bigint>()
+  const refunded = new Map<bigint, bigint>()
+  service.on('round:opened', (r) => {
+    committees.set(r.roundId, r.committee.length)
+    if (r.byMe) opened.set(r.roundId, { pool: r.rewardPool, deadline: r.deadline, round: r.round })
+  })
   service.on('round:settled', (r) => {
+    settledIds.add(r.roundId)
     const e = entry(r.roundId, r.round)
     e.signers = r.signers
     e.contributions = r.contributions
+    e.totalReward = r.totalReward
     check(r.roundId)
+  })
+  service.on('round:refunded', (r) => {
+    if (!opened.has(r.roundId)) return
+    refunded.set(r.roundId, r.refund)
+    if (muted) return
+    const o = opened.get(r.roundId)
+    const round = o?.round === undefined ? '?' : String(o.round + 1).padStart(2)
+    out(
+      `         ⛓ round ${round}: chain round #${r.roundId} refunded (an attempt not settled by its deadline) · ${formatVain(r.refund)} back to the job's creator`,
+    )
   })
   service.on('reward:claimed', (c) => {
     const e = entry(c.roundId, c.round)
@@ -539,14 +608,33 @@ function followRewards(obs: Awaited<ReturnType<typeof startVainNode>>, out: (lin
     check(c.roundId)
   })
   return {
-    /** Waits until rounds 0..count-1 are settled and every reward of them claimed (or `ms` passed). */
-    async paidFor(count: number, ms: number): Promise<void> {
+    /**
+     * Waits until every chain round this node opened is settled with every reward claimed, or
+     * refunded: `ms` at most for claims of settled rounds; for a round not settled, until 20 s
+     * after its deadline (this node refunds it once the deadline has passed).
+     */
+    async closed(ms: number): Promise<void> {
       const end = Date.now() + ms
-      const paid = () => new Set([...rounds.values()].filter((r) => r.printed).map((r) => r.round))
-      while (Date.now() < end) {
-        const p = paid()
-        if (Array.from({ length: count }, (_, i) => i).every((i) => p.has(i))) return
-        await new Promise((r) => setTimeout(r, 200))
+      let told = false
+      for (;;) {
+        const refundedOrPaid = (id: bigint): boolean => refunded.has(id) || rounds.get(id)?.printed === true
+        const pending = [...opened.keys()].filter((id) => !refundedOrPaid(id))
+        if (pending.length === 0) return
+        const unsettled = pending.filter((id) => !settledIds.has(id))
+        const lastDeadline = unsettled.reduce((m, id) => {
+          const d = opened.get(id)?.deadline ?? 0n
+          return d > m ? d : m
+        }, 0n)
+        const nowS = BigInt(Math.floor(Date.now() / 1000))
+        const refundBy = (Number(lastDeadline) + 20) * 1000
+        if (Date.now() > Math.max(end, unsettled.length > 0 ? refundBy : 0)) return
+        if (unsettled.length > 0 && !told && lastDeadline > nowS && Date.now() > end && !muted) {
+          told = true
+          out(
+            `         ⛓ ${unsettled.length === 1 ? 'a chain round' : `${unsettled.length} chain rounds`} not settled (${unsettled.map((id) => `#${id}`).join(' ')}): waiting ${lastDeadline - nowS} s for ${unsettled.length === 1 ? 'its' : 'their'} deadline, then the refund`,
+          )
+        }
+        await new Promise((r) => setTimeout(r, 250))
       }
     },
     /** No more lines (the summary follows). */
@@ -576,10 +664,23 @@ function followRewards(obs: Awaited<ReturnType<typeof startVainNode>>, out: (lin
           }
         }),
       )
+      // the chain rounds this node opened (the job's): settled or refunded, and where their pools went
+      const mine = [...opened.keys()]
+      const settled = mine.filter((id) => settledIds.has(id))
+      const sum = (xs: bigint[]): bigint => xs.reduce((a, b) => a + b, 0n)
+      const pool = (id: bigint): bigint => opened.get(id)?.pool ?? 0n
+      const total = (id: bigint): bigint => rounds.get(id)?.totalReward ?? 0n
+      const paid = (id: bigint): bigint => rounds.get(id)?.paid ?? 0n
       return {
         rpcUrl,
-        settledRounds: [...rounds.values()].filter((r) => Number.isFinite(r.contributions)).length,
-        rewardsPaid: formatVain([...earned.values()].reduce((a, b) => a + b, 0n)),
+        openedRounds: mine.length,
+        settledRounds: settled.length,
+        refundedRounds: mine.filter((id) => refunded.has(id)).length,
+        openRounds: mine.filter((id) => !refunded.has(id) && !settledIds.has(id)).length,
+        rewardsFunded: formatVain(sum(mine.map(pool))),
+        rewardsPaid: formatVain(sum(settled.map(paid))),
+        rewardsRefunded: formatVain(sum([...refunded.values()]) + sum(settled.map((id) => pool(id) - total(id)))),
+        rewardsUnclaimed: formatVain(sum(settled.map((id) => total(id) - paid(id)))),
         paidNodes: [...earned.values()].filter((v) => v > 0n).length,
         nodes,
       }

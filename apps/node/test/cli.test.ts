@@ -238,7 +238,14 @@ describe('vain demo: nodes in separate processes train MNIST with no server, set
       rounds: number
       uploadedBytes: number
       curve: Array<{ accuracy: number }>
-      chain?: { settledRounds: number; paidNodes: number; nodes: Array<{ tier: number }> }
+      chain?: {
+        openedRounds: number
+        settledRounds: number
+        refundedRounds: number
+        openRounds: number
+        paidNodes: number
+        nodes: Array<{ tier: number }>
+      }
     }
     expect(summary.ok).toBe(true)
     expect(summary.accuracy).toBeGreaterThan(0.7) // chance is 0.1
@@ -246,6 +253,10 @@ describe('vain demo: nodes in separate processes train MNIST with no server, set
     expect(summary.uploadedBytes).toBeGreaterThan(0)
     expect(summary.chain?.settledRounds).toBeGreaterThanOrEqual(1)
     expect(summary.chain?.paidNodes).toBeGreaterThanOrEqual(1)
+    // every chain round the job's creator opened is settled (and claimed) or refunded, none left locked
+    expect(summary.chain?.openedRounds).toBe((summary.chain?.settledRounds ?? 0) + (summary.chain?.refundedRounds ?? 0))
+    expect(summary.chain?.openedRounds).toBeGreaterThanOrEqual(summary.rounds)
+    expect(summary.chain?.openRounds).toBe(0)
     expect(summary.chain?.nodes.map((n) => n.tier)).toEqual([3, 3, 3, 3, 3])
   })
 })
