@@ -45,12 +45,12 @@ export const CHAIN_HELP = `chain commands (stake, tiers, governance):
 
 chain options:
   -c, --config FILE        config file with a "chain" section (rpcUrl, account or privateKey, addresses)
-      --rpc URL            JSON-RPC endpoint (overrides the file)
       --chain FILE         the chain file vain chain up / vain chain deploy wrote
+      --rpc URL            JSON-RPC endpoint (overrides the file)
       --addresses FILE     JSON with the suite's addresses (or a config file with chain.addresses)
       --account N          a local chain's development account N (Hardhat's mnemonic)
-                           otherwise the key comes from chain.privateKey or VAIN_PRIVATE_KEY
       --key-file FILE      the key in FILE (0x + 64 hex, mode 0600)
+                           otherwise the key comes from chain.privateKey or VAIN_PRIVATE_KEY
       --retries N          attempts while the chain is unreachable (default 6, with backoff)
   -d, --data-dir DIR       the node's data dir: stake also registers its peer id on chain
   -y, --yes                do not ask for confirmation (required when not on a terminal)
@@ -86,9 +86,9 @@ export class CancelledError extends Error {
 
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
-  rpc: { type: 'string' },
   chain: { type: 'string' },
   'key-file': { type: 'string' },
+  rpc: { type: 'string' },
   addresses: { type: 'string' },
   account: { type: 'string' },
   retries: { type: 'string' },
@@ -158,9 +158,9 @@ async function addressesFrom(file: string): Promise<unknown> {
 }
 
 async function chainConfigFrom(values: Values): Promise<ChainConfig> {
-  const flags: Record<string, unknown> = {
   // a chain file (vain chain up / deploy) gives the endpoint and the addresses; flags override it
   const fromFile = values.chain === undefined ? undefined : (await readChainFile(values.chain)).chain
+  const flags: Record<string, unknown> = {
     rpcUrl: values.rpc ?? fromFile?.rpcUrl,
     account: values.account === undefined ? undefined : intOf(values.account, '--account', 0, 999),
     keyFile: values['key-file'],
