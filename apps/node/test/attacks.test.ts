@@ -22,7 +22,7 @@
  * connection); gossiped jobs are ≤ 1 MiB each and at most 4 from one creator are taken on; the
  * flood is answered with small frames. Without those defences each attack here needs ≥ 256 MiB
  * (a 256 MiB update buffered; 10 identities × 16 streams × 4 MiB of early updates = 640 MiB; a
- * manifest of 64 GiB).
+ * 16 MB manifest decoded, 4 jobs at a time).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
@@ -46,7 +46,7 @@ import { LATEST_PROTOCOL, ROUND_TOPICS, UPDATE_PROTOCOL } from '@vain/fl/vain-ne
 import { chunkCid, encodeManifest, manifestCid } from '@vain/memory'
 import { vainNetBlobNetwork } from '@vain/memory/vain-net'
 import { createNode, RateLimitedError, type VainNode } from '@vain/net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { AppConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
 import { type RunningNode, startVainNode } from '../src/runtime.js'
@@ -60,6 +60,8 @@ const MAX_UPDATE = 4 * MiB
 /** Margin for waits on events (a busy shared 2-core machine): never what a test waits for. */
 const WIDE = 150_000
 const N = 3
+/** What the attacker's model manifest claims: 1.5 TiB (400,000 chunks of 4 MiB: a 16 MB manifest, near the largest taken). */
+const BOMB_BYTES = 400_000 * 4 * MiB
 const log = createLogger({ level: 'error', json: false })
 
 async function waitFor(check: () => boolean | Promise<boolean>, label: string, ms = WIDE): Promise<void> {
@@ -166,8 +168,10 @@ async function strangerNode(dataDir: string | undefined, bootstrap: string[] = [
     bootstrap,
     roles: ['trainer'],
     discovery: { mdns: false, dht: false, pex: false },
-    // its own circuit breaker must not stop it: it keeps asking whatever it is told
+    // its own circuit breaker must not stop it: it keeps asking whatever it is told; and it opens
+    // as many streams at once as the victim takes (64 per protocol and connection)
     limits: { breakerFailureThreshold: 1000 },
+    pool: { maxStreamsPerPeer: 64 },
   })
   return node
 }
@@ -248,6 +252,11 @@ describe('attacks on a node, against real vAIn nodes on 127.0.0.1, while an hone
     // steady state: two honest rounds done on every victim before any attack
     await waitFor(() => victims.every((v) => v.rounds() >= 2), 'two honest rounds before the attacks')
   }, WIDE + 120_000)
+
+  // each attack's strangers go when it ends (the admitted creator stays: the victims know it)
+  afterEach(async () => {
+    await Promise.allSettled(attackers.splice(0).map((a) => a.stop()))
+  })
 
   afterAll(async () => {
     await Promise.allSettled(attackers.map((a) => a.stop()))
@@ -348,14 +357,14 @@ describe('attacks on a node, against real vAIn nodes on 127.0.0.1, while an hone
     })
   })
 
-  it('(a, d) 300 signed jobs gossiped from a fresh key are not taken on (policy); 300 from an admitted creator: 4 (caps), and their 64 GiB model is refused from its manifest', async () => {
+  it('(a, d) 300 signed jobs gossiped from a fresh key are not taken on (policy); 300 from an admitted creator: 4 (caps), and their 1.5 TiB model is refused from its manifest', async () => {
     const v = victims[0] as Victim
-    // the admitted creator's jobs point at a model whose manifest lists 64 GiB (16,384 chunks of
+    // the admitted creator's jobs point at a model whose manifest lists 1.5 TiB (400,000 chunks of
     // 4 MiB, all the same chunk): it serves the manifest, and counts who asks for a chunk
     const bomb = encodeManifest({
-      size: 64 * 1024 * MiB,
+      size: BOMB_BYTES,
       chunkBytes: 4 * MiB,
-      chunks: Array(16_384).fill(chunkCid(noise)),
+      chunks: Array(BOMB_BYTES / (4 * MiB)).fill(chunkCid(noise)),
     })
     const bombCid = manifestCid(bomb)
     const asked = { manifest: 0, chunk: 0 }
@@ -417,19 +426,20 @@ describe('attacks on a node, against real vAIn nodes on 127.0.0.1, while an hone
       await node.publish(ROUND_TOPICS.jobs, job.envelope)
       return job.jobId
     }
+    const sizeRefusal = /is (at least )?\d+ bytes, expected \d+/
     const strangerJobs = new Set<string>()
     const admittedJobs = new Set<string>()
     const joinedOf = (set: Set<string>) =>
       v.lines.filter((l) => l.msg === 'joined job' && [...set].some((id) => id.startsWith(String(l.job)))).length
-    const { grew } = await underAttack('(a, d) 600 gossiped jobs, 64 GiB model', async (signal, delivered) => {
+    const { grew } = await underAttack('(a, d) 600 gossiped jobs, 1.5 TiB model', async (signal, delivered) => {
       for (let i = 0; i < 300; i++) strangerJobs.add(await spam(stranger0, i))
       for (let i = 0; i < 300; i++) admittedJobs.add(await spam(admitted, i))
       // the admitted creator's jobs the victim took on tried to load their model, and refused it
       await waitFor(
         () =>
           joinedOf(admittedJobs) >= 4 &&
-          v.lines.some((l) => l.msg === 'round failed' && String(l.reason).includes(`${64 * 1024 * MiB} bytes`)),
-        'the victim refuses the 64 GiB model',
+          v.lines.some((l) => l.msg === 'round failed' && sizeRefusal.test(String(l.reason))),
+        'the victim refuses the model from its manifest',
       )
       delivered()
       // gossip more while the honest rounds go on
@@ -445,9 +455,12 @@ describe('attacks on a node, against real vAIn nodes on 127.0.0.1, while an hone
     // caps (4 per creator): of the admitted creator's 300, exactly 4
     expect(running.filter((id) => admittedJobs.has(id))).toHaveLength(4)
     expect(joinedOf(admittedJobs)).toBe(4)
-    // the model size check: its manifest was fetched, not one chunk of it
+    // the model size check: its manifest was fetched, not one chunk of it; and the manifest, far
+    // longer than any manifest of the job's model, was refused from its length, never decoded
     expect(asked.manifest).toBeGreaterThan(0)
     expect(asked.chunk).toBe(0)
+    const refusals = v.lines.filter((l) => l.msg === 'round failed' && sizeRefusal.test(String(l.reason)))
+    for (const l of refusals) expect(String(l.reason)).toMatch(/is at least \d+ bytes/)
     expect(grew).toBeLessThan(RSS_BOUND)
     // end the 4 admitted jobs here, so they do not weigh on the next attacks
     const token = readFileSync(join(root, 'victim0', 'api-token'), 'utf8').trim()
@@ -589,10 +602,11 @@ describe('attacks on a node, against real vAIn nodes on 127.0.0.1, while an hone
     const tally = { served: 0, refusedShared: 0, refusedOwn: 0, failed: 0 }
     const known = { served: 0, refused: 0 }
     let floodMs = 0
-    const { grew } = await underAttack('(e) request flood, 10 identities x 8 streams', async (signal, delivered) => {
+    const cpuT0 = process.cpuUsage()
+    const { grew } = await underAttack('(e) request flood, 10 identities x 64 streams', async (signal, delivered) => {
       const t0 = Date.now()
       const loops = identities.flatMap((node) =>
-        Array.from({ length: 8 }, async () => {
+        Array.from({ length: 64 }, async () => {
           while (!signal.aborted) {
             try {
               await node.request(target, LATEST_PROTOCOL, { jobId: honestJob as string })
@@ -625,6 +639,8 @@ describe('attacks on a node, against real vAIn nodes on 127.0.0.1, while an hone
       await Promise.all([...loops, honest])
       floodMs = Date.now() - t0
     })
+    const cpu = process.cpuUsage(cpuT0)
+    figures.push(`(e) this process (attackers, creator): cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`)
     figures.push(
       `(e) flood over ${(floodMs / 1000).toFixed(1)} s: ${JSON.stringify(tally)}; known peer ${JSON.stringify(known)}`,
     )

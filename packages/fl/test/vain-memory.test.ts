@@ -19,6 +19,7 @@ import {
   type MemoryModelStore,
   ModelNotFoundError,
   ModelSizeMismatchError,
+  maxManifestBytes,
   memoryJobStateStore,
   memoryModelStore,
   PersistedJobStateSchema,
@@ -258,7 +259,22 @@ describe('memoryModelStore over libp2p', () => {
       .get(address, { providers: [a.node.peerId.toString()], expectedBytes: 4_000 })
       .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ModelSizeMismatchError)
-    expect(err).toMatchObject({ name: 'ModelSizeMismatchError', size: 500_000, expectedBytes: 4_000 })
+    // its manifest (8 chunks of 64 KiB) is longer than any manifest of a 4,000-byte model: refused
+    // from its length, not decoded; the size is a lower bound
+    expect(err).toMatchObject({ name: 'ModelSizeMismatchError', atLeast: true, expectedBytes: 4_000 })
+    expect((err as ModelSizeMismatchError).size).toBeGreaterThan(4_000)
+    expect((err as ModelSizeMismatchError).size).toBeLessThanOrEqual(500_000)
+    // a manifest short enough to be of the expected size is decoded: its size is exact
+    const near = await b.models
+      .get(address, { providers: [a.node.peerId.toString()], expectedBytes: 400_000 })
+      .catch((e: unknown) => e)
+    expect(near).toMatchObject({
+      name: 'ModelSizeMismatchError',
+      size: 500_000,
+      expectedBytes: 400_000,
+      atLeast: false,
+    })
+    expect(maxManifestBytes(400_000)).toBeLessThan(64 * 1024)
     // only the manifest was asked for; nothing of the model was fetched or stored
     expect(b.requests.chunk - before.chunk).toBe(0)
     expect(b.requests.manifest - before.manifest).toBeGreaterThan(0)

@@ -37,13 +37,20 @@ export class ModelSizeMismatchError extends Error {
   static override name = 'ModelSizeMismatchError'
   override name = 'ModelSizeMismatchError'
   readonly address: string
-  /** The size the model's manifest declares (bytes). */
+  /**
+   * The size the model's manifest declares (bytes), or, when `atLeast`, a lower bound of it: a
+   * manifest longer than any manifest of an `expectedBytes` model is refused from its length,
+   * before it is decoded.
+   */
   readonly size: number
   readonly expectedBytes: number
-  constructor(address: string, size: number, expectedBytes: number) {
-    super(`model ${address} is ${size} bytes, expected ${expectedBytes}`)
+  readonly atLeast: boolean
+  constructor(address: string, size: number, expectedBytes: number, options: { atLeast?: boolean } = {}) {
+    const atLeast = options.atLeast === true
+    super(`model ${address} is ${atLeast ? 'at least ' : ''}${size} bytes, expected ${expectedBytes}`)
     this.address = address
     this.size = size
     this.expectedBytes = expectedBytes
+    this.atLeast = atLeast
   }
 }

@@ -6,7 +6,8 @@
  * A model that is not stored here is fetched through `@vain/memory`'s blob sharing: the manifest
  * first (from the providers the caller names, then connected peers, then the DHT), checked
  * against the CID and against the size the caller expects — a model of another size is refused
- * before one chunk is fetched — then the chunks, in parallel from every peer that has it, each
+ * before one chunk is fetched, and a manifest longer than any of a model that size is not even
+ * decoded — then the chunks, in parallel from every peer that has it, each
  * verified; a peer serving bad data is dropped.
  * @module
  */
@@ -16,6 +17,7 @@ import {
   decodeManifest,
   type Manifest,
   type Memory,
+  MIN_CHUNK_BYTES,
   manifestCid,
   parseCid,
 } from '@vain/memory'
@@ -79,6 +81,25 @@ function cidOf(address: string): CID {
     throw new InvalidModelAddressError(address, `not the canonical form of a blob CID (that is ${cid.toString()})`)
   }
   return cid
+}
+
+/** Encoded bytes of a manifest's fields but its chunk links (map, keys, integers, list header): at most. */
+const MANIFEST_FIELDS_BYTES = 64
+/** Encoded bytes of one chunk link (tag 42, a byte string of 0x00 + a 36-byte raw sha2-256 CIDv1). */
+const MANIFEST_LINK_BYTES = 41
+
+/**
+ * The longest manifest a blob of `bytes` bytes can have (its chunks are at least
+ * `MIN_CHUNK_BYTES`): a longer one is refused from its length, before it is decoded.
+ */
+export function maxManifestBytes(bytes: number): number {
+  return MANIFEST_FIELDS_BYTES + MANIFEST_LINK_BYTES * Math.ceil(bytes / MIN_CHUNK_BYTES)
+}
+
+/** A lower bound of the size of a blob whose manifest is `manifestBytes` long. */
+function minBlobBytes(manifestBytes: number): number {
+  const chunks = Math.ceil((manifestBytes - MANIFEST_FIELDS_BYTES) / MANIFEST_LINK_BYTES)
+  return Math.max(0, (chunks - 1) * MIN_CHUNK_BYTES + 1)
 }
 
 function checkSize(address: string, manifest: Manifest, expectedBytes: number | undefined): void {
@@ -150,12 +171,14 @@ export function memoryModelStore(memory: Memory, options: MemoryModelStoreOption
     signal: AbortSignal | undefined,
     bad: Set<string>,
     notes: string[],
-  ): Promise<{ bytes: Uint8Array; manifest: Manifest; holders: string[] } | undefined> => {
+    maxBytes: number | undefined,
+  ): Promise<{ bytes: Uint8Array; manifest: Manifest; holders: string[] } | { tooLong: number } | undefined> => {
     const network = sharing.network
     const address = cid.toString()
     const asked = new Set<string>([network.self])
     const holders: string[] = []
     let found: Uint8Array | undefined
+    let tooLong: number | undefined
     const ask = async (peers: string[]) => {
       const fresh = peers.filter((p) => !asked.has(p))
       for (const p of fresh) asked.add(p)
@@ -167,6 +190,11 @@ export function memoryModelStore(memory: Memory, options: MemoryModelStoreOption
             if (manifestCid(bytes).toString() !== address) {
               bad.add(peer)
               notes.push(`${peer.slice(-6)}: a manifest that is not ${address.slice(-8)}`)
+              return
+            }
+            if (maxBytes !== undefined && bytes.byteLength > maxBytes) {
+              // it is the model's manifest, too long for the size the caller expects: not decoded
+              tooLong ??= bytes.byteLength
               return
             }
             holders.push(peer)
@@ -181,21 +209,21 @@ export function memoryModelStore(memory: Memory, options: MemoryModelStoreOption
       )
     }
     const candidates = [...hint, ...network.peers()]
-    for (let i = 0; i < candidates.length && found === undefined; i += MANIFEST_FANOUT) {
+    for (let i = 0; i < candidates.length && found === undefined && tooLong === undefined; i += MANIFEST_FANOUT) {
       await ask(candidates.slice(i, i + MANIFEST_FANOUT))
     }
-    if (found === undefined) {
+    if (found === undefined && tooLong === undefined) {
       try {
         for await (const peer of network.findProviders(cid, { signal: withTimeout(signal, discoveryTimeoutMs) })) {
           await ask([peer])
-          if (found !== undefined) break
+          if (found !== undefined || tooLong !== undefined) break
         }
       } catch {
         // no routing, or the deadline
       }
     }
     signal?.throwIfAborted()
-    if (found === undefined) return undefined
+    if (found === undefined) return tooLong === undefined ? undefined : { tooLong }
     let manifest: Manifest
     try {
       manifest = decodeManifest(found)
@@ -252,7 +280,20 @@ export function memoryModelStore(memory: Memory, options: MemoryModelStoreOption
       const partial = blobs.manifest(cid)
       if (partial !== undefined) checkSize(address, partial, expectedBytes)
       if (partial === undefined || hint.length === 0) {
-        const found = await findManifest(sharing, cid, hint, signal, bad, notes)
+        const found = await findManifest(
+          sharing,
+          cid,
+          hint,
+          signal,
+          bad,
+          notes,
+          expectedBytes === undefined ? undefined : maxManifestBytes(expectedBytes),
+        )
+        if (found !== undefined && 'tooLong' in found) {
+          throw new ModelSizeMismatchError(address, minBlobBytes(found.tooLong), expectedBytes as number, {
+            atLeast: true,
+          })
+        }
         if (found === undefined) {
           const why = notes.length > 0 ? notes.slice(0, 4).join('; ') : 'no peer has it'
           throw new ModelNotFoundError(address, `no peer provided model ${address} (${why})`, [...bad])
