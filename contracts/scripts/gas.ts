@@ -5,6 +5,7 @@
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import { type Address, encodeFunctionData, type Hex, keccak256, parseEther, toHex } from 'viem'
 import { deploySuite, MIN_STAKE, TIMELOCK, VOTING_PERIOD } from '../test/ts/fixture.js'
+import { PEER_ID, peerProof } from '../test/ts/peer-proof.js'
 
 const s = await deploySuite()
 const rows: [string, bigint][] = []
@@ -52,10 +53,18 @@ await measure('stake (after approve)', s.staking.write.stake([MIN_STAKE[2]], { a
   )
 }
 await s.stake(n2, MIN_STAKE[2])
-await measure(
-  'register peer id',
-  s.registry.write.register(['12D3KooWGzh8yVZr4N1gC2Qy3sKZr8a8m5Y7b3h1xJkq9uT2vXa1'], { account: n0.account }),
-)
+{
+  // the peer's secp256k1 libp2p key signs the binding; the registry checks it on chain
+  const proof = await peerProof({
+    chainId: await s.publicClient.getChainId(),
+    registry: s.registry.address,
+    node: n0.account.address,
+  })
+  await measure(
+    'register peer id (with key proof)',
+    s.registry.write.register([PEER_ID, proof], { account: n0.account }),
+  )
+}
 await s.stake(n3, MIN_STAKE[0])
 await measure('request unstake', s.staking.write.requestUnstake([MIN_STAKE[0]], { account: n3.account }))
 await s.networkHelpers.time.increase(7n * 86_400n)
@@ -129,10 +138,10 @@ for (const contributors of [10, 100, 1000]) {
 }
 
 // governance: change a parameter through a proposal
-const data = encodeFunctionData({ abi: s.staking.abi, functionName: 'setCooldown', args: [3n * 86_400n] })
+const data = encodeFunctionData({ abi: s.staking.abi, functionName: 'setCooldown', args: [8n * 86_400n] })
 await measure(
   'propose (1 action)',
-  s.governance.write.propose([[s.staking.address], [data], 'cooldown 3 days'], { account: n0.account }),
+  s.governance.write.propose([[s.staking.address], [data], 'cooldown 8 days'], { account: n0.account }),
 )
 const id = await s.governance.read.proposalCount()
 await measure('vote', s.governance.write.castVote([id, 1], { account: n0.account }))
