@@ -644,9 +644,10 @@ describe('attacks on a node, against real vAIn nodes on 127.0.0.1, while an hone
     figures.push(
       `(e) flood over ${(floodMs / 1000).toFixed(1)} s: ${JSON.stringify(tally)}; known peer ${JSON.stringify(known)}`,
     )
-    // the shared per-protocol budget: newcomers together get at most the unreserved half
-    // (500 burst + 250/s of the default 1,000 + 500/s), whatever the number of identities
-    expect(tally.served).toBeLessThanOrEqual(500 + (250 * floodMs) / 1000)
+    // the shared per-protocol budget (default 1,000 burst + 500/s): the identities together are
+    // served no more, however many they are (newcomers share its unreserved half until they have
+    // been connected 10 s; a 2-core machine may answer fewer than it allows)
+    expect(tally.served).toBeLessThanOrEqual(1000 + (500 * floodMs) / 1000)
     // the share kept for known peers: the honest creator is answered throughout
     expect(known.refused).toBe(0)
     expect(grew).toBeLessThan(RSS_BOUND)

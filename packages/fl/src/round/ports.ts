@@ -74,7 +74,8 @@ export interface ModelStore {
   /**
    * Local or from any peer that has it; must verify the content against `address`. With
    * `expectedBytes` (the job's architecture fixes a model's encoded size) anything of another
-   * size is refused before it is fetched.
+   * size is refused before it is fetched, with an error named `ModelSizeMismatchError` (the
+   * round does not ask again: an address names the same bytes for ever).
    */
   get(address: string, options?: SignalOptions & { providers?: string[]; expectedBytes?: number }): Promise<Uint8Array>
 }

@@ -71,11 +71,18 @@ export async function fetchJobModel(
   providers: string[] = [],
 ): Promise<Model> {
   const arch = parseArchitecture(run.spec.architecture)
-  const bytes = await services.models.get(address, {
-    signal: run.signal,
-    providers,
-    expectedBytes: encodedModelBytes(arch),
-  })
+  let bytes: Uint8Array
+  try {
+    bytes = await services.models.get(address, {
+      signal: run.signal,
+      providers,
+      expectedBytes: encodedModelBytes(arch),
+    })
+  } catch (err) {
+    // a model of another size is not the job's, now or later: a protocol error, not retried
+    if ((err as Error)?.name === 'ModelSizeMismatchError') throw new InvalidJobError((err as Error).message)
+    throw err
+  }
   const model = decodeModel(bytes)
   if (JSON.stringify(model.architecture) !== JSON.stringify(arch)) {
     throw new InvalidJobError(`model ${address} has another architecture than the job`)
