@@ -15,6 +15,10 @@ import {FutureLookup, InvalidTier, ThresholdsNotAscending, ZeroAddress} from "./
 /// (here) it meets, or 0 if it meets none. Thresholds and decay are set by GOVERNOR_ROLE.
 /// Every change of a node's reputation is checkpointed by block timestamp, so that governance can
 /// read a node's tier as it was when a proposal was made (`tierAt`, `standingAt`).
+/// A new network starts with a genesis set: the constructor gives each of its members the same
+/// reputation (enough for tier 3 with a tier-3 stake, so that the first committees can form). It
+/// decays like any other reputation, so the genesis set must keep earning (as trainers, or as
+/// committee members of settled rounds) or fade; it can never be granted again after deployment.
 /// @dev A past reputation is decayed with the current decay parameters, and a past tier uses the
 /// current thresholds: only the per-node inputs (stake, reputation) are snapshotted.
 contract Reputation is IReputation, AccessControl {
@@ -27,6 +31,8 @@ contract Reputation is IReputation, AccessControl {
     uint16 public constant BPS = 10_000;
     /// @notice Reputation saturates here (it is stored with its decay origin in 208 bits).
     uint256 public constant MAX_REPUTATION = type(uint160).max;
+    /// @notice Largest genesis set (the largest committee of the round manager).
+    uint256 public constant MAX_GENESIS = 64;
 
     IStaking public immutable staking;
     uint64 public decayPeriod;
@@ -42,13 +48,22 @@ contract Reputation is IReputation, AccessControl {
 
     /// @dev Decay must have a period > 0 and a rate of at most 10000 bps.
     error InvalidDecay(uint64 period, uint16 bps);
+    /// @dev The genesis set is larger than `MAX_GENESIS`, names a member twice or the zero address,
+    /// or its reputation is 0 or above `MAX_REPUTATION`.
+    error InvalidGenesis();
 
+    /// @param genesis The genesis set: nodes that start with `genesisReputation` (empty: none).
+    /// At most `MAX_GENESIS`, distinct, none the zero address.
+    /// @param genesisReputation What each genesis member starts with (ignored when `genesis` is
+    /// empty; else 1..`MAX_REPUTATION`); it decays from deployment on.
     constructor(
         IStaking staking_,
         uint64 decayPeriod_,
         uint16 decayBps_,
         uint256[3] memory minReputation_,
-        address admin
+        address admin,
+        address[] memory genesis,
+        uint256 genesisReputation
     ) {
         if (address(staking_) == address(0) || admin == address(0)) revert ZeroAddress();
         staking = staking_;
@@ -56,6 +71,15 @@ contract Reputation is IReputation, AccessControl {
         _setMinReputation(minReputation_);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(GOVERNOR_ROLE, admin);
+        uint256 size = genesis.length;
+        if (size == 0) return;
+        if (size > MAX_GENESIS || genesisReputation == 0 || genesisReputation > MAX_REPUTATION) revert InvalidGenesis();
+        for (uint256 i = 0; i < size; i++) {
+            address member = genesis[i];
+            if (member == address(0) || _records[member].length() != 0) revert InvalidGenesis();
+            _write(member, genesisReputation, uint48(block.timestamp));
+            emit ReputationChanged(member, int256(genesisReputation), genesisReputation);
+        }
     }
 
     // ---------------------------------------------------------------- privileged

@@ -30,6 +30,12 @@ import {InvalidTier, TierTooLow, ZeroAddress} from "./Errors.sol";
 /// claim by `maxReputationPerClaim` as it was when the round was opened; the claims of a round
 /// never pay out more than its `totalReward`, itself at most the funded pool.
 ///
+/// The committee earns reputation too: when a round with contributions is settled, each member
+/// whose signature is submitted gains the round's `committeeReputationGain` (the governor's
+/// `committeeReputationPerRound` when the round was opened), once per round. So committee work
+/// keeps a member's reputation up against decay, and the genesis set of a new network (see
+/// Reputation) stays in committees only as long as it settles rounds.
+///
 /// Merkle leaves are OpenZeppelin "standard" leaves (double keccak of the ABI encoding) of
 /// `(uint256 roundId, address account, uint256 amount, uint256 reputationGain, bytes32 commitment)`.
 contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
@@ -74,6 +80,8 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
         uint32 claims;
         /// @dev The most reputation one claim adds: `maxReputationPerClaim` when the round was opened.
         uint64 maxReputationGain;
+        /// @dev What each signer of the settled result gains: `committeeReputationPerRound` when opened.
+        uint64 committeeReputationGain;
         uint256 rewardPool;
         bytes32 resultDigest;
         bytes32 modelHash;
@@ -94,6 +102,9 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
     uint256 public dissentReputationPenalty;
     /// @notice The most reputation one claim may add, fixed for a round when it is opened (default 10).
     uint64 public maxReputationPerClaim = 10;
+    /// @notice The reputation each committee member whose signature settles a round (with at least
+    /// one contribution) gains, fixed for a round when it is opened (default 10).
+    uint64 public committeeReputationPerRound = 10;
     uint256 public roundCount;
 
     mapping(uint256 => Round) private _rounds;
@@ -127,6 +138,7 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
     event CommitteeTierSet(uint8 tier);
     event CreatorTierSet(uint8 tier);
     event MaxReputationPerClaimSet(uint64 maxReputation);
+    event CommitteeReputationPerRoundSet(uint64 reputation);
 
     /// @dev Committee empty, too large, or with a member twice.
     error InvalidCommittee();
@@ -194,7 +206,8 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
 
     /// @notice Opens a round and pulls `rewardPool` tokens from the caller (needs an allowance); the
     /// caller needs the OPENER role and, when `creatorTier` > 0, that tier. The round keeps the
-    /// current `maxReputationPerClaim` as its cap on the reputation of a claim.
+    /// current `maxReputationPerClaim` as its cap on the reputation of a claim, and the current
+    /// `committeeReputationPerRound` as what each signer of its settled result gains.
     function openRound(
         bytes32 jobId,
         address[] calldata committee,
@@ -229,6 +242,7 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
         r.status = Status.Open;
         uint64 repCap = maxReputationPerClaim;
         r.maxReputationGain = repCap;
+        r.committeeReputationGain = committeeReputationPerRound;
         r.rewardPool = rewardPool;
         if (rewardPool > 0) token.safeTransferFrom(msg.sender, address(this), rewardPool);
         emit RoundOpened(roundId, jobId, committee, quorum, deadline, rewardPool, repCap);
@@ -236,7 +250,9 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
 
     /// @notice Settles a round with the signatures of at least `quorum` committee members over
     /// `result`, ordered by ascending signer address. Refunds the unallocated pool to the funder.
-    /// A result that pays rewards needs `contributions` > 0 (else nobody could claim them).
+    /// A result that pays rewards needs `contributions` > 0 (else nobody could claim them). When
+    /// `contributions` > 0, each signer gains the round's `committeeReputationGain` (at most 64
+    /// signers: distinct committee members).
     function settle(RoundResult calldata result, bytes[] calldata signatures) external nonReentrant {
         uint256 roundId = result.roundId;
         Round storage r = _rounds[roundId];
@@ -247,10 +263,12 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
         bytes32 digest = resultDigest(result);
         address last = address(0);
         uint256 n = signatures.length;
+        address[] memory signers = new address[](n);
         for (uint256 i = 0; i < n; i++) {
             address signer = ECDSA.recover(digest, signatures[i]);
             if (signer <= last) revert SignersNotAscending();
             if (!_isCommittee[roundId][signer]) revert NotCommitteeMember(roundId, signer);
+            signers[i] = signer;
             last = signer;
         }
         if (n < r.quorum) revert QuorumNotReached(n, r.quorum);
@@ -260,6 +278,12 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
         r.modelHash = result.modelHash;
         r.rewardsRoot = result.rewardsRoot;
         r.totalReward = result.totalReward;
+        uint256 gain = r.committeeReputationGain;
+        if (gain > 0 && result.contributions > 0) {
+            for (uint256 i = 0; i < n; i++) {
+                reputation.increase(signers[i], gain);
+            }
+        }
         uint256 refund = r.rewardPool - result.totalReward;
         if (refund > 0) token.safeTransfer(r.funder, refund);
         emit RoundSettled(roundId, result.modelHash, result.rewardsRoot, result.totalReward, result.contributions, n);
@@ -345,6 +369,13 @@ contract RoundManager is AccessControl, ReentrancyGuard, EIP712 {
     function setMaxReputationPerClaim(uint64 maxReputation) external onlyRole(GOVERNOR_ROLE) {
         maxReputationPerClaim = maxReputation;
         emit MaxReputationPerClaimSet(maxReputation);
+    }
+
+    /// @notice Sets the reputation each signer of a settled round gains, for rounds opened from now
+    /// on (rounds already open keep what they were opened with); 0: committee work earns none.
+    function setCommitteeReputationPerRound(uint64 reputationGain) external onlyRole(GOVERNOR_ROLE) {
+        committeeReputationPerRound = reputationGain;
+        emit CommitteeReputationPerRoundSet(reputationGain);
     }
 
     /// @notice Sets the tier committee members need (1..3).

@@ -48,6 +48,51 @@ contract ReputationTest is Suite {
         assertLe(ra, score, "never above the score");
     }
 
+    function test_GenesisSetStartsAtTier3AndDecays() public {
+        address[] memory genesis = new address[](2);
+        genesis[0] = nodes[0];
+        genesis[1] = nodes[1];
+        vm.expectEmit();
+        emit Reputation.ReputationChanged(nodes[0], 2_000, 2_000);
+        Reputation rep = new Reputation(staking, DECAY_PERIOD, DECAY_BPS, minReps(), admin, genesis, 2_000);
+        assertEq(rep.reputationOf(nodes[0]), 2_000, "genesis reputation");
+        assertEq(rep.reputationOf(nodes[2]), 0, "others start at 0");
+        assertEq(rep.tierOf(nodes[0]), 0, "a tier still needs a stake");
+        stakeAs(nodes[0], 10_000 ether);
+        assertEq(rep.tierOf(nodes[0]), 3, "tier 3 once staked");
+        uint256 deployedAt = block.timestamp;
+        // it decays like any other reputation: 5 % a day here, below 1,000 after 14 days
+        vm.warp(deployedAt + 13 days);
+        assertEq(rep.tierOf(nodes[0]), 3, "still tier 3 after 13 days");
+        vm.warp(deployedAt + 14 days);
+        assertLe(rep.reputationOf(nodes[0]), 999, "decayed");
+        assertEq(rep.tierOf(nodes[0]), 2, "falls to tier 2 unless it earns");
+        assertEq(rep.reputationAt(nodes[0], uint48(deployedAt)), 2_000, "checkpointed at deployment (vote snapshots)");
+    }
+
+    function test_InvalidGenesisIsRefused() public {
+        address[] memory dup = new address[](2);
+        dup[0] = nodes[0];
+        dup[1] = nodes[0];
+        vm.expectRevert(Reputation.InvalidGenesis.selector);
+        new Reputation(staking, DECAY_PERIOD, DECAY_BPS, minReps(), admin, dup, 2_000);
+        address[] memory zero = new address[](1);
+        vm.expectRevert(Reputation.InvalidGenesis.selector);
+        new Reputation(staking, DECAY_PERIOD, DECAY_BPS, minReps(), admin, zero, 2_000);
+        address[] memory one = new address[](1);
+        one[0] = nodes[0];
+        vm.expectRevert(Reputation.InvalidGenesis.selector);
+        new Reputation(staking, DECAY_PERIOD, DECAY_BPS, minReps(), admin, one, 0);
+        address[] memory many = new address[](65);
+        for (uint256 i = 0; i < 65; i++) {
+            many[i] = address(uint160(0x1000 + i));
+        }
+        vm.expectRevert(Reputation.InvalidGenesis.selector);
+        new Reputation(staking, DECAY_PERIOD, DECAY_BPS, minReps(), admin, many, 2_000);
+        // no genesis: the reputation argument is ignored
+        new Reputation(staking, DECAY_PERIOD, DECAY_BPS, minReps(), admin, new address[](0), 0);
+    }
+
     function test_DecreaseFloorsAtZero() public {
         reputation.increase(nodes[0], 10);
         reputation.decrease(nodes[0], 25);

@@ -282,6 +282,35 @@ contract RoundManagerTest is Suite {
         assertEq(token.balanceOf(address(rounds)), 0, "empty");
     }
 
+    function test_SignersOfASettledRoundGainCommitteeReputation() public {
+        uint256 id = open();
+        assertEq(rounds.roundOf(id).committeeReputationGain, 10, "the default, copied into the round");
+        uint256[3] memory before;
+        for (uint256 i = 0; i < 3; i++) {
+            before[i] = reputation.reputationOf(committee[i]);
+        }
+        // a later change applies to rounds opened after it
+        vm.expectEmit();
+        emit RoundManager.CommitteeReputationPerRoundSet(25);
+        rounds.setCommitteeReputationPerRound(25);
+        RoundManager.RoundResult memory r = result(id);
+        rounds.settle(r, sigs(r, two()));
+        assertEq(reputation.reputationOf(committee[0]), before[0] + 10, "signer 0 gains the round's figure");
+        assertEq(reputation.reputationOf(committee[1]), before[1] + 10, "signer 1 too");
+        assertEq(reputation.reputationOf(committee[2]), before[2], "a member who did not sign gains nothing");
+
+        uint256 next = open();
+        RoundManager.RoundResult memory r2 = result(next);
+        rounds.settle(r2, sigs(r2, two()));
+        assertEq(reputation.reputationOf(committee[0]), before[0] + 35, "25 for a round opened after the change");
+
+        // a round settled without contributions earns the committee nothing
+        uint256 empty = open();
+        RoundManager.RoundResult memory r3 = RoundManager.RoundResult(empty, keccak256("m"), bytes32(0), 0, 0);
+        rounds.settle(r3, sigs(r3, two()));
+        assertEq(reputation.reputationOf(committee[0]), before[0] + 35, "no contributions, no gain");
+    }
+
     function testFuzz_SettleGasDoesNotDependOnContributors(uint32 contributors, bytes32 root) public {
         uint256 id = open();
         RoundManager.RoundResult memory r = RoundManager.RoundResult(id, keccak256("m"), root, 0, contributors);
@@ -303,6 +332,8 @@ contract RoundManagerTest is Suite {
         rounds.setDissentPenalty(1, 1);
         vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, outsider, governor));
         rounds.setCommitteeTier(1);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, outsider, governor));
+        rounds.setCommitteeReputationPerRound(1);
         vm.stopPrank();
         vm.expectRevert(abi.encodeWithSelector(InvalidTier.selector, 4));
         rounds.setCommitteeTier(4);
@@ -311,7 +342,7 @@ contract RoundManagerTest is Suite {
     function test_ClaimCannotBeReentered() public {
         ReentrantToken evil = new ReentrantToken(admin, POOL);
         Staking s = new Staking(evil, 0, address(0), minStakes(), admin);
-        Reputation rep = new Reputation(s, 1 days, 0, [uint256(0), 0, 0], admin);
+        Reputation rep = new Reputation(s, 1 days, 0, [uint256(0), 0, 0], admin, new address[](0), 0);
         RoundManager rm = new RoundManager(evil, s, rep, 0, 0, admin);
         rep.grantRole(rep.UPDATER_ROLE(), address(rm));
         rm.setCommitteeTier(1);

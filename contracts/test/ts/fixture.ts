@@ -41,6 +41,8 @@ export async function deploySuite() {
     500,
     [...MIN_REPUTATION],
     adminAddress,
+    [],
+    0n,
   ])
   const registry = await viem.deployContract('NodeRegistry', [staking.address])
   const rounds = await viem.deployContract('RoundManager', [

@@ -536,6 +536,8 @@ export interface RoundInfo {
   claims: number
   /** The most reputation one claim adds (the governor's cap when the round was opened). */
   maxReputationGain: bigint
+  /** What each committee member whose signature settled the round gains (fixed when it was opened). */
+  committeeReputationGain: bigint
 }
 
 /** Token client. */

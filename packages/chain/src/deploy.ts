@@ -5,10 +5,20 @@
  * admin, governor and opener roles; with `admin: 'governance'` it hands the admin role to
  * Governance and renounces all of its own, so only passed proposals can change the rules.
  *
+ * A new network under the production thresholds has no tier-3 node, so no committee, no settled
+ * round and nobody earning reputation. `genesis` is its bootstrap: the Reputation contract is
+ * constructed with a genesis set holding `reputation` each (default: the tier-3 minimum × 2), so
+ * that once staked at tier 3 they can form the first committees. Genesis reputation decays like any
+ * other; committee members gain `rounds.committeeReputationPerRound` per round they settle, and
+ * trainers their claims, so the genesis set keeps its tier only while it works, and trainers climb
+ * to tier 3 (`pnpm --filter @vain/chain bootstrap:demo` shows it).
+ *
  * @example
  * ```ts
  * import { deployVain } from '@vain/chain'
  * const { addresses } = await deployVain(walletClient, { staking: { cooldownSeconds: 60n } })
+ * // a production network with a genesis committee of four
+ * await deployVain(walletClient, { admin: 'governance', genesis: { members: [a, b, c, d] } })
  * ```
  * @module
  */
@@ -81,6 +91,21 @@ export interface DeployVainParams {
      * with the `staked` job policy read it to decide which announced jobs they take on.
      */
     creatorTier?: 0 | 1 | 2 | 3
+    /**
+     * Reputation each committee member whose signature settles a round with contributions gains
+     * (default 10, as much as one claim may add).
+     */
+    committeeReputationPerRound?: bigint
+  }
+  /**
+   * The genesis set of a new network (default: none): nodes given `reputation` each in the
+   * Reputation contract's constructor, at deployment and never again. It decays like any other.
+   */
+  genesis?: {
+    /** 1..64 distinct addresses. */
+    members: readonly Address[]
+    /** Reputation of each (default twice the tier-3 minimum reputation: 2,000 by default). */
+    reputation?: bigint
   }
   governance?: {
     /** Default 3 days; must be shorter than `staking.cooldownSeconds` (the contracts enforce it). */
@@ -116,7 +141,13 @@ type ResolvedParams = {
   token: { name: string; symbol: string; initialSupply: bigint; holder: Address }
   staking: { cooldownSeconds: bigint; treasury: Address; minStake: Triple }
   reputation: { decayPeriodSeconds: bigint; decayBps: number; minReputation: Triple }
-  rounds: { dissentSlash: bigint; dissentReputationPenalty: bigint; creatorTier: 0 | 1 | 2 | 3 }
+  rounds: {
+    dissentSlash: bigint
+    dissentReputationPenalty: bigint
+    creatorTier: 0 | 1 | 2 | 3
+    committeeReputationPerRound: bigint
+  }
+  genesis: { members: readonly Address[]; reputation: bigint }
   governance: { votingPeriodSeconds: bigint; timelockSeconds: bigint; quorumVotes: bigint; proposalTier: 1 | 2 | 3 }
   admin: 'deployer' | 'governance'
 }
@@ -143,7 +174,9 @@ function resolve(p: DeployVainParams, deployer: Address): ResolvedParams {
       dissentSlash: p.rounds?.dissentSlash ?? parseEther('500'),
       dissentReputationPenalty: p.rounds?.dissentReputationPenalty ?? 100n,
       creatorTier: p.rounds?.creatorTier ?? 1,
+      committeeReputationPerRound: p.rounds?.committeeReputationPerRound ?? 10n,
     },
+    genesis: { members: [], reputation: 0n },
     governance: {
       votingPeriodSeconds: p.governance?.votingPeriodSeconds ?? 3n * 86_400n,
       timelockSeconds: p.governance?.timelockSeconds ?? 2n * 86_400n,
@@ -153,6 +186,11 @@ function resolve(p: DeployVainParams, deployer: Address): ResolvedParams {
     admin: p.admin ?? 'deployer',
   }
   const ascending = (t: Triple) => t[0] <= t[1] && t[1] <= t[2]
+  const members = p.genesis?.members ?? []
+  if (members.length > 0) {
+    r.genesis = { members, reputation: p.genesis?.reputation ?? 2n * r.reputation.minReputation[2] }
+  }
+  const distinct = new Set(members.map((m) => m.toLowerCase()))
   const problems = [
     r.staking.minStake[0] > 0n && ascending(r.staking.minStake)
       ? ''
@@ -167,6 +205,15 @@ function resolve(p: DeployVainParams, deployer: Address): ResolvedParams {
     r.staking.cooldownSeconds > r.governance.votingPeriodSeconds
       ? ''
       : 'staking.cooldownSeconds must be longer than governance.votingPeriodSeconds',
+    members.length <= 64 && distinct.size === members.length && !distinct.has(zeroAddress)
+      ? ''
+      : 'genesis.members must be at most 64 distinct non-zero addresses',
+    members.length === 0 || (r.genesis.reputation > 0n && r.genesis.reputation < 2n ** 160n)
+      ? ''
+      : 'genesis.reputation must be > 0 and below 2^160',
+    r.rounds.committeeReputationPerRound >= 0n && r.rounds.committeeReputationPerRound < 2n ** 64n
+      ? ''
+      : 'rounds.committeeReputationPerRound must fit in 64 bits',
   ].filter((s) => s !== '')
   if (problems.length > 0) throw new InvalidInputError(`invalid deployment parameters: ${problems.join('; ')}`)
   return r
@@ -247,6 +294,8 @@ export async function deployVain(
     p.reputation.decayBps,
     p.reputation.minReputation,
     deployer,
+    p.genesis.members,
+    p.genesis.reputation,
   ])
   const registry = await deploy(nodeRegistryAbi, nodeRegistryBytecode, [staking])
   const roundManager = await deploy(roundManagerAbi, roundManagerBytecode, [
@@ -277,6 +326,9 @@ export async function deployVain(
   await call(roundManager, roundManagerAbi, 'grantRole', [GOVERNOR, governance])
   await call(roundManager, roundManagerAbi, 'grantRole', [OPENER, governance])
   if (p.rounds.creatorTier !== 0) await call(roundManager, roundManagerAbi, 'setCreatorTier', [p.rounds.creatorTier])
+  if (p.rounds.committeeReputationPerRound !== 10n) {
+    await call(roundManager, roundManagerAbi, 'setCommitteeReputationPerRound', [p.rounds.committeeReputationPerRound])
+  }
 
   if (p.admin === 'governance') {
     for (const [address, abi, roles] of [

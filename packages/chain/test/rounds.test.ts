@@ -67,7 +67,8 @@ describe('round settlement on chain', () => {
     const funderBefore = await admin.token.balanceOf()
     const { events, receipt } = await outsider.rounds.settle(result, [...sigs, sigs[0]!])
     expect(events.map((e) => e.eventName)).toContain('RoundSettled')
-    expect(receipt.gasUsed).toBeLessThan(200_000n) // whatever the number of contributors
+    // whatever the number of contributors; ~50k of it per signer, who gains committee reputation
+    expect(receipt.gasUsed).toBeLessThan(300_000n)
     expect((await admin.token.balanceOf()) - funderBefore).toBe(parseEther('50'))
     const info = await admin.rounds.roundOf(roundId)
     expect(info).toMatchObject({

@@ -44,7 +44,7 @@ abstract contract Suite is TestBase {
     function deploySuite() internal {
         token = new VainToken("vAIn", "VAIN", SUPPLY, admin);
         staking = new Staking(token, COOLDOWN, address(0), minStakes(), admin);
-        reputation = new Reputation(staking, DECAY_PERIOD, DECAY_BPS, minReps(), admin);
+        reputation = new Reputation(staking, DECAY_PERIOD, DECAY_BPS, minReps(), admin, new address[](0), 0);
         registry = new NodeRegistry(staking);
         rounds = new RoundManager(token, staking, reputation, DISSENT_SLASH, 50, admin);
         governance = new Governance(staking, reputation, VOTING_PERIOD, TIMELOCK, QUORUM, 2);
