@@ -35,6 +35,7 @@ describe('access control on every privileged function', () => {
       [s.rounds, 'OPENER_ROLE', () => s.rounds.write.openRound([keccak256(toHex('j')), [who], 1, 2n ** 40n, 0n], opts)],
       [s.rounds, 'GOVERNOR_ROLE', () => s.rounds.write.setDissentPenalty([1n, 1n], opts)],
       [s.rounds, 'GOVERNOR_ROLE', () => s.rounds.write.setCommitteeTier([1], opts)],
+      [s.rounds, 'GOVERNOR_ROLE', () => s.rounds.write.setCommitteeReputationPerRound([1n], opts)],
       [s.rounds, 'DEFAULT_ADMIN_ROLE', () => s.rounds.write.grantRole([role('OPENER_ROLE'), who], opts)],
     ] as const
     for (const [contract, roleName, call] of cases) {

@@ -695,6 +695,8 @@ export interface ConnectVainOptions {
   chain?: Chain
   /** Applied to every request (default: 5 attempts, 200 ms → 5 s backoff). */
   retry?: RetryOptions
+  /** How often receipts and blocks are polled (default 100 ms; a local chain can take less). */
+  pollingIntervalMs?: number
 }
 
 /**
@@ -712,7 +714,7 @@ export function connectVain(options: ConnectVainOptions): VainClient {
   const publicClient = createPublicClient({
     transport,
     ...(chain === undefined ? {} : { chain }),
-    pollingInterval: 100,
+    pollingInterval: options.pollingIntervalMs ?? 100,
   })
   const walletClient =
     options.privateKey === undefined

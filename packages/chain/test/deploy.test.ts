@@ -36,8 +36,15 @@ describe('deployVain', () => {
     expect(await c.roundManager.read.hasRole([VAIN_ROLES.OPENER, deployer])).toBe(false)
   })
 
-  it("with admin: 'governance' (the production profile), no externally owned account holds any role", async () => {
-    const { deployment } = await freshSuite(shared, { nodes: [], params: { admin: 'governance' } })
+  it("with admin: 'governance' (the production profile) and a genesis set, no externally owned account holds any role", async () => {
+    const genesis = [1, 2, 3].map((i) => shared.walletClient(i).account.address)
+    const { deployment, admin } = await freshSuite(shared, {
+      nodes: [],
+      params: { admin: 'governance', genesis: { members: genesis } },
+    })
+    // the genesis set got its reputation in the constructor: 2 × the tier-3 minimum
+    for (const g of genesis) expect(await admin.reputation.reputationOf(g)).toBe(2000n)
+    expect(await admin.reputation.reputationOf(admin.account!)).toBe(0n)
     const pc = shared.publicClient
     const granted = parseAbiItem(
       'event RoleGranted(bytes32 indexed role, address indexed account, address indexed sender)',
@@ -73,6 +80,13 @@ describe('deployVain', () => {
       }
     }
     expect(held).toBeGreaterThanOrEqual(8) // the wiring between contracts and governance's roles
+  })
+
+  it('refuses a genesis set with a member twice', async () => {
+    const a = shared.walletClient(1).account.address
+    await expect(deployVain(shared.walletClient(0), { genesis: { members: [a, a] } })).rejects.toSatisfy(
+      (err: Error) => err instanceof InvalidInputError && /genesis/.test(err.message),
+    )
   })
 
   it('refuses inconsistent parameters before sending anything', async () => {
