@@ -16,13 +16,16 @@
  * only wide margins for a busy 2-core machine.
  *
  * Memory bound, per attack: the victim's peak RSS while under attack stays within
- * {@link RSS_BOUND} (256 MiB) of its RSS before the attack. From the configured limits: the one job
- * holds at most 64 MiB of early updates, reserved before they are read (`maxEarlyBytes`); a refused
- * update stream costs at most its read-ahead (a few 1 MiB chunks of 16 concurrent streams per
- * connection); gossiped jobs are ≤ 1 MiB each and at most 4 from one creator are taken on; the
- * flood is answered with small frames. Without those defences each attack here needs ≥ 256 MiB
- * (a 256 MiB update buffered; 10 identities × 16 streams × 4 MiB of early updates = 640 MiB; a
- * 16 MB manifest decoded, 4 jobs at a time).
+ * {@link RSS_BOUND} (256 MiB) of its RSS before the attack. From the configured limits: the one
+ * honest job holds at most 64 MiB of early updates, reserved before they are read
+ * (`maxEarlyBytes`), and only from trainers the next round expects; a refused update stream costs
+ * at most its read-ahead (a few 1 MiB chunks, 16 streams per connection); gossiped jobs are
+ * ≤ 1 MiB each and at most 4 from one creator are taken on; a model manifest is at most 16 MiB
+ * and is decoded only when it is short enough for the job's model; the flood is answered with
+ * small frames, at most 1,000 + 500/s. The "control" phase measures what honest rounds alone add
+ * (about 40–70 MiB here). Without the defences each attack here needs more than the bound: a
+ * 256 MiB update read; 10 identities × 16 streams × 4 MiB of early updates (640 MiB); a 16 MB
+ * manifest decoded on each try to load the model (measured +529 MiB).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
