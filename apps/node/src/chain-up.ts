@@ -24,7 +24,17 @@ import {
   vainTokenAbi,
   waitForChain,
 } from '@vain/chain'
-import { createPublicClient, createWalletClient, defineChain, type Hex, http, parseEther } from 'viem'
+import {
+  type Address,
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  getAddress,
+  type Hex,
+  http,
+  isAddress,
+  parseEther,
+} from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { DEV_DEPLOY_PARAMS, readKeyFile, shortAddress } from './chain/connect.js'
 import { AppConfigError, type ChainFile } from './config.js'
@@ -37,12 +47,16 @@ export const CHAIN_UP_HELP = `a chain outside the nodes:
       --out FILE           the chain file to write (default ./vain-chain.json)
       --params P           development (default) | production (see below)
       --fund N             give development accounts 1..N 20,000 VAIN each (default 10)
+      --genesis N          the network's genesis set: development accounts 1..N start at tier 3
+                           (with reputation that decays unless they keep settling rounds)
       --json               one JSON line when ready
   vain chain deploy --rpc URL [options]
                                        deploy the suite on any EVM JSON-RPC endpoint
       --out FILE           the chain file to write (default ./vain-chain.json)
       --params P           production (default) | development
       --key-file FILE      the deployer's key (0x + 64 hex, mode 0600); else VAIN_PRIVATE_KEY
+      --genesis ADDR,…     the network's genesis set (start at tier 3; needed with production
+                           parameters, where tiers 2 and 3 also need reputation)
   Then: vain start --chain FILE -d DIR (--account N | --key-file FILE), and the chain commands
   (vain stake, vain tier, ...) take --chain FILE too.
   Profiles: development — stake alone decides the tier, short cooldown and voting periods, and the
@@ -51,9 +65,28 @@ export const CHAIN_UP_HELP = `a chain outside the nodes:
   governance may grant the role that opens rounds).
 `
 
-/** Parameters of a deployment profile. */
-export function profileParams(profile: 'development' | 'production'): DeployVainParams {
-  return profile === 'development' ? { ...DEV_DEPLOY_PARAMS, admin: 'deployer' } : { admin: 'governance' }
+/**
+ * Parameters of a deployment profile; `genesis` are the addresses a new network's Reputation starts
+ * at tier 3 with (its bootstrap committee; their reputation decays unless they keep settling rounds).
+ */
+export function profileParams(
+  profile: 'development' | 'production',
+  genesis: readonly Address[] = [],
+): DeployVainParams {
+  const base: DeployVainParams =
+    profile === 'development' ? { ...DEV_DEPLOY_PARAMS, admin: 'deployer' } : { admin: 'governance' }
+  return genesis.length > 0 ? { ...base, genesis: { members: genesis } } : base
+}
+
+/** `--genesis ADDR[,ADDR…]` of `vain chain deploy`. */
+function genesisFlag(value: string | undefined): Address[] {
+  if (value === undefined || value === '') return []
+  const list = value.split(',').map((a) => a.trim())
+  for (const a of list) {
+    if (!isAddress(a)) throw new AppConfigError(`--genesis: '${a}' is not an address`)
+  }
+  if (list.length > 64) throw new AppConfigError('--genesis: at most 64 members')
+  return list.map((a) => getAddress(a))
 }
 
 /** The loud line a development deployment prints: what the deployer keeps. */
@@ -92,12 +125,15 @@ export async function chainUp(options: {
   out: string
   profile: 'development' | 'production'
   fund: number
+  /** Development accounts 1..genesis form the genesis set. Default 0. */
+  genesis?: number
   say: (line: string) => void
 }): Promise<ChainUp> {
   const chain = await startLocalChain({ port: options.port, accounts: Math.max(20, options.fund + 1) })
   try {
     const wallet = chain.walletClient(0)
-    const deployment = await deployVain(wallet, profileParams(options.profile), {
+    const genesis = Array.from({ length: options.genesis ?? 0 }, (_, i) => chain.accounts[i + 1]!.address)
+    const deployment = await deployVain(wallet, profileParams(options.profile, genesis), {
       publicClient: chain.publicClient(),
     })
     const deployer = chain.accounts[0]!.address
@@ -118,6 +154,7 @@ export async function chainUp(options: {
     await writeChainFile(options.out, file)
     options.say(`local chain on ${chain.rpcUrl} (chain id ${chain.chain.id}), its own process (pid ${process.pid})`)
     options.say(`deployed the vAIn suite (${options.profile} parameters), block ${deployment.blockNumber}`)
+    if (genesis.length > 0) options.say(`genesis set (tier 3 from the start): accounts 1..${genesis.length}`)
     if (options.profile === 'development') options.say(developmentWarning(deployer))
     else options.say('every admin role is held by governance: no account keeps one')
     if (options.fund > 0) {
@@ -165,6 +202,7 @@ export async function runChainUp(args: string[]): Promise<number> {
           out: { type: 'string', default: 'vain-chain.json' },
           params: { type: 'string' },
           fund: { type: 'string', default: '10' },
+          genesis: { type: 'string' },
           json: { type: 'boolean', default: false },
         },
         strict: true,
@@ -174,6 +212,7 @@ export async function runChainUp(args: string[]): Promise<number> {
         out: values.out,
         profile: profileFlag(values.params, 'development'),
         fund: intFlag(values.fund, '--fund', 0, 999),
+        genesis: values.genesis === undefined ? 0 : intFlag(values.genesis, '--genesis', 1, 64),
         say: out,
       })
       process.stdout.write(
@@ -198,9 +237,11 @@ export async function runChainUp(args: string[]): Promise<number> {
           out: { type: 'string', default: 'vain-chain.json' },
           params: { type: 'string' },
           'key-file': { type: 'string' },
+          genesis: { type: 'string' },
         },
         strict: true,
       })
+      const genesis = genesisFlag(values.genesis)
       if (values.rpc === undefined || !/^https?:\/\//.test(values.rpc)) {
         throw new AppConfigError('--rpc URL (http or https) is required')
       }
@@ -230,7 +271,9 @@ export async function runChainUp(args: string[]): Promise<number> {
       const account = privateKeyToAccount(key)
       const publicClient = createPublicClient({ transport: http(values.rpc), chain })
       const wallet = createWalletClient({ transport: http(values.rpc), chain, account })
-      const deployment = await deployVain(wallet, profileParams(profile), { publicClient: publicClient as never })
+      const deployment = await deployVain(wallet, profileParams(profile, genesis), {
+        publicClient: publicClient as never,
+      })
       await writeChainFile(values.out, {
         chain: { rpcUrl: values.rpc, addresses: deployment.addresses, fromBlock: Number(deployment.blockNumber) },
         chainId,

@@ -246,3 +246,29 @@ describe('vain chain up: a chain in its own process, three vain start processes 
     expect(await read.publicClient.getBlockNumber()).toBeGreaterThan(0n)
   }, 400_000)
 })
+
+describe('vain chain up --params production --genesis N', () => {
+  it('hands every admin role to governance and starts the genesis set at tier 3; others need reputation', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vain-chain-prod-'))
+    const file = join(dir, 'chain.json')
+    const up = await background(
+      ['chain', 'up', '--port', '0', '--out', file, '--fund', '2', '--params', 'production', '--genesis', '1'],
+      '{"ready":true',
+    )
+    try {
+      expect(up.stderr()).toContain('every admin role is held by governance')
+      expect(up.stderr()).not.toContain('DEVELOPMENT PARAMETERS')
+      const { chain } = JSON.parse(await readFile(file, 'utf8'))
+      for (const i of [1, 2]) {
+        const c = connectVain({ rpcUrl: chain.rpcUrl, addresses: chain.addresses, privateKey: devAccountKey(i) })
+        await c.staking.stake(parseEther('10000'))
+      }
+      const read = connectVain({ rpcUrl: chain.rpcUrl, addresses: chain.addresses })
+      expect((await read.standing(address(1))).tier).toBe(3) // genesis: reputation from the start
+      expect((await read.standing(address(2))).tier).toBe(1) // the same stake, no reputation yet
+    } finally {
+      await stopProc(up.proc)
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
+})
