@@ -10,6 +10,8 @@ export default defineConfig({
     // solc-js from the `solc` npm package: nothing is downloaded at build time
     version: require('solc/package.json').version,
     path: require.resolve('solc/soljson.js'),
+    // TierGroups links poseidon-solidity's PoseidonT3 (an external library): build its artifact too
+    npmFilesToBuild: ['poseidon-solidity/PoseidonT3.sol'],
     settings: {
       optimizer: { enabled: true, runs: 200 },
       evmVersion: 'cancun',

@@ -5,6 +5,8 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IReputation} from "./interfaces/IReputation.sol";
 import {IStaking} from "./interfaces/IStaking.sol";
+import {ITierGroups} from "./interfaces/ITierGroups.sol";
+import {IVoteVerifier} from "./interfaces/IVoteVerifier.sol";
 import {IVotingPeriod} from "./interfaces/IVotingPeriod.sol";
 import {CooldownNotLongerThanVoting, InvalidTier, TierTooLow, ZeroAddress} from "./Errors.sol";
 
@@ -18,6 +20,13 @@ import {CooldownNotLongerThanVoting, InvalidTier, TierTooLow, ZeroAddress} from 
 /// never adds voting power, and stake staked, moved or unstaked after the snapshot changes no
 /// weight. The unstake cooldown is kept longer than the voting period (checked here and in
 /// Staking), so stake that voted is still locked, and slashable, when the vote closes.
+/// Anonymous votes (`castAnonymousVote`): a member of a tier group (TierGroups) proves with a
+/// Groth16 proof (VoteVerifier, the Semaphore v4 circuit) that it is in that group's tree as it was
+/// at the proposal's snapshot, without saying which member; its nullifier allows one vote per
+/// identity per proposal; it weighs `anonymousWeight(tier)` = tier × that tier's minimum stake, never
+/// more than the least-staked member of the tier could weigh publicly. A node that was a group
+/// member at the snapshot votes on that proposal only anonymously (castVote refuses it), so no node
+/// votes both ways.
 contract Governance is IVotingPeriod, ReentrancyGuard {
     uint256 public constant MAX_ACTIONS = 16;
     /// @notice Time after the timelock during which a queued proposal can still be executed.
@@ -68,6 +77,13 @@ contract Governance is IVotingPeriod, ReentrancyGuard {
     mapping(uint256 => address[]) private _targets;
     mapping(uint256 => bytes[]) private _calldatas;
     mapping(uint256 => mapping(address => bool)) private _hasVoted;
+    /// @notice The tier groups of anonymous voters; zero while anonymous voting is off.
+    ITierGroups public tierGroups;
+    /// @notice The Groth16 verifier of anonymous votes; zero while anonymous voting is off.
+    IVoteVerifier public voteVerifier;
+    /// The deployer may turn anonymous voting on once, before any proposal; after that only governance.
+    address private _configurator;
+    mapping(uint256 => mapping(uint256 => bool)) private _nullifierUsed;
 
     event ProposalCreated(
         uint256 indexed proposalId,
@@ -78,6 +94,11 @@ contract Governance is IVotingPeriod, ReentrancyGuard {
         string description
     );
     event VoteCast(address indexed voter, uint256 indexed proposalId, Support support, uint256 weight);
+    /// @notice An anonymous member of tier `tier`'s group voted; `nullifier` is spent for this proposal.
+    event AnonymousVoteCast(
+        uint256 indexed proposalId, uint8 indexed tier, Support support, uint256 nullifier, uint256 weight
+    );
+    event AnonymousVotingSet(address tierGroups, address voteVerifier);
     event ProposalQueued(uint256 indexed proposalId, uint64 eta);
     event ProposalExecuted(uint256 indexed proposalId);
     event ProposalCanceled(uint256 indexed proposalId);
@@ -101,6 +122,18 @@ contract Governance is IVotingPeriod, ReentrancyGuard {
     error ActionFailed(uint256 index, bytes reason);
     /// @dev Voting period and timelock must be positive, quorum positive.
     error InvalidParams();
+    /// @dev Anonymous voting is off (no tier groups or verifier set).
+    error AnonymousVotingOff();
+    /// @dev Only the deployer (once, before any proposal) or governance may set the anonymous-voting contracts.
+    error NotConfigurator();
+    /// @dev This nullifier already voted on this proposal.
+    error NullifierUsed(uint256 proposalId, uint256 nullifier);
+    /// @dev Tier `tier`'s group was empty at the proposal's snapshot: there is no root to prove against.
+    error UnknownRoot(uint256 proposalId, uint8 tier);
+    /// @dev The proof does not verify for this root, nullifier, vote and proposal.
+    error InvalidVoteProof();
+    /// @dev The voter was a tier-group member at the snapshot: it votes on this proposal only anonymously.
+    error VotesAnonymously(address voter);
 
     modifier onlyGovernance() {
         if (msg.sender != address(this)) revert OnlyGovernance();
@@ -121,6 +154,7 @@ contract Governance is IVotingPeriod, ReentrancyGuard {
         if (address(staking_) == address(0) || address(reputation_) == address(0)) revert ZeroAddress();
         staking = staking_;
         reputation = reputation_;
+        _configurator = msg.sender;
         _setParams(votingPeriod_, timelockDelay_, quorumVotes_, proposalTier_);
     }
 
@@ -165,11 +199,59 @@ contract Governance is IVotingPeriod, ReentrancyGuard {
         Proposal storage p = _proposals[proposalId];
         weight = votingPowerAt(msg.sender, p.snapshot);
         if (weight == 0) revert NoVotingPower(msg.sender);
+        ITierGroups groups = tierGroups;
+        if (address(groups) != address(0) && groups.memberTierAt(msg.sender, uint48(p.snapshot)) != 0) {
+            revert VotesAnonymously(msg.sender);
+        }
         _hasVoted[proposalId][msg.sender] = true;
         if (support == Support.For) p.forVotes += weight;
         else if (support == Support.Against) p.againstVotes += weight;
         else p.abstainVotes += weight;
         emit VoteCast(msg.sender, proposalId, support, weight);
+    }
+
+    /// @notice Votes anonymously as a member of tier `tier`'s group at the proposal's snapshot, with
+    /// weight `anonymousWeight(tier)`. Anyone may submit the transaction (e.g. a relayer, so the
+    /// sender's address says nothing); the proof binds the vote and the proposal.
+    /// @param tier The group proven against: its root at the proposal's snapshot is the proof's root.
+    /// @param support The vote; the proof's message.
+    /// @param nullifier Poseidon(voteScope(proposalId), identity secret): one vote per identity per proposal.
+    /// @param proof Groth16 proof [a.x, a.y, b.x1, b.x0, b.y1, b.y0, c.x, c.y] (snarkjs's Solidity call order).
+    function castAnonymousVote(
+        uint256 proposalId,
+        uint8 tier,
+        Support support,
+        uint256 nullifier,
+        uint256[8] calldata proof
+    ) external returns (uint256 weight) {
+        ProposalState s = state(proposalId);
+        if (s != ProposalState.Active) revert WrongProposalState(proposalId, s);
+        if (tier == 0 || tier > 3) revert InvalidTier(tier);
+        if (address(tierGroups) == address(0)) revert AnonymousVotingOff();
+        if (_nullifierUsed[proposalId][nullifier]) revert NullifierUsed(proposalId, nullifier);
+        Proposal storage p = _proposals[proposalId];
+        uint256 root = tierGroups.rootAt(tier, uint48(p.snapshot));
+        if (root == 0) revert UnknownRoot(proposalId, tier);
+        if (!_verifyVote([root, nullifier, uint256(support), voteScope(proposalId)], proof)) revert InvalidVoteProof();
+        weight = anonymousWeight(tier);
+        _nullifierUsed[proposalId][nullifier] = true;
+        if (support == Support.For) p.forVotes += weight;
+        else if (support == Support.Against) p.againstVotes += weight;
+        else p.abstainVotes += weight;
+        emit AnonymousVoteCast(proposalId, tier, support, nullifier, weight);
+    }
+
+    /// @notice Turns anonymous voting on (or off, with zero addresses). Governance may call it any
+    /// time; the deployer only once, before the first proposal.
+    function setAnonymousVoting(ITierGroups tierGroups_, IVoteVerifier voteVerifier_) external {
+        if (msg.sender != address(this)) {
+            if (msg.sender != _configurator || proposalCount != 0) revert NotConfigurator();
+            _configurator = address(0);
+        }
+        if ((address(tierGroups_) == address(0)) != (address(voteVerifier_) == address(0))) revert ZeroAddress();
+        tierGroups = tierGroups_;
+        voteVerifier = voteVerifier_;
+        emit AnonymousVotingSet(address(tierGroups_), address(voteVerifier_));
     }
 
     /// @notice Starts the timelock of a succeeded proposal.
@@ -228,6 +310,27 @@ contract Governance is IVotingPeriod, ReentrancyGuard {
         return staked * tier;
     }
 
+    /// @notice The weight of one anonymous vote from tier `tier`'s group: tier × Staking's minimum
+    /// stake for that tier (read now, like tier thresholds). Every member had at least that stake
+    /// when it joined, so an anonymous vote never weighs more than the member could publicly,
+    /// unless its stake fell afterwards and nobody evicted it (TierGroups.evict).
+    function anonymousWeight(uint8 tier) public view returns (uint256) {
+        if (tier == 0 || tier > 3) revert InvalidTier(tier);
+        return staking.minStake(tier) * tier;
+    }
+
+    /// @notice The scope of anonymous votes on `proposalId`, the circuit's public `scope`:
+    /// keccak256(chain id, this contract, proposal id) >> 8 (to fit the field). Nullifiers differ
+    /// per proposal and per deployment, so votes on different proposals cannot be linked.
+    function voteScope(uint256 proposalId) public view returns (uint256) {
+        return uint256(keccak256(abi.encode(block.chainid, address(this), proposalId))) >> 8;
+    }
+
+    /// @notice Whether `nullifier` already voted on the proposal.
+    function nullifierUsed(uint256 proposalId, uint256 nullifier) external view returns (bool) {
+        return _nullifierUsed[proposalId][nullifier];
+    }
+
     /// @notice The state of a proposal; Defeated unless for > against and for + abstain >= quorum.
     function state(uint256 proposalId) public view returns (ProposalState) {
         Proposal storage p = _proposals[proposalId];
@@ -256,6 +359,12 @@ contract Governance is IVotingPeriod, ReentrancyGuard {
     /// @notice Whether `voter` voted on the proposal.
     function hasVoted(uint256 proposalId, address voter) external view returns (bool) {
         return _hasVoted[proposalId][voter];
+    }
+
+    function _verifyVote(uint256[4] memory pubSignals, uint256[8] calldata proof) private view returns (bool) {
+        return voteVerifier.verifyProof(
+            [proof[0], proof[1]], [[proof[2], proof[3]], [proof[4], proof[5]]], [proof[6], proof[7]], pubSignals
+        );
     }
 
     function _setParams(uint64 votingPeriod_, uint64 timelockDelay_, uint256 quorumVotes_, uint8 proposalTier_)

@@ -21,6 +21,7 @@ const CONTRACTS = [
   ['NodeRegistry', 'nodeRegistry'],
   ['RoundManager', 'roundManager'],
   ['Governance', 'governance'],
+  ['TierGroups', 'tierGroups'],
 ]
 
 export function render() {

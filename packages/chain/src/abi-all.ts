@@ -5,6 +5,7 @@ import {
   reputationAbi,
   roundManagerAbi,
   stakingAbi,
+  tierGroupsAbi,
   vainTokenAbi,
 } from './abi/index.js'
 
@@ -16,6 +17,7 @@ export const allVainAbis: Abi = dedupe([
   ...nodeRegistryAbi,
   ...roundManagerAbi,
   ...governanceAbi,
+  ...tierGroupsAbi,
 ] as Abi).filter((item) => item.type === 'error' || item.type === 'event')
 
 function dedupe(abi: Abi): Abi {
