@@ -2,8 +2,10 @@
 
 export { governanceAbi, governanceBytecode } from './governance.js'
 export { nodeRegistryAbi, nodeRegistryBytecode } from './nodeRegistry.js'
+export { poseidonT3Abi, poseidonT3Bytecode } from './poseidonT3.js'
 export { reputationAbi, reputationBytecode } from './reputation.js'
 export { roundManagerAbi, roundManagerBytecode } from './roundManager.js'
 export { stakingAbi, stakingBytecode } from './staking.js'
 export { tierGroupsAbi, tierGroupsBytecode } from './tierGroups.js'
 export { vainTokenAbi, vainTokenBytecode } from './vainToken.js'
+export { voteVerifierAbi, voteVerifierBytecode } from './voteVerifier.js'
