@@ -20,11 +20,19 @@ const values = Array.from({ length: 256 }, (_, i) => BigInt(((i * 37 + 11) % 255
 const bound = values.reduce((s, v) => s + v * v, 0n)
 // any field element; @vain/chain's updateBinding derives the real one from job, round, sender, length, chunk
 const binding = 0x1234567890abcdefn
+const pack = (values) => {
+  const w = []
+  for (let j = 0; j * 15 < values.length; j++) {
+    let x = 0n
+    for (let t = 0; t < 15 && j * 15 + t < values.length; t++) x += (values[j * 15 + t] + 32768n) << (16n * BigInt(t))
+    w.push(x)
+  }
+  return w
+}
 const poseidon = await buildPoseidon()
 const F = poseidon.F
-const leaves = []
-for (let c = 0; c < 16; c++) leaves.push(F.toObject(poseidon(values.slice(c * 16, c * 16 + 16).map(field))))
-const commitment = F.toObject(poseidon([F.toObject(poseidon(leaves)), binding]))
+const w = pack(values)
+const commitment = F.toObject(poseidon([F.toObject(poseidon(w.slice(0, 16))), ...w.slice(16), binding]))
 const { proof, publicSignals } = await snarkjs.groth16.fullProve(
   { bound: `${bound}`, commitment: `${commitment}`, binding: `${binding}`, values: values.map((v) => `${field(v)}`) },
   join(circuitsRoot, entry.wasm.path),

@@ -4,7 +4,8 @@
  * changes — never in CI (CI only checks the committed artefacts against the sources:
  * test/artifacts.test.ts).
  *
- *   node scripts/setup.mjs update_norm          # ~8 min on 2 cores for ~15k constraints
+ *   node scripts/setup.mjs update_norm   # phase 1 at 2^14: ~27 min on 2 busy shared cores (cached after);
+ *                                        # phase 2 for 5.4k constraints: ~2 min
  *
  * Steps (snarkjs 0.7.6, curve bn128):
  *   1. compile the circuit (scripts/build.mjs) → build/<name>/<name>.r1cs and .wasm
@@ -60,6 +61,11 @@ async function setup(circuit) {
 
   const work = join(circuitsRoot, '.setup')
   mkdirSync(work, { recursive: true })
+  // a prepared ptau of a larger power serves a smaller circuit too: reuse the smallest one present
+  const existing = [...Array(29 - power).keys()]
+    .map((k) => power + k)
+    .find((p) => existsSync(join(work, `pot${p}_final.ptau`)))
+  if (existing !== undefined) power = existing
   const ptauFinal = join(work, `pot${power}_final.ptau`)
   if (!existsSync(ptauFinal)) {
     const curve = await snarkjs.curves.getCurveFromName('bn128')

@@ -4,10 +4,10 @@ pragma circom 2.1.0;
 //
 // Public inputs (in this order in snarkjs' publicSignals):
 //   bound       the job's squared-L2 norm bound for this chunk, 0 <= bound < 2^64
-//   commitment  Poseidon2(root, binding), root = Poseidon16 over the K/16 Poseidon16 hashes of
-//               the values (each value as a field element: -x is p - x)
-//   binding     the field element tying this chunk to one update: job, round, sender, chunk index
-//               and chunk count (see circuits/README.md); any other binding changes the commitment
+//   commitment  Poseidon4(Poseidon16(w_0 … w_15), w_16, w_17, binding), w_j = the values
+//               15j … 15j+14 packed as sum_t (v + 2^15) * 2^(16 t) (see below)
+//   binding     the field element tying this chunk to one update: job, round, sender, update
+//               length and chunk index (see circuits/README.md); any other binding changes the commitment
 // Private:
 //   values[K]   signed quantized integers, each in [-2^(VALUE_BITS-1), 2^(VALUE_BITS-1))
 //
@@ -18,9 +18,7 @@ include "circomlib/circuits/bitify.circom";
 include "circomlib/circuits/comparators.circom";
 
 template UpdateNorm(K, VALUE_BITS, BOUND_BITS) {
-    // K must be 16 * 16 = 256 at most with this two-level Poseidon; a multiple of 16
-    assert(K % 16 == 0);
-    assert(K <= 256);
+    // the packing below fits 241 ≤ K ≤ 285 (17 to 19 packed elements)
     // sum of squares must fit below BOUND_BITS bits so the comparison cannot wrap
     assert(2 * (VALUE_BITS - 1) + 8 < BOUND_BITS);
     assert(BOUND_BITS <= 252);
@@ -30,7 +28,6 @@ template UpdateNorm(K, VALUE_BITS, BOUND_BITS) {
     signal input binding;
     signal input values[K];
 
-    var CHUNKS = K \ 16;
     var OFFSET = 1 << (VALUE_BITS - 1);
 
     // range check: values[i] + 2^(VALUE_BITS-1) in [0, 2^VALUE_BITS)
@@ -52,22 +49,33 @@ template UpdateNorm(K, VALUE_BITS, BOUND_BITS) {
     le.in[1] <== bound;
     le.out === 1;
 
-    // commitment
-    component chunk[CHUNKS];
-    for (var c = 0; c < CHUNKS; c++) {
-        chunk[c] = Poseidon(16);
-        for (var j = 0; j < 16; j++) {
-            chunk[c].inputs[j] <== values[c * 16 + j];
+    // commitment: the range-shifted values (v + 2^15, 16 bits each, range-checked above) packed 15
+    // per field element (240 bits < 254, so the packing is injective; linear, no constraints), then
+    // Poseidon16 over the first 16 packed elements and Poseidon4(that, the last 2, binding)
+    var PACK = 15;
+    var PACKED = (K + PACK - 1) \ PACK;
+    assert(PACKED > 16);
+    assert(PACKED <= 19);
+    var packed[PACKED];
+    for (var j = 0; j < PACKED; j++) {
+        packed[j] = 0;
+        for (var t = 0; t < PACK; t++) {
+            if (j * PACK + t < K) {
+                packed[j] += (values[j * PACK + t] + OFFSET) * (1 << (VALUE_BITS * t));
+            }
         }
     }
-    component root = Poseidon(CHUNKS);
-    for (var c = 0; c < CHUNKS; c++) {
-        root.inputs[c] <== chunk[c].out;
+    component head = Poseidon(16);
+    for (var j = 0; j < 16; j++) {
+        head.inputs[j] <== packed[j];
     }
-    component bound2 = Poseidon(2);
-    bound2.inputs[0] <== root.out;
-    bound2.inputs[1] <== binding;
-    commitment === bound2.out;
+    component tail = Poseidon(PACKED - 16 + 2);
+    tail.inputs[0] <== head.out;
+    for (var j = 16; j < PACKED; j++) {
+        tail.inputs[j - 15] <== packed[j];
+    }
+    tail.inputs[PACKED - 15] <== binding;
+    commitment === tail.out;
 }
 
 component main {public [bound, commitment, binding]} = UpdateNorm(256, 16, 64);

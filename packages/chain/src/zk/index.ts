@@ -1,0 +1,80 @@
+/**
+ * @packageDocumentation
+ *
+ * `@vain/chain/zk` — zero-knowledge proofs of vAIn's circuits (circom 2, Groth16 with snarkjs,
+ * artefacts of a committed one-time setup; see circuits/README.md).
+ *
+ * **Update proofs** (`circuits/update/update_norm.circom`): a trainer proves that each chunk of 256
+ * quantized values of its update (int16 range; the int8 codec's values fit) has squared L2 norm at
+ * most a public bound and matches a public Poseidon commitment that is also bound to the job, round,
+ * sender, update length and chunk index ({@link updateBinding}). An update of n values needs
+ * {@link updateChunkCount}(n) = ceil(n / 256) proofs. {@link updateCommitment} computes the circuit's
+ * commitment in JavaScript; {@link proveUpdate} / {@link verifyUpdate} prove and check one chunk
+ * (typed errors: {@link MalformedProofError}, {@link PublicSignalsMismatchError},
+ * {@link InvalidProofError}, {@link InvalidWitnessError}); {@link createUpdateProver} keeps the
+ * artefacts and snarkjs' worker threads for many proofs and releases them on `close()`;
+ * {@link updateProofCalldata} formats a proof for the `UpdateNormVerifier` contract.
+ *
+ * snarkjs keeps bn128 worker threads alive after a proof; this entry counts their users and ends them
+ * when the last is done ({@link terminateZkThreads} ends them at once).
+ *
+ * @example
+ * ```ts
+ * import { proveUpdate, updateBinding, updateCommitment, verifyUpdate } from '@vain/chain/zk'
+ *
+ * const values = Int8Array.from({ length: 256 }, (_, i) => (i % 7) - 3)
+ * const jobId = `0x${'11'.repeat(32)}` as const
+ * const sender = '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266'
+ * const binding = updateBinding({ jobId, round: 1n, sender, valueCount: 256, chunkIndex: 0 })
+ * const commitment = await updateCommitment(values, binding)
+ * const { proof, publicSignals } = await proveUpdate(values, { bound: 2048n, binding })
+ * await verifyUpdate(proof, publicSignals, { bound: 2048n, commitment, binding }) // throws if invalid
+ * ```
+ */
+export { type CircuitArtifacts, circuitArtifacts } from './artifacts.js'
+export {
+  chunkValues,
+  packUpdateValues,
+  splitUpdate,
+  squaredNorm,
+  UPDATE_BINDING_DOMAIN,
+  type UpdateBindingParams,
+  type UpdateValues,
+  updateBinding,
+  updateChunkCount,
+  updateCommitment,
+} from './commitment.js'
+export {
+  SNARK_FIELD,
+  UPDATE_BOUND_LIMIT,
+  UPDATE_CHUNK_VALUES,
+  UPDATE_VALUE_MAX,
+  UPDATE_VALUE_MIN,
+} from './constants.js'
+export {
+  InvalidProofError,
+  InvalidWitnessError,
+  MalformedProofError,
+  ProverClosedError,
+  PublicSignalsMismatchError,
+  ZkArtifactError,
+  ZkError,
+} from './errors.js'
+export { createUpdateProver, type UpdateProver, type UpdateProverInit } from './prover.js'
+export { acquireBn128, releaseBn128, terminateZkThreads } from './threads.js'
+export {
+  type ExpectedUpdate,
+  type Groth16Proof,
+  Groth16ProofSchema,
+  type ProveUpdateOptions,
+  proveUpdate,
+  UPDATE_CIRCUIT,
+  type UpdateProof,
+  type UpdateProofCalldata,
+  type UpdatePublicSignals,
+  UpdatePublicSignalsSchema,
+  type UpdateStatement,
+  updateProofCalldata,
+  type VerifyUpdateOptions,
+  verifyUpdate,
+} from './update.js'
