@@ -29,3 +29,16 @@ for (const [name, entry] of Object.entries(manifest)) {
   }
   console.log(`zk-artifacts/${name}: wasm, zkey, vkey`)
 }
+
+// the anonymous-vote circuit keeps its own manifest (circuits/artifacts-vote.json, from scripts/setup-vote.mjs)
+const voteManifest = JSON.parse(readFileSync(join(circuits, 'artifacts-vote.json'), 'utf8'))
+mkdirSync(join(out, 'vote'), { recursive: true })
+for (const file of ['vote.wasm', 'vote.zkey', 'vote.vkey.json']) {
+  const path = `artifacts/vote/${file}`
+  const from = join(circuits, path)
+  const hash = createHash('sha256').update(readFileSync(from)).digest('hex')
+  const recorded = voteManifest.files[path]?.sha256
+  if (hash !== recorded) throw new Error(`${path}: sha256 ${hash} is not the recorded ${recorded}`)
+  copyFileSync(from, join(out, 'vote', file))
+}
+console.log('zk-artifacts/vote: wasm, zkey, vkey')

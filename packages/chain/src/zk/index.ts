@@ -78,3 +78,34 @@ export {
   type VerifyUpdateOptions,
   verifyUpdate,
 } from './update.js'
+// Anonymous tier-weighted votes (circuits/vote/vote.circom, the Semaphore v4 design): identity,
+// tier-group trees, proving and verifying off chain, and the chain calls (TierGroups, Governance).
+export {
+  deriveVoteIdentity,
+  type ExpectedVote,
+  hashPair,
+  type MessageSigner,
+  NotGroupMemberError,
+  NullifierUsedError,
+  type ProveVoteParams,
+  proveVote,
+  tierGroupTree,
+  VOTE_IDENTITY_MESSAGE,
+  VOTE_TREE_DEPTH,
+  VoteGroth16ProofSchema,
+  type VoteProof,
+  VotePublicSignalsSchema,
+  VoteSignalMismatchError,
+  type VoteSupport,
+  verifyVote,
+  voteIdentityFromSecret,
+} from './vote.js'
+export {
+  type AnonymousVotingDeployment,
+  castAnonymousVote,
+  deployAnonymousVoting,
+  joinTierGroup,
+  type ProveAnonymousVoteParams,
+  proveAnonymousVote,
+  readTierGroup,
+} from './vote-chain.js'
