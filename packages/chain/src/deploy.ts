@@ -340,6 +340,9 @@ export async function deployVain(
       for (const role of roles) await call(address, abi, 'renounceRole', [role, deployer])
       await call(address, abi, 'renounceRole', [DEFAULT_ADMIN, deployer])
     }
+    // the deployer's one-time power to turn anonymous voting on (Governance.setAnonymousVoting, before
+    // any proposal) is spent here with zero addresses: only a passed proposal may turn it on
+    await call(governance, governanceAbi, 'setAnonymousVoting', [zeroAddress, zeroAddress])
   }
 
   return {

@@ -82,6 +82,14 @@ describe('anonymous votes off chain', () => {
 describe('anonymous votes on chain', () => {
   const shared = sharedChain()
 
+  it("with admin: 'governance' the deployer cannot turn anonymous voting on (its one-time power is spent)", async () => {
+    const { deployment } = await freshSuite(shared, { nodes: [], params: { admin: 'governance' } })
+    const { governance, reputation } = deployment.addresses
+    await expect(
+      deployAnonymousVoting(shared.walletClient(0), { governance, reputation }, { publicClient: shared.publicClient }),
+    ).rejects.toMatchObject({ errorName: 'NotConfigurator' })
+  })
+
   it('a member votes once with its tier weight; replay, lower tier and malformed proofs are refused', async () => {
     const { deployment, admin, nodes } = await freshSuite(shared, {
       nodes: [1, 2, 3],
