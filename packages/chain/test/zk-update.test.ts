@@ -5,7 +5,9 @@
  * refused with a typed error, malformed JSON is a typed error (never a crash), the prover releases
  * snarkjs' worker threads on close.
  */
-import { readFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import * as snarkjs from 'snarkjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -215,5 +217,30 @@ describe('lifecycle', () => {
     await prover.close()
     expect(curve()).toBeFalsy()
     await expect(prover.prove(values, { bound: norm, binding })).rejects.toThrow(ProverClosedError)
+  })
+})
+
+describe('README example', () => {
+  it('runs as written, and the process exits by itself once the prover is closed (no bn128 threads left)', () => {
+    const pkg = join(import.meta.dirname, '..')
+    const readme = readFileSync(join(pkg, 'README.md'), 'utf8')
+    const section = readme.slice(readme.indexOf('## Zero-knowledge update proofs'))
+    const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1]
+    expect(code).toBeDefined()
+    const file = join(pkg, `.readme-example-zk-${process.pid}.ts`)
+    writeFileSync(file, code as string)
+    try {
+      // a leaked worker thread keeps the child alive until the timeout (status null)
+      const r = spawnSync(process.execPath, ['--conditions=vain-source', '--import', 'tsx', file], {
+        cwd: pkg,
+        encoding: 'utf8',
+        timeout: 60_000,
+      })
+      expect(r.stderr).toBe('')
+      expect(r.status).toBe(0)
+      expect(r.stdout).toBe('4\nchunk 0 verified\n')
+    } finally {
+      rmSync(file, { force: true })
+    }
   })
 })

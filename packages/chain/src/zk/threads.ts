@@ -12,6 +12,8 @@ interface Bn128Curve {
 }
 interface CurveUsers {
   count: number
+  /** The curve built on first acquire, kept here because `globalThis.curve_bn128` can be wiped. */
+  curve: Bn128Curve | null
   /** Serialises building and terminating the curve (ffjavascript's build is not re-entrant). */
   queue: Promise<unknown>
 }
@@ -22,7 +24,7 @@ function users(): CurveUsers {
   const g = globalThis as unknown as Record<symbol, CurveUsers | undefined>
   let u = g[KEY]
   if (u === undefined) {
-    u = { count: 0, queue: Promise.resolve() }
+    u = { count: 0, curve: null, queue: Promise.resolve() }
     g[KEY] = u
   }
   return u
@@ -41,12 +43,26 @@ function serial<T>(fn: () => Promise<T>): Promise<T> {
  */
 export function acquireBn128(): Promise<void> {
   return serial(async () => {
-    users().count++
+    const u = users()
+    u.count++
+    // Every copy of ffjavascript sets `globalThis.curve_bn128 = null` when it is first loaded, which
+    // orphans a running curve (its threads live on, snarkjs builds a second one). circomlibjs brings
+    // its own copy: load it before building the curve, and keep our own reference anyway.
+    await import('circomlibjs')
     const { curves } = (await import('snarkjs')) as unknown as {
-      curves: { getCurveFromName(name: string): Promise<unknown> }
+      curves: { getCurveFromName(name: string): Promise<Bn128Curve> }
     }
-    await curves.getCurveFromName('bn128')
+    u.curve = await curves.getCurveFromName('bn128')
   })
+}
+
+async function terminateAll(): Promise<void> {
+  const u = users()
+  const global = (globalThis as { curve_bn128?: Bn128Curve | null }).curve_bn128
+  const held = u.curve
+  u.curve = null
+  if (held) await held.terminate()
+  if (global && global !== held) await global.terminate()
 }
 
 /** Drops one user; the last one out terminates snarkjs' bn128 worker threads. */
@@ -54,7 +70,7 @@ export function releaseBn128(): Promise<void> {
   return serial(async () => {
     const u = users()
     u.count = Math.max(0, u.count - 1)
-    if (u.count === 0) await (globalThis as { curve_bn128?: Bn128Curve | null }).curve_bn128?.terminate()
+    if (u.count === 0) await terminateAll()
   })
 }
 
@@ -69,7 +85,5 @@ export function releaseBn128(): Promise<void> {
  * ```
  */
 export function terminateZkThreads(): Promise<void> {
-  return serial(async () => {
-    await (globalThis as { curve_bn128?: Bn128Curve | null }).curve_bn128?.terminate()
-  })
+  return serial(terminateAll)
 }
