@@ -222,14 +222,14 @@ describe('vAIn nodes on a local chain', () => {
       },
       capture().log,
     )
-    await waitFor(() => observer.node.authenticatedPeers().length >= nodes.length, 30_000, 'observer meets the nodes')
+    await waitFor(() => observer.node.authenticatedPeers().length >= nodes.length, 120_000, 'observer meets the nodes')
     // the nodes take on jobs from staked, registered creators who may fund rounds (the default with a chain)
     await waitFor(
       () => observer.chain?.status().registeredPeerId === observer.node.peerId.toString(),
-      30_000,
+      120_000,
       'the observer registered its peer id',
     )
-    await waitFor(() => nodes.every((n) => n.node.authenticatedPeers().length >= nodes.length - 1), 30_000, 'mesh')
+    await waitFor(() => nodes.every((n) => n.node.authenticatedPeers().length >= nodes.length - 1), 120_000, 'mesh')
     await new Promise((r) => setTimeout(r, 1500))
     const events: { settled: ChainServiceEvents['round:settled'][]; claimed: ChainServiceEvents['reward:claimed'][] } =
       { settled: [], claimed: [] }
@@ -274,7 +274,7 @@ describe('vAIn nodes on a local chain', () => {
 
     await waitFor(
       () => events.settled.length >= 2 && events.claimed.filter((c) => c.account === weakAddress).length >= 2,
-      30_000,
+      180_000,
       'two rounds settled and the weak trainer paid for both',
     )
     const vainRead = connectVain({ rpcUrl: chain.rpcUrl, addresses })
@@ -293,7 +293,7 @@ describe('vAIn nodes on a local chain', () => {
     expect(await vainRead.reputation.reputationOf(weakAddress)).toBe(20n) // 10 per accepted contribution
     expect(weak.chain?.status().claimed.rounds).toBe(2)
     settledRounds.push(...events.settled)
-  }, 90_000)
+  }, 360_000)
 
   it('a job whose creator may not fund rounds (no OPENER role) is refused by every node, saying why', async () => {
     const weak = nodes[3] as RunningNode
