@@ -11,7 +11,7 @@ const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
 const vainEnv = (env: Record<string, string | undefined>, ...args: string[]) =>
   spawnSync(process.execPath, ['--conditions=vain-source', '--import', 'tsx', CLI, ...args], {
     encoding: 'utf8',
-    timeout: 120_000,
+    timeout: 300_000,
     env,
   })
 const vain = (...args: string[]) => vainEnv({ ...process.env, VAIN_API_TOKEN: undefined }, ...args)
@@ -141,7 +141,7 @@ describe('vain CLI', () => {
     expect(bad.stderr).toMatch(/--mnist-shard must look like I\/N/)
   })
 
-  it('demo with a bad flag exits 2; --no-chain is a flag', () => {
+  it('demo with a bad flag exits 2; --no-chain is a flag', { timeout: 900_000 }, () => {
     const r = vain('demo', '--nodes', '1')
     expect(r.status).toBe(2)
     expect(r.stderr).toContain('--nodes must be an integer in 2..50')
