@@ -21,6 +21,9 @@ import { runDemo } from './demo.js'
 import { createLogger } from './logger.js'
 import { startVainNode } from './runtime.js'
 
+/** How long `vain start` waits for a graceful stop after SIGINT/SIGTERM before it exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 30_000
+
 const HELP = `vain — the vAIn reference node (decentralized federated learning)
 
 Usage:
@@ -302,15 +305,26 @@ async function main(argv: string[]): Promise<void> {
         samples: running.localSamples,
       })}\n`,
     )
+    let stopping = false
     const shutdown = (signal: string): void => {
-      log.info(`${signal}: shutting down`)
+      if (stopping) {
+        log.warn(`${signal} again: exiting now`)
+        process.exit(1)
+      }
+      stopping = true
+      log.info(`${signal}: shutting down (send it again to exit at once)`)
+      // a stop that hangs (a peer, a disk, a chain) must not keep the process: exit after a deadline
+      setTimeout(() => {
+        log.error(`shutdown did not finish within ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting`)
+        process.exit(1)
+      }, SHUTDOWN_DEADLINE_MS).unref()
       void running.stop().then(
         () => process.exit(0),
         () => process.exit(1),
       )
     }
-    process.once('SIGINT', () => shutdown('SIGINT'))
-    process.once('SIGTERM', () => shutdown('SIGTERM'))
+    process.on('SIGINT', () => shutdown('SIGINT'))
+    process.on('SIGTERM', () => shutdown('SIGTERM'))
     return
   }
   if (command === 'demo') {

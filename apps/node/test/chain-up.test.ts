@@ -79,7 +79,8 @@ async function waitFor(check: () => boolean | Promise<boolean>, ms: number, labe
 function stopProc(p: ChildProcess | undefined): Promise<void> {
   if (p === undefined || p.exitCode !== null || p.signalCode !== null) return Promise.resolve()
   return new Promise((resolve) => {
-    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000)
+    // vain start exits by itself 30 s after SIGINT at the latest; SIGKILL is the last resort
+    const timer = setTimeout(() => p.kill('SIGKILL'), 45_000)
     p.once('close', () => {
       clearTimeout(timer)
       resolve()
@@ -110,11 +111,10 @@ describe('vain chain up: a chain in its own process, three vain start processes 
   }, 120_000)
 
   afterAll(async () => {
-    await observer?.stop().catch(() => {})
-    await Promise.all(nodes.map((n) => stopProc(n.proc)))
+    await Promise.all([observer?.stop().catch(() => {}), ...nodes.map((n) => stopProc(n.proc))])
     await stopProc(chainProc)
     if (root !== undefined) await rm(root, { recursive: true, force: true })
-  })
+  }, 240_000)
 
   it('the chain commands read the chain file; a key file open to others is refused, a 0600 one signs', async () => {
     // account 1 stakes from a key file (never on the command line); accounts 2 and 3 use --account
