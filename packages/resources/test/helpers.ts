@@ -1,0 +1,55 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { cpus } from 'node:os'
+
+/** Resolves with the detail of the first `type` event that `accept`s (no time limit: the test's timeout is the bound). */
+export function nextEvent<T>(
+  target: { addEventListener(type: string, l: (e: CustomEvent<T>) => void): void; removeEventListener(type: string, l: (e: CustomEvent<T>) => void): void },
+  type: string,
+  accept: (detail: T) => boolean = () => true,
+): Promise<T> {
+  return new Promise((resolve) => {
+    const listener = (e: CustomEvent<T>) => {
+      if (!accept(e.detail)) return
+      target.removeEventListener(type, listener)
+      resolve(e.detail)
+    }
+    target.addEventListener(type, listener)
+  })
+}
+
+/** A real load in child processes; `stop()` kills them and waits for their exit. */
+export interface Load {
+  stop(): Promise<void>
+}
+
+async function children(procs: ChildProcess[]): Promise<Load> {
+  // wait until each child runs its load (it prints "ready")
+  await Promise.all(procs.map((p) => once(p.stdout as NodeJS.ReadableStream, 'data')))
+  return {
+    stop: async () => {
+      await Promise.all(
+        procs.map(async (p) => {
+          if (p.exitCode !== null || p.signalCode !== null) return
+          const exited = once(p, 'exit')
+          p.kill('SIGKILL')
+          await exited
+        }),
+      )
+    },
+  }
+}
+
+/** `n` busy-looping processes (default: one more than the host's cores). */
+export function cpuHog(n = cpus().length + 1): Promise<Load> {
+  const procs = Array.from({ length: n }, () =>
+    spawn(process.execPath, ['-e', 'process.stdout.write("ready\\n"); for (;;) {}'], { stdio: ['ignore', 'pipe', 'inherit'] }),
+  )
+  return children(procs)
+}
+
+/** A process holding `bytes` of touched memory. */
+export function memoryBalloon(bytes: number): Promise<Load> {
+  const code = `const b = Buffer.alloc(${bytes}, 1); globalThis.keep = b; process.stdout.write("ready\\n"); setInterval(() => {}, 1000)`
+  return children([spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })])
+}
