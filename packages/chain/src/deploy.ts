@@ -40,14 +40,20 @@ import {
   governanceBytecode,
   nodeRegistryAbi,
   nodeRegistryBytecode,
+  poseidonT3Abi,
+  poseidonT3Bytecode,
   reputationAbi,
   reputationBytecode,
   roundManagerAbi,
   roundManagerBytecode,
   stakingAbi,
   stakingBytecode,
+  tierGroupsAbi,
+  tierGroupsBytecode,
   vainTokenAbi,
   vainTokenBytecode,
+  voteVerifierAbi,
+  voteVerifierBytecode,
 } from './abi/index.js'
 import type { VainAddresses } from './client.js'
 import { decodeRevert, InvalidInputError, TransactionRevertedError } from './errors.js'
@@ -124,6 +130,12 @@ export interface DeployVainParams {
   }
   /** Who keeps control after deployment (default `'deployer'`). */
   admin?: 'deployer' | 'governance'
+  /**
+   * Also deploy the anonymous-voting contracts (PoseidonT3, TierGroups, VoteVerifier) and turn
+   * anonymous voting on in Governance (default false; `@vain/chain/zk`'s `deployAnonymousVoting`
+   * does it later, while the deployer may).
+   */
+  anonymousVoting?: boolean
 }
 
 /** What {@link deployVain} returns. */
@@ -135,6 +147,8 @@ export interface VainDeployment {
   gasUsed: bigint
   /** The parameters with defaults applied. */
   params: ResolvedParams
+  /** Set with `anonymousVoting: true`. */
+  anonymousVoting?: { tierGroups: Address; voteVerifier: Address; poseidonT3: Address }
 }
 
 type ResolvedParams = {
@@ -330,6 +344,17 @@ export async function deployVain(
     await call(roundManager, roundManagerAbi, 'setCommitteeReputationPerRound', [p.rounds.committeeReputationPerRound])
   }
 
+  let anonymousVoting: VainDeployment['anonymousVoting']
+  if (params.anonymousVoting === true) {
+    const poseidonT3 = await deploy(poseidonT3Abi, poseidonT3Bytecode, [])
+    // TierGroups links PoseidonT3: its placeholder (`__$<hash>$__`) becomes the library's address
+    const linked = tierGroupsBytecode.replace(/__\$[0-9a-fA-F]{34}\$__/g, poseidonT3.slice(2).toLowerCase()) as Hex
+    const tierGroups = await deploy(tierGroupsAbi, linked, [reputation])
+    const voteVerifier = await deploy(voteVerifierAbi, voteVerifierBytecode, [])
+    await call(governance, governanceAbi, 'setAnonymousVoting', [tierGroups, voteVerifier])
+    anonymousVoting = { tierGroups, voteVerifier, poseidonT3 }
+  }
+
   if (p.admin === 'governance') {
     for (const [address, abi, roles] of [
       [staking, stakingAbi, [GOVERNOR]],
@@ -341,8 +366,10 @@ export async function deployVain(
       await call(address, abi, 'renounceRole', [DEFAULT_ADMIN, deployer])
     }
     // the deployer's one-time power to turn anonymous voting on (Governance.setAnonymousVoting, before
-    // any proposal) is spent here with zero addresses: only a passed proposal may turn it on
-    await call(governance, governanceAbi, 'setAnonymousVoting', [zeroAddress, zeroAddress])
+    // any proposal) is spent here (with zero addresses unless `anonymousVoting` used it): from now
+    // on only a passed proposal may change it
+    if (anonymousVoting === undefined)
+      await call(governance, governanceAbi, 'setAnonymousVoting', [zeroAddress, zeroAddress])
   }
 
   return {
@@ -350,5 +377,6 @@ export async function deployVain(
     blockNumber,
     gasUsed,
     params: p,
+    ...(anonymousVoting !== undefined ? { anonymousVoting } : {}),
   }
 }

@@ -36,6 +36,31 @@ describe('deployVain', () => {
     expect(await c.roundManager.read.hasRole([VAIN_ROLES.OPENER, deployer])).toBe(false)
   })
 
+  it("with anonymousVoting: true, Governance gets TierGroups and VoteVerifier (also under admin: 'governance')", async () => {
+    for (const admin of ['deployer', 'governance'] as const) {
+      const { deployment, admin: client } = await freshSuite(shared, {
+        nodes: [],
+        params: { admin, anonymousVoting: true },
+      })
+      const anon = deployment.anonymousVoting!
+      expect(new Set([anon.tierGroups, anon.voteVerifier, anon.poseidonT3]).size).toBe(3)
+      const g = client.contracts.governance
+      expect((await g.read.tierGroups()).toLowerCase()).toBe(anon.tierGroups.toLowerCase())
+      expect((await g.read.voteVerifier()).toLowerCase()).toBe(anon.voteVerifier.toLowerCase())
+      // the deployer's one-time power is spent: it cannot switch the contracts afterwards
+      await expect(
+        shared.walletClient(0).writeContract({
+          address: deployment.addresses.governance,
+          abi: g.abi,
+          functionName: 'setAnonymousVoting',
+          args: [zeroAddress, zeroAddress],
+        }),
+      ).rejects.toThrow(/NotConfigurator/)
+    }
+    const { deployment } = await freshSuite(shared, { nodes: [] })
+    expect(deployment.anonymousVoting).toBeUndefined()
+  })
+
   it("with admin: 'governance' (the production profile) and a genesis set, no externally owned account holds any role", async () => {
     const genesis = [1, 2, 3].map((i) => shared.walletClient(i).account.address)
     const { deployment, admin } = await freshSuite(shared, {
