@@ -48,6 +48,12 @@ export interface DemoOptions {
    * committee, feeding a root committee (off when omitted).
    */
   regions?: number
+  /**
+   * Proven updates: every update carries Groth16 proofs that its norm is at most the job's bound
+   * (one proof per 256 int8 values; the codec becomes top-k 512 so an update needs 2 proofs),
+   * and members refuse updates whose proofs fail.
+   */
+  proofs?: boolean
   /** Print nothing (benchmarks read the returned summary). */
   quiet?: boolean
   /** The job's round deadline in ms (default 20 000): many nodes sharing few cores need longer. */
@@ -160,6 +166,11 @@ function startChild(
 }
 
 const kb = (b: number): string => (b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} KB`)
+
+/** Values a proven update sends (top-k int8): 2 proofs of 256 values each. */
+const PROVEN_TOP_K = 512
+/** The L2 norm bound of a proven update (trainers clip to it; members check the proofs against it). */
+const PROVEN_NORM_BOUND = 5
 
 function codecSpec(name: string): JobSpecInput['codec'] {
   if (name === 'top-k') return { name: 'top-k', params: { fraction: 0.05, values: 'int8', errorFeedback: true } }
@@ -389,7 +400,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       dataset: { name: 'mnist' },
       strategy: { name: 'fedavg' },
       aggregator: { name: 'mean' },
-      codec: codecSpec(opts.codec),
+      ...(opts.proofs === true
+        ? {
+            codec: { name: 'top-k', params: { k: PROVEN_TOP_K, values: 'int8', errorFeedback: true } },
+            proofs: { normBound: PROVEN_NORM_BOUND },
+          }
+        : { codec: codecSpec(opts.codec) }),
       secureAggregation: opts.secureAggregation === true,
       ...(opts.regions !== undefined ? { hierarchy: { regions: opts.regions } } : {}),
       rounds: opts.rounds,
@@ -402,7 +418,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     })
     jobId = job.jobId
     out(
-      `job ${job.jobId.slice(0, 12)} announced: MLP 784-64-10, FedAvg, codec ${opts.codec}${opts.secureAggregation === true ? ', secure aggregation (members see only the sum)' : ''}${opts.regions !== undefined ? `, ${opts.regions} regional committees feeding a root committee` : ''}, committee of ${Math.min(3, opts.nodes)} per round${chainSetup !== undefined ? `, ${REWARD_PER_ROUND} VAIN of rewards a round settled on chain` : ''}`,
+      `job ${job.jobId.slice(0, 12)} announced: MLP 784-64-10, FedAvg, ${opts.proofs === true ? `proven updates (top-k ${PROVEN_TOP_K} int8, ${PROVEN_TOP_K / 256} Groth16 proofs each, norm ≤ ${PROVEN_NORM_BOUND}; members refuse a bad proof)` : `codec ${opts.codec}`}${opts.secureAggregation === true ? ', secure aggregation (members see only the sum)' : ''}${opts.regions !== undefined ? `, ${opts.regions} regional committees feeding a root committee` : ''}, committee of ${Math.min(3, opts.nodes)} per round${chainSetup !== undefined ? `, ${REWARD_PER_ROUND} VAIN of rewards a round settled on chain` : ''}`,
     )
     opts.onPhase?.('job', ready())
     const perRoundMs = Math.max(30_000, 1.5 * deadlineMs)

@@ -8,6 +8,7 @@
  */
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { zkUpdateProofSystem } from '@vain/chain/zk'
 import {
   acceptAnyJob,
   allowJobCreators,
@@ -235,6 +236,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   if (config.jobs === undefined && chain === undefined) {
     log.warn('this node takes on only its own jobs: set jobs.accept (or --accept-jobs-from PEER|any) to take on others')
   }
+  const proofs = await zkUpdateProofSystem({ lazy: true })
   const participant = (options.participant ?? createParticipant)({
     jobPolicy:
       accept === 'any'
@@ -254,7 +256,17 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
     ...(learner !== undefined ? { learner } : {}),
     runtime: runtimeFactory(),
     roles,
+    // proven updates (jobs with `proofs`): Groth16 proofs, loaded on the first proven job
+    proofs,
   })
+  participant.addEventListener('update:proven', (e) =>
+    log.info('update proven', {
+      job: e.detail.jobId.slice(0, 12),
+      round: e.detail.round,
+      proofs: e.detail.proofs,
+      ms: Math.round(e.detail.ms),
+    }),
+  )
   participant.addEventListener('job:joined', (e) =>
     log.info('joined job', { job: e.detail.jobId.slice(0, 12), name: e.detail.spec.name }),
   )
@@ -340,6 +352,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
         log.warn(`chain tasks still in flight after ${CHAIN_STOP_WAIT_MS / 1000} s; stopping without them`)
       await transport.stop()
       await trainer.close()
+      await proofs.close()
       await sharing.stop()
       await memory.stop()
       await node.stop()

@@ -194,7 +194,7 @@ export async function rewardTree(
     await Promise.all(
       contributions.map(async (c): Promise<RewardShare | undefined> => {
         const account = await directory.addressOf(c.trainer)
-        return account === undefined ? undefined : { account, payloadHash: c.payloadHash }
+        return account === undefined ? undefined : { account, payloadHash: c.proofDigest ?? c.payloadHash }
       }),
     )
   ).filter((s): s is RewardShare => s !== undefined)

@@ -129,7 +129,11 @@ export function settlePlan(
 export interface RewardShare {
   /** The trainer's address (its peer id mapped through the NodeRegistry). */
   account: Address
-  /** The accepted update's hash (64 hex, or 0x-prefixed). */
+  /**
+   * What the leaf commits to (its `commitment`): the accepted update's hash (64 hex, or
+   * 0x-prefixed), or for a proven update the digest of its proofs (`Contribution.proofDigest`),
+   * which `ProofChallenges` lets anyone challenge.
+   */
   payloadHash: string
 }
 

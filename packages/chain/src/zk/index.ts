@@ -78,6 +78,18 @@ export {
   type VerifyUpdateOptions,
   verifyUpdate,
 } from './update.js'
+// Optimistic on-chain checks of update proofs (ProofChallenges): the proof digest a reward leaf
+// commits to, and challenges that slash a trainer and its committee for a proof that fails.
+export {
+  type ChallengeUpdateProofParams,
+  type ChallengeUpdateProofResult,
+  challengeUpdateProof,
+  findInvalidUpdateChunk,
+  proofChunkLeaf,
+  updateProofChunkLeaves,
+  updateProofDigest,
+  updateProofDigestOf,
+} from './challenge.js'
 // Anonymous tier-weighted votes (circuits/vote/vote.circom, the Semaphore v4 design): identity,
 // tier-group trees, proving and verifying off chain, and the chain calls (TierGroups, Governance).
 export {
@@ -109,3 +121,14 @@ export {
   proveAnonymousVote,
   readTierGroup,
 } from './vote-chain.js'
+// The round's proof system (`@vain/fl` `createParticipant({ proofs })`): proven updates in the round.
+export {
+  decodeProofWire,
+  encodeProofWire,
+  peerBindingAddress,
+  type RoundProofStatement,
+  roundProofBinding,
+  UPDATE_PROOF_WIRE_BYTES,
+  type ZkUpdateProofSystem,
+  zkUpdateProofSystem,
+} from './round.js'

@@ -308,3 +308,64 @@ export function decodeUpdate(bytes: Uint8Array, options: DecodeOptions): Float32
   }
   return out
 }
+
+/** The quantized values of an int8 update, as {@link readQuantizedUpdate} reads them. */
+export interface QuantizedUpdate {
+  /** Parameters of the model. */
+  length: number
+  /** Ascending indices of the values (sparse layout); absent when dense. */
+  indices: Uint32Array | undefined
+  /** Values sharing one scale. */
+  blockSize: number
+  /** One float32 scale per block (`⌈values.length / blockSize⌉`). */
+  scales: Float32Array
+  /** The integers in [−127, 127] (a view of the encoded bytes). */
+  values: Int8Array
+}
+
+/**
+ * Reads the integers and scales of an int8-encoded update (dense or sparse) without
+ * dequantizing: what a proof of the update's norm is about. Checks exactly what
+ * {@link decodeUpdate} checks; throws a `CodecError` on anything else, and
+ * `UnsupportedCodecError` when the values are not int8.
+ *
+ * @example
+ * ```ts
+ * import { int8, readQuantizedUpdate } from '@vain/fl'
+ * const q = readQuantizedUpdate(int8({ blockSize: 256 }).encode(delta), { expectedLength: delta.length })
+ * q.values.length // delta.length; q.scales.length = ⌈delta.length / 256⌉
+ * ```
+ */
+export function readQuantizedUpdate(bytes: Uint8Array, options: DecodeOptions): QuantizedUpdate {
+  // decodeUpdate validates the whole encoding (lengths, indices, scales, trailing bytes) first
+  decodeUpdate(bytes, options)
+  const r = new ByteReader(bytes)
+  const header = readHeader(r)
+  if (header.values !== 'int8') {
+    throw new UnsupportedCodecError(`the update's values are ${header.values}, not int8`)
+  }
+  let count = header.length
+  let indices: Uint32Array | undefined
+  if (header.layout === 'sparse') {
+    count = r.varint('count')
+    indices = new Uint32Array(count)
+    let prev = -1
+    for (let k = 0; k < count; k++) {
+      const v = r.varint('index')
+      prev = k === 0 ? v : prev + v
+      indices[k] = prev
+    }
+  }
+  const blockSize = r.varint('blockSize')
+  const blocks = Math.ceil(count / blockSize)
+  const scales = new Float32Array(blocks)
+  for (let b = 0; b < blocks; b++) scales[b] = r.f32('scale')
+  const q = r.bytesView(count, 'int8 values')
+  return {
+    length: header.length,
+    indices,
+    blockSize,
+    scales,
+    values: new Int8Array(q.buffer, q.byteOffset, q.byteLength),
+  }
+}

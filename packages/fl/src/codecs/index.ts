@@ -40,6 +40,8 @@ export {
 export {
   type DecodeOptions,
   decodeUpdate,
+  type QuantizedUpdate,
+  readQuantizedUpdate,
   readUpdateHeader,
   UPDATE_FORMAT_VERSION,
   type UpdateHeader,

@@ -64,6 +64,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       transport: init.transport,
       models: init.models,
       learner: init.learner,
+      proofs: init.proofs,
       roles: init.roles,
       now,
       emit: (type, detail) => {
@@ -285,6 +286,11 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       throw new InvalidJobError('this job asks for secure aggregation, which this node’s transport does not carry')
     }
     if (roles.trainer && learner !== undefined && !learner.supports(spec) && !roles.aggregator) return
+    if (spec.proofs !== undefined && this.init.proofs === undefined) {
+      throw new InvalidJobError(
+        'this job requires proven updates; this node has no proof system to prove or check them',
+      )
+    }
     const state: PersistedJobState = saved ?? {
       announcement: announcement.envelope,
       jobId: announcement.jobId,

@@ -31,3 +31,13 @@ export class InvalidMessageError extends RoundProtocolError {
   static override name = 'InvalidMessageError'
   override name = 'InvalidMessageError'
 }
+/** A job requires proven updates and this update carries none (or not as many as it needs). */
+export class MissingUpdateProofError extends RejectedUpdateError {
+  static override name = 'MissingUpdateProofError'
+  override name = 'MissingUpdateProofError'
+}
+/** An update's proofs do not verify, are about other values, or bound a norm over the job's. */
+export class InvalidUpdateProofError extends RejectedUpdateError {
+  static override name = 'InvalidUpdateProofError'
+  override name = 'InvalidUpdateProofError'
+}

@@ -36,6 +36,8 @@ export interface ParticipantEvents {
     /** Why the update could not be sent at all (e.g. a secure-aggregation stage closed). */
     error?: string
   }>
+  /** A trainer proved its update (proven jobs): how many proofs, their bytes, how long it took. */
+  'update:proven': CustomEvent<{ jobId: string; round: number; proofs: number; bytes: number; ms: number }>
   'update:accepted': CustomEvent<{ jobId: string; round: number; trainer: string; bytes: number }>
   /** A committee member settled on the contributor set a majority of members hold. */
   'contributors:agreed': CustomEvent<{

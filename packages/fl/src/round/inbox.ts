@@ -17,6 +17,8 @@ export interface HeldUpdate {
   payload: Uint8Array
   delta: Float32Array
   staleness: number
+  /** Proven updates: the digest of its verified proofs (see `round/proofs.ts`). */
+  proofDigest?: string | undefined
 }
 
 /** Accepted updates of one round, with waits that end on arrival, deadline or abort. */

@@ -39,6 +39,7 @@ export * from './local-network.js'
 export * from './messages.js'
 export * from './parts/index.js'
 export type * from './ports.js'
+export * from './proofs.js'
 export { type Dissent, majorityResult, ResultBook, tally } from './result-book.js'
 export * from './runtime.js'
 export {

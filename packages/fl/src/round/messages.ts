@@ -27,6 +27,11 @@ export const ContributionSchema = z.strictObject({
   numSamples: z.number().int().min(1).max(1e9),
   payloadHash: Hex64Schema,
   payloadBytes: z.number().int().min(1),
+  /** Proven updates: the digest of the update's proofs (what a settlement leaf commits to). */
+  proofDigest: z
+    .string()
+    .regex(/^0x[0-9a-f]{64}$/, 'must be 0x and 64 lowercase hex chars')
+    .optional(),
 })
 export type Contribution = z.output<typeof ContributionSchema>
 
@@ -54,6 +59,20 @@ export const UpdateMetaBodySchema = z.strictObject({
   /** sha2-256 of the encoded update bytes. */
   payloadHash: Hex64Schema,
   payloadBytes: z.number().int().min(1),
+  /**
+   * Proven updates: the payload ends with `count` proofs of `bytes` bytes in all (within
+   * `payloadBytes`, covered by `payloadHash`), one per block of 256 quantized values.
+   */
+  proofs: z
+    .strictObject({
+      count: z
+        .number()
+        .int()
+        .min(1)
+        .max(1 << 24),
+      bytes: z.number().int().min(1),
+    })
+    .optional(),
   /** Set on a regional aggregate (hierarchical jobs): the region and the updates it combines. */
   region: z
     .strictObject({
@@ -165,11 +184,13 @@ function sortKeys(value: unknown): unknown {
 /** A contribution record of an update header. */
 export function contributionOf(
   header: Pick<UpdateMeta, 'trainer' | 'numSamples' | 'payloadHash' | 'payloadBytes'>,
+  proofDigest?: string,
 ): Contribution {
   return {
     trainer: header.trainer,
     numSamples: header.numSamples,
     payloadHash: header.payloadHash,
     payloadBytes: header.payloadBytes,
+    ...(proofDigest !== undefined ? { proofDigest } : {}),
   }
 }

@@ -10,6 +10,7 @@ import type { SignedMessage } from './envelope.js'
 import type { JobCaps, JobPolicy } from './jobs.js'
 import type { JobAnnouncement } from './messages.js'
 import type { ParticipantRoles, RoundPart } from './parts/types.js'
+import type { UpdateProofSystem } from './proofs.js'
 import type { JobSpec } from './spec.js'
 
 /** Options with an abort signal. */
@@ -166,6 +167,11 @@ export interface ParticipantInit {
   roles: ParticipantRoles
   /** The roles this node can play in a round (default `defaultParts()`). */
   parts?: RoundPart[]
+  /**
+   * Proves and checks proven updates (`spec.proofs`), e.g. `zkUpdateProofSystem()` of
+   * `@vain/chain/zk`. Without one, this node does not take part in jobs that require proofs.
+   */
+  proofs?: UpdateProofSystem
   /**
    * Which announced jobs this node takes on (default `acceptAnyJob`: an explicit opt-in; an
    * open network wants `allowJobCreators` or a chain-backed policy). Jobs it submits itself

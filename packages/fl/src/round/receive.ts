@@ -14,6 +14,7 @@ import type { JobLimits, JobRun } from './job.js'
 import { type Holdings, openRoundMessage, type UpdateMeta } from './messages.js'
 import type { RoundServices, RoundState } from './parts/types.js'
 import type { EligibilityPolicy, ReadPayload } from './ports.js'
+import { checkProofHeader, checkUpdateProofs } from './proofs.js'
 import { majorityResult, tally } from './result-book.js'
 import { denseCodec } from './runtime.js'
 import { authenticateSecAgg } from './secure/common.js'
@@ -68,6 +69,9 @@ export async function receiveUpdate(rx: Receiver, raw: unknown, readPayload: Rea
   const first = admitUpdate(job === undefined ? undefined : admissionState(self, job), h, from)
   if (!first.ok) return fail(first.error)
   const run = job as JobRun
+  // proven updates: their proofs declared in the header, of the size this node's system reads
+  const proofRefusal = checkProofHeader(run.spec, h, rx.services.proofs?.proofBytes)
+  if (proofRefusal !== undefined) return fail(proofRefusal)
   if (first.value === 'early' && h.region === undefined) {
     // the round it is for has not started here: ask the policy now whether that round expects
     // this trainer, so that strangers cannot take the room kept for honest early updates
@@ -105,17 +109,31 @@ export async function receiveUpdate(rx: Receiver, raw: unknown, readPayload: Rea
   }
   const route = verdict.value
   const round = run.round as RoundState
+  let update = payload
+  let proofDigest: string | undefined
+  const proofs = rx.services.proofs
+  if (run.spec.proofs !== undefined && route.kind !== 'partial' && proofs !== undefined) {
+    // the proofs are about the values this member holds: checked before the update counts
+    try {
+      ;({ update, digest: proofDigest } = await checkUpdateProofs(proofs, run.spec, h, payload, run.numParams))
+    } catch (err) {
+      return fail(err as RoundProtocolError)
+    }
+    if (run.round !== round) return fail(new StaleUpdateError('the round ended while the proofs were checked'))
+    if (round.inbox.has(route.scope, route.key))
+      return fail(new RejectedUpdateError('duplicate update from this trainer'))
+  }
   let delta: Float32Array
   try {
     delta =
       route.kind === 'partial'
-        ? denseCodec().decodeUpdate(payload, run.numParams)
-        : run.runtime.decodeUpdate(payload, run.numParams)
+        ? denseCodec().decodeUpdate(update, run.numParams)
+        : run.runtime.decodeUpdate(update, run.numParams)
   } catch (err) {
     return fail(new RejectedUpdateError(`undecodable update: ${(err as Error).message}`))
   }
   if (!delta.every((x) => Number.isFinite(x))) return fail(new RejectedUpdateError('update contains NaN or Infinity'))
-  round.inbox.add(route.scope, route.key, { header: h, payload, delta, staleness: route.staleness })
+  round.inbox.add(route.scope, route.key, { header: h, payload, delta, staleness: route.staleness, proofDigest })
   rx.services.emit('update:accepted', { jobId: h.jobId, round: h.round, trainer: h.trainer, bytes: payload.byteLength })
 }
 

@@ -8,6 +8,9 @@ import { z } from 'zod'
 /** Protocol version carried in every message. */
 export const ROUND_PROTOCOL_VERSION = 1
 
+/** Quantized values one update proof covers (the int8 codec's block: one scale per proof). */
+export const PROOF_CHUNK_VALUES = 256
+
 /** sha2-256 hex (payload hashes, job ids). */
 export const Hex64Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex chars (sha2-256)')
 /**
@@ -103,83 +106,116 @@ const Params = z.record(z.string(), z.unknown()).superRefine(bounded).default({}
 const Named = z.strictObject({ name: z.string().min(1).max(64), params: Params })
 
 /** What a training job asks for. `jobId` is the hash of this spec and its creator. */
-export const JobSpecSchema = z.strictObject({
-  name: z.string().min(1).max(128),
-  /** Architecture (see `ArchitectureSchema`); at most 16 levels deep and 64 KiB. */
-  architecture: z.unknown().superRefine(bounded),
-  /** Content address of the initial model (see {@link ModelAddressSchema}). */
-  initialModel: ModelAddressSchema,
-  /** Dataset descriptor every trainer resolves locally, e.g. { name: 'mnist' }. */
-  dataset: z.strictObject({ name: z.string().min(1).max(64), params: Params }),
-  strategy: Named,
-  aggregator: Named,
-  codec: Named,
-  privacy: z.strictObject({ clip: z.number().positive(), noiseMultiplier: z.number().min(0) }).optional(),
-  secureAggregation: z.boolean().default(false),
-  rounds: z.number().int().min(1).max(100_000),
-  roundDeadlineMs: z
-    .number()
-    .int()
-    .min(100)
-    .max(24 * 3600_000),
-  /** Minimum accepted updates for a committee member to aggregate. */
-  minUpdates: z.number().int().min(1).max(100_000),
-  committeeSize: z.number().int().min(1).max(101),
-  local: z.strictObject({
-    epochs: z.number().int().min(1).max(1000),
-    batchSize: z.number().int().min(1).max(65_536),
-    lr: z.number().positive().max(100),
-    momentum: z.number().min(0).max(0.999).default(0),
-    weightDecay: z.number().min(0).max(1).default(0),
-    proxMu: z.number().min(0).max(100).default(0),
-  }),
-  /** Largest accepted encoded update (bytes). */
-  maxUpdateBytes: z
-    .number()
-    .int()
-    .min(64)
-    .max(1024 * 1024 * 1024),
-  /**
-   * Most samples one trainer's update may claim (its aggregation weight and its share of rewards
-   * are self-reported): honest trainers declare at most this many, members refuse more.
-   */
-  maxSamplesPerUpdate: z.number().int().min(1).max(1e9).default(1_000_000),
-  /**
-   * Allow-lists signed into the job by its creator: who may aggregate and who is expected to
-   * train. Every node reads the same lists, so every node computes the same committee.
-   */
-  participants: z
-    .strictObject({
-      aggregators: z.array(PeerIdSchema).max(10_000).optional(),
-      trainers: z.array(PeerIdSchema).max(100_000).optional(),
-    })
-    .optional(),
-  /**
-   * Two-level aggregation for networks too large for one committee: trainers are split into
-   * `regions` (by hash of job and peer id); each region's committee aggregates its trainers'
-   * updates and sends the regional aggregate to the root committee (`committeeSize`), which
-   * aggregates the regions and publishes the round's result.
-   */
-  hierarchy: z
-    .strictObject({
-      regions: z.number().int().min(2).max(256),
-      /** Members of each regional committee (default `committeeSize`). */
-      regionalCommitteeSize: z.number().int().min(1).max(101).optional(),
-    })
-    .optional(),
-  /**
-   * Asynchronous mode: a round does not wait for a slow trainer; its update, trained on an
-   * older model, joins the round that is running when it arrives (at most `maxRounds` behind),
-   * weighted by `(1 + τ)^(−exponent)` for staleness τ (FedAsync / FedBuff weighting).
-   */
-  staleness: z
-    .strictObject({
-      maxRounds: z.number().int().min(1).max(100),
-      exponent: z.number().min(0).max(4).default(0.5),
-    })
-    .optional(),
-  /** Stop once a round's model reaches this accuracy on the creator's held-out set (optional). */
-  targetAccuracy: z.number().min(0).max(1).optional(),
-})
+export const JobSpecSchema = z
+  .strictObject({
+    name: z.string().min(1).max(128),
+    /** Architecture (see `ArchitectureSchema`); at most 16 levels deep and 64 KiB. */
+    architecture: z.unknown().superRefine(bounded),
+    /** Content address of the initial model (see {@link ModelAddressSchema}). */
+    initialModel: ModelAddressSchema,
+    /** Dataset descriptor every trainer resolves locally, e.g. { name: 'mnist' }. */
+    dataset: z.strictObject({ name: z.string().min(1).max(64), params: Params }),
+    strategy: Named,
+    aggregator: Named,
+    codec: Named,
+    privacy: z.strictObject({ clip: z.number().positive(), noiseMultiplier: z.number().min(0) }).optional(),
+    secureAggregation: z.boolean().default(false),
+    rounds: z.number().int().min(1).max(100_000),
+    roundDeadlineMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(24 * 3600_000),
+    /** Minimum accepted updates for a committee member to aggregate. */
+    minUpdates: z.number().int().min(1).max(100_000),
+    committeeSize: z.number().int().min(1).max(101),
+    local: z.strictObject({
+      epochs: z.number().int().min(1).max(1000),
+      batchSize: z.number().int().min(1).max(65_536),
+      lr: z.number().positive().max(100),
+      momentum: z.number().min(0).max(0.999).default(0),
+      weightDecay: z.number().min(0).max(1).default(0),
+      proxMu: z.number().min(0).max(100).default(0),
+    }),
+    /** Largest accepted encoded update (bytes). */
+    maxUpdateBytes: z
+      .number()
+      .int()
+      .min(64)
+      .max(1024 * 1024 * 1024),
+    /**
+     * Most samples one trainer's update may claim (its aggregation weight and its share of rewards
+     * are self-reported): honest trainers declare at most this many, members refuse more.
+     */
+    maxSamplesPerUpdate: z.number().int().min(1).max(1e9).default(1_000_000),
+    /**
+     * Allow-lists signed into the job by its creator: who may aggregate and who is expected to
+     * train. Every node reads the same lists, so every node computes the same committee.
+     */
+    participants: z
+      .strictObject({
+        aggregators: z.array(PeerIdSchema).max(10_000).optional(),
+        trainers: z.array(PeerIdSchema).max(100_000).optional(),
+      })
+      .optional(),
+    /**
+     * Two-level aggregation for networks too large for one committee: trainers are split into
+     * `regions` (by hash of job and peer id); each region's committee aggregates its trainers'
+     * updates and sends the regional aggregate to the root committee (`committeeSize`), which
+     * aggregates the regions and publishes the round's result.
+     */
+    hierarchy: z
+      .strictObject({
+        regions: z.number().int().min(2).max(256),
+        /** Members of each regional committee (default `committeeSize`). */
+        regionalCommitteeSize: z.number().int().min(1).max(101).optional(),
+      })
+      .optional(),
+    /**
+     * Asynchronous mode: a round does not wait for a slow trainer; its update, trained on an
+     * older model, joins the round that is running when it arrives (at most `maxRounds` behind),
+     * weighted by `(1 + τ)^(−exponent)` for staleness τ (FedAsync / FedBuff weighting).
+     */
+    staleness: z
+      .strictObject({
+        maxRounds: z.number().int().min(1).max(100),
+        exponent: z.number().min(0).max(4).default(0.5),
+      })
+      .optional(),
+    /** Stop once a round's model reaches this accuracy on the creator's held-out set (optional). */
+    targetAccuracy: z.number().min(0).max(1).optional(),
+    /**
+     * Proven updates: each trainer attaches zero-knowledge proofs (one per block of
+     * {@link PROOF_CHUNK_VALUES} quantized values) that its update's L2 norm is at most `normBound`
+     * and that the proofs are about the very values it sent; committee members refuse an update whose
+     * proofs are missing or invalid (see `round/proofs.ts`). Needs int8 values in blocks of 256
+     * (`int8`, or `top-k` with int8 values), and no secure aggregation (members must see the values).
+     */
+    proofs: z
+      .strictObject({
+        /** The largest L2 norm of an update (of the dequantized values a trainer sends). */
+        normBound: z.number().positive().max(1e9),
+      })
+      .optional(),
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.proofs === undefined) return
+    const p = spec.codec.params as { values?: unknown; blockSize?: unknown }
+    const int8Values = spec.codec.name === 'int8' || (spec.codec.name === 'top-k' && (p.values ?? 'int8') === 'int8')
+    if (!int8Values || (p.blockSize ?? PROOF_CHUNK_VALUES) !== PROOF_CHUNK_VALUES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['proofs'],
+        message: `proven updates need int8 values in blocks of ${PROOF_CHUNK_VALUES} (codec int8 or top-k with int8 values, blockSize ${PROOF_CHUNK_VALUES})`,
+      })
+    }
+    if (spec.secureAggregation) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['proofs'],
+        message: 'proven updates cannot be combined with secure aggregation (members must see the values they check)',
+      })
+    }
+  })
 export type JobSpec = z.output<typeof JobSpecSchema>
 export type JobSpecInput = z.input<typeof JobSpecSchema>

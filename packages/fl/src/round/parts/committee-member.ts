@@ -47,7 +47,7 @@ export function committeeMember(): RoundPart {
       await publishAggregate(
         ctx,
         params,
-        agreed.map((u) => contributionOf(u.header)),
+        agreed.map((u) => contributionOf(u.header, u.proofDigest)),
       )
     },
   }

@@ -44,7 +44,7 @@ async function aggregateRegion(ctx: RoundContext, r: number): Promise<void> {
       round: round.round,
       baseModel: round.baseModel,
       numSamples: agreed.reduce((a, u) => a + u.header.numSamples, 0),
-      region: { index: r, contributions: agreed.map((u) => contributionOf(u.header)) },
+      region: { index: r, contributions: agreed.map((u) => contributionOf(u.header, u.proofDigest)) },
     },
     payload,
   )

@@ -8,8 +8,9 @@
 
 import type { Model } from '../../models/index.js'
 import { regionOf } from '../committee.js'
+import { clipToNorm, proveUpdateBlocks } from '../proofs.js'
 import { privatize, signUpdate } from './common.js'
-import type { PartContext, RoundContext, RoundPart, RoundState } from './types.js'
+import { failRound, type PartContext, type RoundContext, type RoundPart, type RoundState } from './types.js'
 
 function canTrain({ services, job }: PartContext): boolean {
   return services.roles.trainer && services.learner?.supports(job.spec) === true
@@ -28,11 +29,46 @@ async function trainAndSend(ctx: PartContext, origin: RoundState, model: Model):
   if (target !== origin && (spec.staleness === undefined || target.round - origin.round > spec.staleness.maxRounds)) {
     return
   }
-  const delta = privatize(
+  let delta = privatize(
     spec,
     Float32Array.from(result.params, (p, i) => p - (model.params[i] as number)),
   )
-  const payload = job.runtime.encodeUpdate(delta)
+  // proven updates: clip to the job's norm bound (with room for quantization), then prove each block
+  if (spec.proofs !== undefined) delta = clipToNorm(delta, spec.proofs.normBound * 0.98)
+  let payload = job.runtime.encodeUpdate(delta)
+  let proofs: { count: number; bytes: number } | undefined
+  if (spec.proofs !== undefined) {
+    const system = services.proofs
+    if (system === undefined) return
+    const started = services.now()
+    let proven: { section: Uint8Array; count: number }
+    try {
+      proven = await proveUpdateBlocks(
+        system,
+        spec,
+        { jobId: job.jobId, round: target.round, trainer: services.self, numParams: job.numParams },
+        payload,
+        signal,
+      )
+    } catch (err) {
+      if (signal.aborted) return
+      failRound(ctx, `cannot prove this node's update: ${(err as Error).message}`)
+      return
+    }
+    const full = new Uint8Array(payload.byteLength + proven.section.byteLength)
+    full.set(payload)
+    full.set(proven.section, payload.byteLength)
+    payload = full
+    proofs = { count: proven.count, bytes: proven.section.byteLength }
+    services.emit('update:proven', {
+      jobId: job.jobId,
+      round: target.round,
+      proofs: proven.count,
+      bytes: proven.section.byteLength,
+      ms: services.now() - started,
+    })
+    if (signal.aborted) return
+  }
   const targets =
     target.regions === undefined
       ? target.committee
@@ -43,6 +79,7 @@ async function trainAndSend(ctx: PartContext, origin: RoundState, model: Model):
       round: target.round,
       baseModel: origin.baseModel,
       numSamples: Math.min(result.numSamples, spec.maxSamplesPerUpdate),
+      ...(proofs !== undefined ? { proofs } : {}),
     },
     payload,
   )

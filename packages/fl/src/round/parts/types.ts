@@ -11,6 +11,7 @@ import type { Emit } from '../events.js'
 import type { Inbox } from '../inbox.js'
 import type { JobAnnouncement, RoundResult, UpdateMeta } from '../messages.js'
 import type { AggregationRuntime, Learner, ModelStore, RoundTransport } from '../ports.js'
+import type { UpdateProofSystem } from '../proofs.js'
 import type { SecAggRequest } from '../secure/frames.js'
 import type { JobSpec } from '../spec.js'
 
@@ -64,6 +65,8 @@ export interface RoundServices {
   readonly transport: RoundTransport
   readonly models: ModelStore
   readonly learner: Learner | undefined
+  /** Proves and checks proven updates (`spec.proofs`), when this node has a proof system. */
+  readonly proofs: UpdateProofSystem | undefined
   readonly roles: ParticipantRoles
   readonly emit: Emit
   readonly now: () => number
