@@ -22,8 +22,10 @@ const CONTRACTS = [
   ['RoundManager', 'roundManager'],
   ['Governance', 'governance'],
   ['TierGroups', 'tierGroups'],
+  ['ProofChallenges', 'proofChallenges'],
   // [name, prefix, artifact path under contracts/artifacts] for contracts outside contracts/*.sol
   ['VoteVerifier', 'voteVerifier', 'contracts/verifiers/VoteVerifier.sol/VoteVerifier.json'],
+  ['UpdateNormVerifier', 'updateNormVerifier', 'contracts/verifiers/UpdateNormVerifier.sol/UpdateNormVerifier.json'],
   ['PoseidonT3', 'poseidonT3', 'poseidon-solidity/PoseidonT3.sol/PoseidonT3.json'],
 ]
 

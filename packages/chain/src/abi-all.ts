@@ -2,6 +2,7 @@ import type { Abi } from 'viem'
 import {
   governanceAbi,
   nodeRegistryAbi,
+  proofChallengesAbi,
   reputationAbi,
   roundManagerAbi,
   stakingAbi,
@@ -18,6 +19,7 @@ export const allVainAbis: Abi = dedupe([
   ...roundManagerAbi,
   ...governanceAbi,
   ...tierGroupsAbi,
+  ...proofChallengesAbi,
 ] as Abi).filter((item) => item.type === 'error' || item.type === 'event')
 
 function dedupe(abi: Abi): Abi {

@@ -61,6 +61,11 @@ export interface VainAddresses {
   registry: Address
   roundManager: Address
   governance: Address
+  /**
+   * ProofChallenges (on-chain challenges of settled update proofs; its `verifier()` is the
+   * UpdateNormVerifier). Absent in suites deployed before it existed.
+   */
+  proofChallenges?: Address
 }
 
 /** What a write returns once mined. */

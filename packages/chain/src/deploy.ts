@@ -1,9 +1,10 @@
 /**
  * Deploys the vAIn suite and wires its roles:
- * the round manager may slash stake and update reputation; governance may change every parameter
- * and slash. With `admin: 'deployer'` (default; for demos and tests) the deployer also keeps the
- * admin, governor and opener roles; with `admin: 'governance'` it hands the admin role to
- * Governance and renounces all of its own, so only passed proposals can change the rules.
+ * the round manager and ProofChallenges (with its UpdateNormVerifier) may slash stake and update
+ * reputation; governance may change every parameter and slash. With `admin: 'deployer'` (default;
+ * for demos and tests) the deployer also keeps the admin, governor and opener roles; with
+ * `admin: 'governance'` it hands the admin role to Governance and renounces all of its own, so only
+ * passed proposals can change the rules.
  *
  * A new network under the production thresholds has no tier-3 node, so no committee, no settled
  * round and nobody earning reputation. `genesis` is its bootstrap: the Reputation contract is
@@ -42,6 +43,8 @@ import {
   nodeRegistryBytecode,
   poseidonT3Abi,
   poseidonT3Bytecode,
+  proofChallengesAbi,
+  proofChallengesBytecode,
   reputationAbi,
   reputationBytecode,
   roundManagerAbi,
@@ -50,6 +53,8 @@ import {
   stakingBytecode,
   tierGroupsAbi,
   tierGroupsBytecode,
+  updateNormVerifierAbi,
+  updateNormVerifierBytecode,
   vainTokenAbi,
   vainTokenBytecode,
   voteVerifierAbi,
@@ -102,6 +107,20 @@ export interface DeployVainParams {
      * (default 10, as much as one claim may add).
      */
     committeeReputationPerRound?: bigint
+  }
+  /**
+   * Penalties of an upheld update-proof challenge (ProofChallenges): a settled contribution whose
+   * Groth16 proof does not verify costs its trainer, and each committee member that settled it.
+   */
+  challenges?: {
+    /** Stake taken from the trainer (default 100 VAIN, the tier-1 minimum). */
+    trainerSlash?: bigint
+    /** Reputation taken from the trainer (default 100). */
+    trainerReputationPenalty?: bigint
+    /** Stake taken from each committee member (default 500 VAIN, as for a proven dissenter). */
+    committeeSlash?: bigint
+    /** Reputation taken from each committee member (default 100). */
+    committeeReputationPenalty?: bigint
   }
   /**
    * The genesis set of a new network (default: none): nodes given `reputation` each in the
@@ -161,6 +180,12 @@ type ResolvedParams = {
     creatorTier: 0 | 1 | 2 | 3
     committeeReputationPerRound: bigint
   }
+  challenges: {
+    trainerSlash: bigint
+    trainerReputationPenalty: bigint
+    committeeSlash: bigint
+    committeeReputationPenalty: bigint
+  }
   genesis: { members: readonly Address[]; reputation: bigint }
   governance: { votingPeriodSeconds: bigint; timelockSeconds: bigint; quorumVotes: bigint; proposalTier: 1 | 2 | 3 }
   admin: 'deployer' | 'governance'
@@ -189,6 +214,12 @@ function resolve(p: DeployVainParams, deployer: Address): ResolvedParams {
       dissentReputationPenalty: p.rounds?.dissentReputationPenalty ?? 100n,
       creatorTier: p.rounds?.creatorTier ?? 1,
       committeeReputationPerRound: p.rounds?.committeeReputationPerRound ?? 10n,
+    },
+    challenges: {
+      trainerSlash: p.challenges?.trainerSlash ?? parseEther('100'),
+      trainerReputationPenalty: p.challenges?.trainerReputationPenalty ?? 100n,
+      committeeSlash: p.challenges?.committeeSlash ?? parseEther('500'),
+      committeeReputationPenalty: p.challenges?.committeeReputationPenalty ?? 100n,
     },
     genesis: { members: [], reputation: 0n },
     governance: {
@@ -225,6 +256,7 @@ function resolve(p: DeployVainParams, deployer: Address): ResolvedParams {
     members.length === 0 || (r.genesis.reputation > 0n && r.genesis.reputation < 2n ** 160n)
       ? ''
       : 'genesis.reputation must be > 0 and below 2^160',
+    Object.values(r.challenges).every((v) => v >= 0n) ? '' : 'challenges penalties must be >= 0',
     r.rounds.committeeReputationPerRound >= 0n && r.rounds.committeeReputationPerRound < 2n ** 64n
       ? ''
       : 'rounds.committeeReputationPerRound must fit in 64 bits',
@@ -234,8 +266,8 @@ function resolve(p: DeployVainParams, deployer: Address): ResolvedParams {
 }
 
 /**
- * Deploys Token, Staking, Reputation, NodeRegistry, RoundManager and Governance with `client`'s
- * account, wires their roles and returns the addresses.
+ * Deploys Token, Staking, Reputation, NodeRegistry, RoundManager, Governance, UpdateNormVerifier
+ * and ProofChallenges with `client`'s account, wires their roles and returns the addresses.
  *
  * @throws {@link InvalidInputError} for inconsistent parameters; decoded contract errors if a
  * deployment reverts.
@@ -320,6 +352,20 @@ export async function deployVain(
     p.rounds.dissentReputationPenalty,
     deployer,
   ])
+  const updateNormVerifier = await deploy(updateNormVerifierAbi, updateNormVerifierBytecode, [])
+  const proofChallenges = await deploy(proofChallengesAbi, proofChallengesBytecode, [
+    roundManager,
+    updateNormVerifier,
+    staking,
+    reputation,
+    [
+      p.challenges.trainerSlash,
+      p.challenges.trainerReputationPenalty,
+      p.challenges.committeeSlash,
+      p.challenges.committeeReputationPenalty,
+    ],
+    deployer,
+  ])
   const governance = await deploy(governanceAbi, governanceBytecode, [
     staking,
     reputation,
@@ -334,11 +380,14 @@ export async function deployVain(
   await call(staking, stakingAbi, 'setGovernance', [governance])
   await call(staking, stakingAbi, 'grantRole', [SLASHER, roundManager])
   await call(staking, stakingAbi, 'grantRole', [SLASHER, governance])
+  await call(staking, stakingAbi, 'grantRole', [SLASHER, proofChallenges])
   await call(staking, stakingAbi, 'grantRole', [GOVERNOR, governance])
   await call(reputation, reputationAbi, 'grantRole', [UPDATER, roundManager])
+  await call(reputation, reputationAbi, 'grantRole', [UPDATER, proofChallenges])
   await call(reputation, reputationAbi, 'grantRole', [GOVERNOR, governance])
   await call(roundManager, roundManagerAbi, 'grantRole', [GOVERNOR, governance])
   await call(roundManager, roundManagerAbi, 'grantRole', [OPENER, governance])
+  await call(proofChallenges, proofChallengesAbi, 'grantRole', [GOVERNOR, governance])
   if (p.rounds.creatorTier !== 0) await call(roundManager, roundManagerAbi, 'setCreatorTier', [p.rounds.creatorTier])
   if (p.rounds.committeeReputationPerRound !== 10n) {
     await call(roundManager, roundManagerAbi, 'setCommitteeReputationPerRound', [p.rounds.committeeReputationPerRound])
@@ -360,6 +409,7 @@ export async function deployVain(
       [staking, stakingAbi, [GOVERNOR]],
       [reputation, reputationAbi, [GOVERNOR]],
       [roundManager, roundManagerAbi, [GOVERNOR, OPENER]],
+      [proofChallenges, proofChallengesAbi, [GOVERNOR]],
     ] as const) {
       await call(address, abi, 'grantRole', [DEFAULT_ADMIN, governance])
       for (const role of roles) await call(address, abi, 'renounceRole', [role, deployer])
@@ -373,7 +423,7 @@ export async function deployVain(
   }
 
   return {
-    addresses: { token, staking, reputation, registry, roundManager, governance },
+    addresses: { token, staking, reputation, registry, roundManager, governance, proofChallenges },
     blockNumber,
     gasUsed,
     params: p,

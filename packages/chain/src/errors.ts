@@ -220,6 +220,48 @@ export class TimelockActiveError extends ContractRevertError {
   override name = 'TimelockActiveError'
 }
 
+/**
+ * A challenge of an update proof (ProofChallenges) whose proof verifies: the challenge fails and
+ * nothing changes. Also thrown by `challengeUpdateProof` before sending when no chunk fails.
+ */
+export class ProofIsValidError extends ContractRevertError {
+  static override name = 'ProofIsValidError'
+  override name = 'ProofIsValidError'
+}
+
+/** A challenge of this trainer's leaf in this round was upheld already (it was slashed once). */
+export class ChallengeAlreadyUpheldError extends ContractRevertError {
+  static override name = 'ChallengeAlreadyUpheldError'
+  override name = 'ChallengeAlreadyUpheldError'
+}
+
+/** The challenged reward leaf and its Merkle proof do not lead to the round's rewards root. */
+export class LeafNotInRootError extends ContractRevertError {
+  static override name = 'LeafNotInRootError'
+  override name = 'LeafNotInRootError'
+}
+
+/**
+ * The leaf's commitment is not the proof digest of the payload hash and chunk leaves given: the
+ * proofs are not the ones the committee settled. `args`: [commitment, digest].
+ */
+export class ProofDigestMismatchError extends ContractRevertError {
+  static override name = 'ProofDigestMismatchError'
+  override name = 'ProofDigestMismatchError'
+}
+
+/** The chunk leaf at the challenged index is not the hash of the proof given. */
+export class ChunkLeafMismatchError extends ContractRevertError {
+  static override name = 'ChunkLeafMismatchError'
+  override name = 'ChunkLeafMismatchError'
+}
+
+/** The challenged chunk index is not below the number of chunk leaves. */
+export class ChunkIndexOutOfRangeError extends ContractRevertError {
+  static override name = 'ChunkIndexOutOfRangeError'
+  override name = 'ChunkIndexOutOfRangeError'
+}
+
 /** The chain could not be reached (connection refused, timeout, HTTP error) after all retries. */
 export class ChainUnavailableError extends VainChainError {
   static override name = 'ChainUnavailableError'
@@ -356,6 +398,17 @@ const MESSAGES: Record<string, (a: readonly any[]) => string> = {
   InvalidProof: () => 'the Merkle proof does not match the round’s rewards root',
   NotADissent: () => 'the signed result is the one the quorum settled: no disagreement to slash',
   AlreadySlashed: (a) => `${a[1]} was already slashed for round ${a[0]}`,
+  RoundNotSettled: (a) =>
+    `round ${a[0]} is ${['unknown', 'open', 'settled', 'cancelled'][Number(a[1])] ?? a[1]}, not settled`,
+  LeafNotInRoot: (a) => `the reward leaf of ${a[1]} and its Merkle proof are not in round ${a[0]}'s rewards root`,
+  ProofDigestMismatch: (a) =>
+    `the leaf commits to ${a[0]}, but the payload hash and chunk leaves given digest to ${a[1]}: not the proofs the committee settled`,
+  ChunkIndexOutOfRange: (a) => `chunk ${a[0]} does not exist: the update has ${a[1]} chunk proof(s)`,
+  ChunkLeafMismatch: (a) => `chunk ${a[0]}'s leaf is ${a[1]}, but the proof given hashes to ${a[2]}`,
+  AlreadyUpheld: (a) => `a challenge of ${a[1]}'s proofs in round ${a[0]} was upheld already`,
+  ProofIsValid: () => 'the challenged update proof verifies: nothing to slash',
+  InsufficientGasForVerification: (a) =>
+    `${a[0]} gas left to run the proof verifier, needs ${a[1]}: send the challenge with more gas`,
   OnlyGovernance: () => 'only a passed governance proposal may do this',
   OnlyProposer: (a) => `only the proposer ${a[0]} may cancel`,
   InvalidProposal: () => 'a proposal needs 1 to 16 actions with one calldata per target',
@@ -409,6 +462,12 @@ const CLASSES: Record<
   QuorumNotReached: QuorumNotReachedError,
   NotCommitteeMember: NotCommitteeMemberError,
   TimelockActive: TimelockActiveError,
+  ProofIsValid: ProofIsValidError,
+  AlreadyUpheld: ChallengeAlreadyUpheldError,
+  LeafNotInRoot: LeafNotInRootError,
+  ProofDigestMismatch: ProofDigestMismatchError,
+  ChunkLeafMismatch: ChunkLeafMismatchError,
+  ChunkIndexOutOfRange: ChunkIndexOutOfRangeError,
 }
 
 /** Builds the typed error for a decoded custom error. */

@@ -6,16 +6,19 @@ import { freshSuite, sharedChain } from './helpers.js'
 const shared = sharedChain()
 
 describe('deployVain', () => {
-  it('deploys the six contracts and wires their roles (deployer keeps control by default)', async () => {
+  it('deploys the seven contracts and wires their roles (deployer keeps control by default)', async () => {
     const { deployment, admin } = await freshSuite(shared, { nodes: [] })
     const { addresses } = deployment
-    expect(new Set(Object.values(addresses)).size).toBe(6)
+    expect(new Set(Object.values(addresses)).size).toBe(7)
     const c = admin.contracts
     const deployer = admin.account!
     expect(await c.staking.read.hasRole([VAIN_ROLES.SLASHER, addresses.roundManager])).toBe(true)
     expect(await c.staking.read.hasRole([VAIN_ROLES.SLASHER, addresses.governance])).toBe(true)
     expect(await c.staking.read.hasRole([VAIN_ROLES.GOVERNOR, addresses.governance])).toBe(true)
     expect(await c.reputation.read.hasRole([VAIN_ROLES.UPDATER, addresses.roundManager])).toBe(true)
+    // ProofChallenges slashes trainers and committees for settled proofs that fail
+    expect(await c.staking.read.hasRole([VAIN_ROLES.SLASHER, addresses.proofChallenges!])).toBe(true)
+    expect(await c.reputation.read.hasRole([VAIN_ROLES.UPDATER, addresses.proofChallenges!])).toBe(true)
     expect(await c.roundManager.read.hasRole([VAIN_ROLES.OPENER, deployer])).toBe(true)
     expect(await c.staking.read.hasRole([VAIN_ROLES.DEFAULT_ADMIN, deployer])).toBe(true)
     expect(await admin.token.balanceOf()).toBe(parseEther('1000000000'))
