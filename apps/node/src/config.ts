@@ -18,6 +18,8 @@ export const ChainAddressesSchema = z.strictObject({
   registry: hexAddress,
   roundManager: hexAddress,
   governance: hexAddress,
+  /** ProofChallenges (update-proof challenges); absent in chain files written before it existed. */
+  proofChallenges: hexAddress.optional(),
 })
 
 /**
