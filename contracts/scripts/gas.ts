@@ -4,6 +4,7 @@
 // contributors (10 / 100 / 1,000 below); a claim's gas grows with log2(contributors) (proof length).
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 import { type Address, encodeFunctionData, type Hex, keccak256, parseEther, toHex } from 'viem'
+import { chunkProofOf, deployChallenges, invalidChunkProof, settleProvenRound } from '../test/ts/challenge-fixture.js'
 import { deploySuite, MIN_STAKE, TIMELOCK, VOTING_PERIOD } from '../test/ts/fixture.js'
 import { PEER_ID, peerProof } from '../test/ts/peer-proof.js'
 
@@ -150,6 +151,44 @@ await s.networkHelpers.time.increase(VOTING_PERIOD + 1n)
 await measure('queue', s.governance.write.queue([id]))
 await s.networkHelpers.time.increase(TIMELOCK)
 await measure('execute (1 action)', s.governance.write.execute([id]))
+
+// update-proof challenges: leaves commit to proof digests (settle and claim cost the same as any leaf);
+// a challenge of a proof that fails runs the Groth16 verifier and slashes the trainer and committee
+{
+  const { challenges } = await deployChallenges(s)
+  const [m0, m1, m2, trainer] = s.nodes.slice(4, 8) as [typeof n0, typeof n0, typeof n0, typeof n0]
+  for (const m of [m0, m1, m2]) await s.makeTier(m, 3)
+  await s.makeTier(trainer, 1)
+  const proven = await settleProvenRound(
+    s,
+    [m0, m1, m2],
+    [
+      {
+        account: trainer.account.address,
+        payloadHash: keccak256(toHex('payload')),
+        chunks: [chunkProofOf(), invalidChunkProof()],
+      },
+      { account: n0.account.address, payloadHash: keccak256(toHex('payload-2')), chunks: [invalidChunkProof()] },
+    ],
+  )
+  // a challenge of a valid proof reverts (ProofIsValid): nothing to measure but the refusal
+  const validGas = await s.publicClient
+    .estimateGas({
+      account: s.admin.account,
+      to: challenges.address,
+      data: encodeFunctionData({ abi: challenges.abi, functionName: 'challenge', args: proven.challengeArgs(0, 0) }),
+    })
+    .catch(() => undefined)
+  if (validGas !== undefined) throw new Error('a challenge of a valid proof must revert')
+  await measure(
+    'challenge an invalid update proof (2 chunks; trainer + committee of 3 slashed)',
+    challenges.write.challenge(proven.challengeArgs(0, 1)),
+  )
+  await measure(
+    'challenge an invalid update proof (1 chunk; trainer only, no committee listed)',
+    challenges.write.challenge(proven.challengeArgs(1, 0, [])),
+  )
+}
 
 const width = Math.max(...rows.map(([name]) => name.length))
 console.log(`\nvAIn gas per operation (solc 0.8.28, optimizer 200 runs, Hardhat in-process network)\n`)
