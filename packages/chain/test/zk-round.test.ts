@@ -33,25 +33,14 @@ import {
   subset,
   type UpdateProofSystem,
 } from '@vain/fl'
-// TEMPORARY
-import { concat, encodeAbiParameters, type Hex, keccak256 } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { decodeProofWire, type ZkUpdateProofSystem, zkUpdateProofSystem } from '../src/zk/index.js'
-
-const proofChunkLeaf = (i: number, c: ReturnType<typeof decodeProofWire>['calldata']): Hex =>
-  keccak256(
-    encodeAbiParameters(
-      [
-        { type: 'uint256' },
-        { type: 'uint256[2]' },
-        { type: 'uint256[2][2]' },
-        { type: 'uint256[2]' },
-        { type: 'uint256[3]' },
-      ],
-      [BigInt(i), c.a, c.b, c.c, c.input],
-    ),
-  )
-const updateProofDigest = (h: Hex, l: Hex[]): Hex => keccak256(concat([h, ...l]))
+import {
+  decodeProofWire,
+  proofChunkLeaf,
+  updateProofDigest,
+  type ZkUpdateProofSystem,
+  zkUpdateProofSystem,
+} from '../src/zk/index.js'
 
 const FEATURES = 10
 const CLASSES = 4

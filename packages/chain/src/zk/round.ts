@@ -5,31 +5,13 @@
  * are proven by trainers and checked by committee members.
  * @module
  */
-import { bytesToBigInt, concat, encodeAbiParameters, type Hex, keccak256, numberToBytes, stringToBytes } from 'viem'
+import { bytesToBigInt, type Hex, keccak256, numberToBytes, stringToBytes } from 'viem'
+import { proofChunkLeaf, updateProofDigest } from './challenge.js'
 import { updateBinding, updateCommitment } from './commitment.js'
 import { UPDATE_BOUND_LIMIT } from './constants.js'
 import { MalformedProofError, ProverClosedError } from './errors.js'
 import { createUpdateProver, type UpdateProver, type UpdateProverInit } from './prover.js'
 import { type UpdateProof, type UpdateProofCalldata, updateProofCalldata } from './update.js'
-
-// TEMPORARY until challenge.ts lands (same definition as ProofChallenges)
-function proofChunkLeaf(i: number, c: UpdateProofCalldata): Hex {
-  return keccak256(
-    encodeAbiParameters(
-      [
-        { type: 'uint256' },
-        { type: 'uint256[2]' },
-        { type: 'uint256[2][2]' },
-        { type: 'uint256[2]' },
-        { type: 'uint256[3]' },
-      ],
-      [BigInt(i), c.a, c.b, c.c, c.input],
-    ),
-  )
-}
-function updateProofDigest(payloadHash: Hex, leaves: readonly Hex[]): Hex {
-  return keccak256(concat([payloadHash, ...leaves]))
-}
 
 /** Bytes of one proof on the wire: a, b, c and the three public signals, 11 × 32 bytes big-endian. */
 export const UPDATE_PROOF_WIRE_BYTES = 11 * 32
