@@ -23,7 +23,22 @@ export interface Load {
   stop(): Promise<void>
 }
 
+const live = new Set<ChildProcess>()
+
+/** Kills every load still running (call it in `afterEach`: a test that timed out never reached its own `stop()`). */
+export function killLoads(): void {
+  for (const p of live) p.kill('SIGKILL')
+  live.clear()
+}
+
+// a load whose test process died exits by itself: its parent is gone when `process.ppid` changes
+const orphanCheck = `const parent = process.ppid; const orphaned = () => process.ppid !== parent;`
+
 async function children(procs: ChildProcess[]): Promise<Load> {
+  for (const p of procs) {
+    live.add(p)
+    p.once('exit', () => live.delete(p))
+  }
   // wait until each child runs its load (it prints "ready")
   await Promise.all(procs.map((p) => once(p.stdout as NodeJS.ReadableStream, 'data')))
   return {
@@ -43,13 +58,13 @@ async function children(procs: ChildProcess[]): Promise<Load> {
 /** `n` busy-looping processes (default: one more than the host's cores). */
 export function cpuHog(n = cpus().length + 1): Promise<Load> {
   const procs = Array.from({ length: n }, () =>
-    spawn(process.execPath, ['-e', 'process.stdout.write("ready\\n"); for (;;) {}'], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    spawn(process.execPath, ['-e', `${orphanCheck} process.stdout.write("ready\\n"); for (let i = 0; ; i++) if (i % 1e7 === 0 && orphaned()) process.exit()`], { stdio: ['ignore', 'pipe', 'inherit'] }),
   )
   return children(procs)
 }
 
 /** A process holding `bytes` of touched memory. */
 export function memoryBalloon(bytes: number): Promise<Load> {
-  const code = `const b = Buffer.alloc(${bytes}, 1); globalThis.keep = b; process.stdout.write("ready\\n"); setInterval(() => {}, 1000)`
+  const code = `${orphanCheck} const b = Buffer.alloc(${bytes}, 1); globalThis.keep = b; process.stdout.write("ready\\n"); setInterval(() => orphaned() && process.exit(), 500)`
   return children([spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })])
 }

@@ -8,7 +8,9 @@
  * at |score| ≥ `enterScore` (in the metric's direction) and clears after `exitAfter` consecutive
  * samples at |score| < `exitScore` — two thresholds and two counts, so a value hovering near the
  * line raises one anomaly, not a storm. While a metric is anomalous its baseline is frozen (the
- * load being reported does not become the new normal).
+ * load being reported does not become the new normal); a value between the two lines moves the
+ * baseline 10× slower than a normal one (a ramp is not absorbed before it becomes an anomaly,
+ * while a lasting small shift still becomes the new normal).
  * @module
  */
 import { TypedEventEmitter } from 'main-event'
@@ -177,8 +179,11 @@ export class AnomalyDetector extends TypedEventEmitter<AnomalyDetectorEvents> {
     return Math.max(s.spec.minSpread, 1.4826 * median(s.normal.map((v) => Math.abs(v - m))))
   }
 
-  private learn(s: MetricState, value: number): void {
-    s.ewma = s.ewma === undefined ? value : s.ewma + this.o.alpha * (value - s.ewma)
+  /** `suspect`: a value between the exit and enter lines moves the baseline 10× slower and stays out of the MAD window. */
+  private learn(s: MetricState, value: number, suspect = false): void {
+    const alpha = suspect ? this.o.alpha / 10 : this.o.alpha
+    s.ewma = s.ewma === undefined ? value : s.ewma + alpha * (value - s.ewma)
+    if (suspect) return
     s.normal.push(value)
     if (s.normal.length > this.o.window) s.normal.shift()
   }
@@ -206,7 +211,7 @@ export class AnomalyDetector extends TypedEventEmitter<AnomalyDetectorEvents> {
         }
       } else {
         s.streak = 0
-        this.learn(s, value)
+        this.learn(s, value, signed >= this.o.exitScore)
       }
       return undefined
     }
