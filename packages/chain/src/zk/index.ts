@@ -15,6 +15,14 @@
  * artefacts and snarkjs' worker threads for many proofs and releases them on `close()`;
  * {@link updateProofCalldata} formats a proof for the `UpdateNormVerifier` contract.
  *
+ * **Challenges** (optimistic verification): committee members check update proofs off chain, and the
+ * chain checks one only when it is challenged, so honest rounds pay no verification gas. A settled
+ * reward leaf of a job with proofs commits to the contribution's proof digest
+ * ({@link updateProofDigestOf}: `keccak256(payloadHash ‖ chunkLeaf_0 ‖ …)`, {@link proofChunkLeaf}:
+ * `keccak256(abi.encode(i, a, b, c, input))`); {@link challengeUpdateProof} sends a chunk whose proof
+ * fails to the `ProofChallenges` contract, which slashes the trainer and the listed committee
+ * members, or reverts `ProofIsValid` ({@link ProofIsValidError}) when the proof verifies.
+ *
  * snarkjs keeps bn128 worker threads alive after a proof; this entry counts their users and ends them
  * when the last is done ({@link terminateZkThreads} ends them at once).
  *
@@ -31,7 +39,28 @@
  * await verifyUpdate(proof, publicSignals, { bound: 2048n, commitment, binding }) // throws if invalid
  * ```
  */
+
+export {
+  ChallengeAlreadyUpheldError,
+  ChunkIndexOutOfRangeError,
+  ChunkLeafMismatchError,
+  LeafNotInRootError,
+  ProofDigestMismatchError,
+  ProofIsValidError,
+} from '../errors.js'
 export { type CircuitArtifacts, circuitArtifacts } from './artifacts.js'
+// Optimistic on-chain checks of update proofs (ProofChallenges): the proof digest a reward leaf
+// commits to, and challenges that slash a trainer and its committee for a proof that fails.
+export {
+  type ChallengeUpdateProofParams,
+  type ChallengeUpdateProofResult,
+  challengeUpdateProof,
+  findInvalidUpdateChunk,
+  proofChunkLeaf,
+  updateProofChunkLeaves,
+  updateProofDigest,
+  updateProofDigestOf,
+} from './challenge.js'
 export {
   chunkValues,
   packUpdateValues,
@@ -61,6 +90,17 @@ export {
   ZkError,
 } from './errors.js'
 export { createUpdateProver, type UpdateProver, type UpdateProverInit } from './prover.js'
+// The round's proof system (`@vain/fl` `createParticipant({ proofs })`): proven updates in the round.
+export {
+  decodeProofWire,
+  encodeProofWire,
+  peerBindingAddress,
+  type RoundProofStatement,
+  roundProofBinding,
+  UPDATE_PROOF_WIRE_BYTES,
+  type ZkUpdateProofSystem,
+  zkUpdateProofSystem,
+} from './round.js'
 export { acquireBn128, releaseBn128, terminateZkThreads } from './threads.js'
 export {
   type ExpectedUpdate,
@@ -78,18 +118,6 @@ export {
   type VerifyUpdateOptions,
   verifyUpdate,
 } from './update.js'
-// Optimistic on-chain checks of update proofs (ProofChallenges): the proof digest a reward leaf
-// commits to, and challenges that slash a trainer and its committee for a proof that fails.
-export {
-  type ChallengeUpdateProofParams,
-  type ChallengeUpdateProofResult,
-  challengeUpdateProof,
-  findInvalidUpdateChunk,
-  proofChunkLeaf,
-  updateProofChunkLeaves,
-  updateProofDigest,
-  updateProofDigestOf,
-} from './challenge.js'
 // Anonymous tier-weighted votes (circuits/vote/vote.circom, the Semaphore v4 design): identity,
 // tier-group trees, proving and verifying off chain, and the chain calls (TierGroups, Governance).
 export {
@@ -121,14 +149,3 @@ export {
   proveAnonymousVote,
   readTierGroup,
 } from './vote-chain.js'
-// The round's proof system (`@vain/fl` `createParticipant({ proofs })`): proven updates in the round.
-export {
-  decodeProofWire,
-  encodeProofWire,
-  peerBindingAddress,
-  type RoundProofStatement,
-  roundProofBinding,
-  UPDATE_PROOF_WIRE_BYTES,
-  type ZkUpdateProofSystem,
-  zkUpdateProofSystem,
-} from './round.js'
