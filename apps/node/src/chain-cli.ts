@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline/promises'
 import { parseArgs } from 'node:util'
 import {
   checkEligibility,
+  connectVain,
   DEFAULT_ROLE_TIERS,
   findUnavailable,
   formatVain,
@@ -27,7 +28,14 @@ import {
 } from '@vain/chain'
 import { loadOrCreateIdentity, NODE_ROLES, type NodeRole } from '@vain/net'
 import { type Address, encodeFunctionData, getAddress, type Hex, isAddress, keccak256, parseEther, toBytes } from 'viem'
-import { connectChain, type NodeChain } from './chain/connect.js'
+import {
+  AnonymousVoteRefusedError,
+  castAnonymousVoteVia,
+  joinVoteGroup,
+  shortNullifier,
+  weightText,
+} from './chain/anonymous.js'
+import { connectChain, devAccountKey, type NodeChain, readKeyFile, resolvePrivateKey } from './chain/connect.js'
 import { AppConfigError, type ChainConfig, loadChainConfig, readChainFile } from './config.js'
 import { createLogger } from './logger.js'
 
@@ -41,6 +49,18 @@ export const CHAIN_HELP = `chain commands (stake, tiers, governance):
                                        propose parameter changes or a slash to governance
   vain vote ID for|against|abstain     vote on a proposal (weight = your stake × your tier 1/2/3,
                                        both as they were when the proposal was made)
+  vain vote join [options]             put this node's anonymous-vote identity (derived from its
+                                       key, always the same) in its tier's group on chain
+  vain vote ID for|against|abstain --anonymous (--relayer-account N | --relayer-key-file FILE)
+                                       vote without revealing which node you are: prove (Groth16,
+                                       zero knowledge) that you were in a tier group when the
+                                       proposal was made; a relayer sends the vote, so your address
+                                       is not the sender. Weight = tier × that tier's minimum stake.
+                                       One vote per node per proposal (a nullifier). In production
+                                       the relayer is any third party: the proof binds the proposal
+                                       and the vote, so a relayer can neither change nor replay it.
+                                       A group member votes on proposals made after it joined only
+                                       anonymously.
   vain proposal ID [--queue|--execute] a proposal's state and votes; move it along
 
 chain options:
@@ -55,6 +75,10 @@ chain options:
   -d, --data-dir DIR       the node's data dir: stake also registers its peer id on chain
   -y, --yes                do not ask for confirmation (required when not on a terminal)
       --json               one JSON object on stdout ({"ok":true,...} or {"ok":false,"error":...})
+      --anonymous          vote: anonymously (see above)
+      --relayer-account N  vote --anonymous: development account N sends the vote (pays its gas)
+      --relayer-key-file FILE
+                           vote --anonymous: the relayer's key (0x + 64 hex, mode 0600)
 
 propose actions (one or more):
   --set-min-stake A,B,C    minimum stake of tiers 1,2,3 (VAIN)
@@ -107,6 +131,9 @@ const OPTIONS = {
   'set-dissent-penalty': { type: 'string' },
   slash: { type: 'string', multiple: true },
   action: { type: 'string', multiple: true },
+  anonymous: { type: 'boolean' },
+  'relayer-account': { type: 'string' },
+  'relayer-key-file': { type: 'string' },
 } as const
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values']
@@ -467,9 +494,6 @@ async function propose(chain: NodeChain, values: Values): Promise<Report> {
   }
 }
 
-/** A vote weight (stake in wei × tier) as VAIN × tier, e.g. '30000' for 10,000 VAIN at tier 3. */
-const weightText = (weight: bigint) => formatVain(weight).replace(' VAIN', '')
-
 async function proposalReport(chain: NodeChain, id: bigint, extra: Record<string, unknown> = {}) {
   const g = chain.vain.governance
   const [p, state, quorum] = await Promise.all([
@@ -502,14 +526,101 @@ function proposalId(text: string | undefined): bigint {
   return BigInt(text)
 }
 
-async function vote(chain: NodeChain, positionals: string[]): Promise<Report> {
+/** `vain vote join`: this node's vote identity into its tier's group. */
+async function voteJoin(chain: NodeChain, config: ChainConfig, positionals: string[]): Promise<Report> {
+  if (positionals.length > 1) throw new UsageError(`vote join takes no argument, got '${positionals[1]}'`)
+  needKey(chain)
+  const r = await joinVoteGroup(chain.vain, resolvePrivateKey(config) as Hex)
+  const commitment = `0x${r.commitment.toString(16).padStart(64, '0')}`
+  return {
+    lines: r.joined
+      ? [
+          `${r.address} joined tier ${r.tier}'s anonymous-vote group with identity commitment ${commitment} (tx ${r.tx}, gas ${r.gasUsed})`,
+          'it may vote anonymously on proposals made from now on: vain vote ID for|against|abstain --anonymous --relayer-account N',
+        ]
+      : [`${r.address} is already in tier ${r.tier}'s anonymous-vote group (identity commitment ${commitment})`],
+    json: {
+      action: 'vote-join',
+      address: r.address,
+      tier: r.tier,
+      commitment,
+      joined: r.joined,
+      tx: r.tx ?? null,
+      gasUsed: r.gasUsed === undefined ? null : String(r.gasUsed),
+    },
+  }
+}
+
+/** The relayer of an anonymous vote: `--relayer-account N` or `--relayer-key-file FILE`. */
+function relayerOf(chain: NodeChain, config: ChainConfig, values: Values): VainClient {
+  const account = values['relayer-account']
+  const file = values['relayer-key-file']
+  if ((account === undefined) === (file === undefined)) {
+    throw new UsageError(
+      'vote --anonymous needs one relayer to send it: --relayer-account N or --relayer-key-file FILE (sending it yourself would show your address)',
+    )
+  }
+  const key = account !== undefined ? devAccountKey(intOf(account, '--relayer-account', 0, 999)) : readKeyFile(file!)
+  return connectVain({ rpcUrl: config.rpcUrl, addresses: chain.addresses, privateKey: key })
+}
+
+async function anonymousVote(
+  chain: NodeChain,
+  config: ChainConfig,
+  values: Values,
+  id: bigint,
+  support: 'for' | 'against' | 'abstain',
+): Promise<Report> {
+  needKey(chain)
+  const relayer = relayerOf(chain, config, values)
+  const v = await castAnonymousVoteVia({ vain: chain.vain, privateKey: resolvePrivateKey(config) as Hex }, relayer, {
+    proposalId: id,
+    support,
+  })
+  const r = await proposalReport(chain, id, {
+    action: 'vote',
+    anonymous: true,
+    support,
+    tier: v.tier,
+    weight: weightText(v.weight),
+    nullifier: `0x${v.nullifier.toString(16).padStart(64, '0')}`,
+    relayer: v.relayer,
+    tx: v.tx,
+    gasUsed: String(v.gasUsed),
+    proveMs: Math.round(v.proveMs),
+    verifyMs: Math.round(v.verifyMs),
+  })
+  return {
+    lines: [
+      `voted ${support} on proposal ${id} anonymously, as one of tier ${v.tier}'s group, with weight ${weightText(v.weight)} (tier × the tier's minimum stake)`,
+      `sent by relayer ${v.relayer} (tx ${v.tx}, gas ${v.gasUsed}) · nullifier ${shortNullifier(v.nullifier)} · proved in ${(v.proveMs / 1000).toFixed(2)} s, checked by the relayer in ${(v.verifyMs / 1000).toFixed(2)} s`,
+      r.line,
+    ],
+    json: r.json,
+  }
+}
+
+async function vote(chain: NodeChain, config: ChainConfig, values: Values, positionals: string[]): Promise<Report> {
+  if (positionals[0] === 'join') return voteJoin(chain, config, positionals)
   needKey(chain)
   const id = proposalId(positionals[0])
   const support = positionals[1]
   if (support !== 'for' && support !== 'against' && support !== 'abstain') {
     throw new UsageError(`vote needs for, against or abstain after the proposal ID, got '${support ?? ''}'`)
   }
-  const tx = await chain.vain.governance.vote(id, support)
+  if (positionals.length > 2) throw new UsageError(`vote takes ID and a vote, got also '${positionals[2]}'`)
+  if (values.anonymous === true) return anonymousVote(chain, config, values, id, support)
+  if (values['relayer-account'] !== undefined || values['relayer-key-file'] !== undefined) {
+    throw new UsageError('--relayer-account / --relayer-key-file only go with --anonymous')
+  }
+  const tx = await chain.vain.governance.vote(id, support).catch((err: unknown) => {
+    if ((err as { errorName?: string }).errorName === 'VotesAnonymously') {
+      throw new UsageError(
+        `${chain.address} was in a tier group when proposal ${id} was made: it votes on it only anonymously (vain vote ${id} ${support} --anonymous --relayer-account N)`,
+      )
+    }
+    throw err
+  })
   const cast = tx.events.find((e) => e.eventName === 'VoteCast') as { args: { weight: bigint } } | undefined
   const weight = cast?.args.weight ?? 0n
   const r = await proposalReport(chain, id, { action: 'vote', support, weight: weightText(weight), tx: tx.hash })
@@ -601,7 +712,7 @@ export async function runChainCommand(command: (typeof CHAIN_COMMANDS)[number], 
         report = await propose(chain, values)
         break
       case 'vote':
-        report = await vote(chain, positionals)
+        report = await vote(chain, config, values, positionals)
         break
       case 'proposal':
         report = await proposal(chain, values, positionals)
@@ -612,6 +723,7 @@ export async function runChainCommand(command: (typeof CHAIN_COMMANDS)[number], 
     return 0
   } catch (err) {
     if (err instanceof CancelledError) return fail(err, 1)
-    return fail(err, err instanceof UsageError || err instanceof AppConfigError ? 2 : 1)
+    const usage = err instanceof UsageError || err instanceof AppConfigError || err instanceof AnonymousVoteRefusedError
+    return fail(err, usage ? 2 : 1)
   }
 }

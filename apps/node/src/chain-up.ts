@@ -58,7 +58,8 @@ export const CHAIN_UP_HELP = `a chain outside the nodes:
       --genesis ADDR,…     the network's genesis set (start at tier 3; needed with production
                            parameters, where tiers 2 and 3 also need reputation)
   Then: vain start --chain FILE -d DIR (--account N | --key-file FILE), and the chain commands
-  (vain stake, vain tier, ...) take --chain FILE too.
+  (vain stake, vain tier, vain vote join, ...) take --chain FILE too. Both deploy the
+  anonymous-voting contracts (TierGroups, VoteVerifier) with the suite; the file lists them.
   Profiles: development — stake alone decides the tier, short cooldown and voting periods, and the
   deployer KEEPS every admin role (it may open rounds and change parameters); production — the
   suite's defaults, and every admin role goes to governance (no account keeps one; only
@@ -74,7 +75,9 @@ export function profileParams(
   genesis: readonly Address[] = [],
 ): DeployVainParams {
   const base: DeployVainParams =
-    profile === 'development' ? { ...DEV_DEPLOY_PARAMS, admin: 'deployer' } : { admin: 'governance' }
+    profile === 'development'
+      ? { ...DEV_DEPLOY_PARAMS, admin: 'deployer' }
+      : { admin: 'governance', anonymousVoting: true }
   return genesis.length > 0 ? { ...base, genesis: { members: genesis } } : base
 }
 
@@ -104,6 +107,14 @@ export async function writeChainFile(file: string, content: ChainFile): Promise<
   await writeFile(tmp, `${JSON.stringify(content, null, 2)}\n`)
   await chmod(tmp, 0o644)
   await rename(tmp, file)
+}
+
+/** The addresses a chain file lists: the suite's, and the anonymous-voting contracts' when deployed. */
+export function fileAddresses(deployment: VainDeployment): ChainFile['chain']['addresses'] {
+  const anon = deployment.anonymousVoting
+  return anon === undefined
+    ? deployment.addresses
+    : { ...deployment.addresses, tierGroups: anon.tierGroups, voteVerifier: anon.voteVerifier }
 }
 
 const FUND_EACH = parseEther('20000')
@@ -147,13 +158,15 @@ export async function chainUp(options: {
       await chain.publicClient().waitForTransactionReceipt({ hash })
     }
     const file: ChainFile = {
-      chain: { rpcUrl: chain.rpcUrl, addresses: deployment.addresses, fromBlock: 0 },
+      chain: { rpcUrl: chain.rpcUrl, addresses: fileAddresses(deployment), fromBlock: 0 },
       chainId: chain.chain.id,
       profile: options.profile,
     }
     await writeChainFile(options.out, file)
     options.say(`local chain on ${chain.rpcUrl} (chain id ${chain.chain.id}), its own process (pid ${process.pid})`)
-    options.say(`deployed the vAIn suite (${options.profile} parameters), block ${deployment.blockNumber}`)
+    options.say(
+      `deployed the vAIn suite (${options.profile} parameters) with anonymous voting (TierGroups, VoteVerifier), block ${deployment.blockNumber}`,
+    )
     if (genesis.length > 0) options.say(`genesis set (tier 3 from the start): accounts 1..${genesis.length}`)
     if (options.profile === 'development') options.say(developmentWarning(deployer))
     else options.say('every admin role is held by governance: no account keeps one')
@@ -216,7 +229,7 @@ export async function runChainUp(args: string[]): Promise<number> {
         say: out,
       })
       process.stdout.write(
-        `${JSON.stringify({ ready: true, rpcUrl: up.chain.rpcUrl, file: values.out, addresses: up.deployment.addresses })}\n`,
+        `${JSON.stringify({ ready: true, rpcUrl: up.chain.rpcUrl, file: values.out, addresses: up.file.chain.addresses })}\n`,
       )
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
@@ -275,7 +288,11 @@ export async function runChainUp(args: string[]): Promise<number> {
         publicClient: publicClient as never,
       })
       await writeChainFile(values.out, {
-        chain: { rpcUrl: values.rpc, addresses: deployment.addresses, fromBlock: Number(deployment.blockNumber) },
+        chain: {
+          rpcUrl: values.rpc,
+          addresses: fileAddresses(deployment),
+          fromBlock: Number(deployment.blockNumber),
+        },
         chainId,
         profile,
       })
@@ -283,7 +300,7 @@ export async function runChainUp(args: string[]): Promise<number> {
       if (profile === 'development') out(developmentWarning(account.address))
       else out('every admin role is held by governance: no account keeps one')
       out(`wrote ${values.out}`)
-      process.stdout.write(`${JSON.stringify({ ok: true, file: values.out, addresses: deployment.addresses })}\n`)
+      process.stdout.write(`${JSON.stringify({ ok: true, file: values.out, addresses: fileAddresses(deployment) })}\n`)
       return 0
     }
     throw new AppConfigError(`unknown command 'vain chain ${sub ?? ''}': use vain chain up or vain chain deploy`)

@@ -10,7 +10,10 @@ const vainAmount = z
   .string()
   .regex(/^\d+(\.\d{1,18})?$/, 'must be an amount of VAIN as a decimal string, e.g. "10" or "2.5"')
 
-/** Addresses of a deployed vAIn suite (what `deployVain` returns). */
+/**
+ * Addresses of a deployed vAIn suite (what `deployVain` returns), and of its anonymous-voting
+ * contracts (optional: chain files written before them still load; Governance names them too).
+ */
 export const ChainAddressesSchema = z.strictObject({
   token: hexAddress,
   staking: hexAddress,
@@ -18,6 +21,8 @@ export const ChainAddressesSchema = z.strictObject({
   registry: hexAddress,
   roundManager: hexAddress,
   governance: hexAddress,
+  tierGroups: hexAddress.optional(),
+  voteVerifier: hexAddress.optional(),
   /** ProofChallenges (update-proof challenges); absent in chain files written before it existed. */
   proofChallenges: hexAddress.optional(),
 })

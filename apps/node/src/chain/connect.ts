@@ -35,9 +35,10 @@ import type { Logger } from '../logger.js'
 /**
  * Parameters of a suite deployed for development (`addresses: "deploy"`, `vain demo`): stake alone
  * decides the tier (no reputation thresholds, so fresh nodes can aggregate), short cooldown and
- * governance periods. Never use them on a real network.
+ * governance periods, anonymous voting on (TierGroups, VoteVerifier). Never use them on a real network.
  */
 export const DEV_DEPLOY_PARAMS: DeployVainParams = {
+  anonymousVoting: true,
   reputation: { minReputation: [0n, 0n, 0n] },
   staking: { cooldownSeconds: 300n },
   // quorum in VAIN × tier: one tier-3 node at the tier-3 minimum (10,000 VAIN × 3) reaches it

@@ -1,0 +1,186 @@
+/**
+ * Anonymous governance votes through the CLI, against `vain chain up` in its own process: two nodes
+ * join their tier's group (`vain vote join`), a third proposes, one votes anonymously through a
+ * relayer (a real Groth16 proof), and the tally grows by the tier's anonymous weight; a second vote
+ * with the same identity (its nullifier), a voter outside every group and an unknown proposal are
+ * refused with exit code 2 and a clear message.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { connectVain, type VainAddresses } from '@vain/chain'
+import { parseEther } from 'viem'
+import { mnemonicToAccount } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { devAccountKey } from '../src/chain/connect.js'
+import { ChainFileSchema } from '../src/config.js'
+
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
+const NODE_ARGS = ['--conditions=vain-source', '--import', 'tsx', CLI]
+const address = (i: number) =>
+  mnemonicToAccount('test test test test test test test test test test test junk', { addressIndex: i }).address
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [...NODE_ARGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    p.stdout.on('data', (d) => {
+      stdout += d
+    })
+    p.stderr.on('data', (d) => {
+      stderr += d
+    })
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+  })
+}
+
+describe('vain vote join / vain vote ID for --anonymous (a chain in its own process)', () => {
+  let root: string
+  let chainFile: string
+  let chainProc: ChildProcess | undefined
+  let rpcUrl: string
+  let addresses: VainAddresses
+  const cli = (...args: string[]) => run([...args, '--chain', chainFile])
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'vain-anon-vote-'))
+    chainFile = join(root, 'chain.json')
+    chainProc = spawn(
+      process.execPath,
+      [...NODE_ARGS, 'chain', 'up', '--port', '0', '--out', chainFile, '--fund', '5'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    let stderr = ''
+    chainProc.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d
+    })
+    const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      let stdout = ''
+      chainProc!.stdout?.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d
+        const line = stdout.split('\n').find((l) => l.startsWith('{"ready":true'))
+        if (line !== undefined) resolve(JSON.parse(line))
+      })
+      chainProc!.once('close', (code) => reject(new Error(`vain chain up exited ${code}:\n${stderr}`)))
+    })
+    rpcUrl = ready.rpcUrl as string
+    const file = ChainFileSchema.parse(JSON.parse(await readFile(chainFile, 'utf8')))
+    // the chain file lists the anonymous-voting contracts, and they are the ones Governance uses
+    expect(file.chain.addresses.tierGroups).toMatch(/^0x[0-9a-fA-F]{40}$/)
+    expect(file.chain.addresses.voteVerifier).toMatch(/^0x[0-9a-fA-F]{40}$/)
+    addresses = file.chain.addresses as VainAddresses
+    const read = connectVain({ rpcUrl, addresses })
+    expect((await read.contracts.governance.read.tierGroups()).toLowerCase()).toBe(
+      file.chain.addresses.tierGroups!.toLowerCase(),
+    )
+    // accounts 1 and 2 at tier 3 (they join), account 3 at tier 2 (it proposes; it never joins)
+    for (const [i, amount] of [
+      [1, '10000'],
+      [2, '10000'],
+      [3, '1000'],
+    ] as const) {
+      const node = connectVain({ rpcUrl, addresses, privateKey: devAccountKey(i) })
+      await node.staking.stake(parseEther(amount))
+    }
+  }, 180_000)
+
+  afterAll(async () => {
+    if (chainProc !== undefined && chainProc.exitCode === null) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => chainProc?.kill('SIGKILL'), 30_000)
+        chainProc!.once('close', () => {
+          clearTimeout(timer)
+          resolve()
+        })
+        chainProc!.kill('SIGINT')
+      })
+    }
+    if (root !== undefined) await rm(root, { recursive: true, force: true })
+  }, 60_000)
+
+  it('two nodes join their tier group; one votes anonymously through a relayer; replays and outsiders are refused', async () => {
+    // join: accounts 1 and 2 (in parallel: two senders); again: already a member, nothing sent
+    const joins = await Promise.all([1, 2].map((i) => cli('vote', 'join', '--account', String(i), '--json')))
+    for (const [k, j] of joins.entries()) {
+      expect(j.code, j.stderr).toBe(0)
+      expect(JSON.parse(j.stdout)).toMatchObject({
+        ok: true,
+        action: 'vote-join',
+        address: address(k + 1),
+        tier: 3,
+        joined: true,
+      })
+    }
+    const again = await cli('vote', 'join', '--account', '1', '--json')
+    expect(again.code, again.stderr).toBe(0)
+    // the identity is derived from the key: the same commitment
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      joined: false,
+      commitment: JSON.parse(joins[0]!.stdout).commitment,
+    })
+
+    const proposed = await cli(
+      'propose',
+      '-m',
+      'raise the tier-3 stake',
+      '--set-min-stake',
+      '100,1000,12000',
+      '--account',
+      '3',
+      '--json',
+    )
+    expect(proposed.code, proposed.stderr).toBe(0)
+    const id = JSON.parse(proposed.stdout).proposalId as string
+
+    const read = connectVain({ rpcUrl, addresses })
+    const governance = read.contracts.governance
+    const weight = await governance.read.anonymousWeight([3])
+    expect(weight).toBe(parseEther('30000'))
+    expect((await read.governance.proposalOf(BigInt(id))).forVotes).toBe(0n)
+
+    // account 1 votes; account 4 relays (sends and pays for) it
+    const voted = await cli('vote', id, 'for', '--anonymous', '--account', '1', '--relayer-account', '4', '--json')
+    expect(voted.code, voted.stderr + voted.stdout).toBe(0)
+    const v = JSON.parse(voted.stdout)
+    expect(v).toMatchObject({
+      ok: true,
+      anonymous: true,
+      support: 'for',
+      tier: 3,
+      weight: '30000',
+      relayer: address(4),
+    })
+    expect((await read.governance.proposalOf(BigInt(id))).forVotes).toBe(weight)
+    // the voter's address is not the sender: the relayer is
+    const tx = await read.publicClient.getTransaction({ hash: v.tx })
+    expect(tx.from.toLowerCase()).toBe(address(4).toLowerCase())
+    expect(Number(v.gasUsed)).toBeGreaterThan(0)
+
+    const [replay, outsider, unknown, noRelayer] = await Promise.all([
+      // the same identity again (another relayer, another vote): its nullifier is spent
+      cli('vote', id, 'against', '--anonymous', '--account', '1', '--relayer-account', '5'),
+      // account 3 is staked but never joined a group
+      cli('vote', id, 'against', '--anonymous', '--account', '3', '--relayer-account', '5', '--json'),
+      cli('vote', '99', 'for', '--anonymous', '--account', '2', '--relayer-account', '5'),
+      cli('vote', id, 'for', '--anonymous', '--account', '2'),
+    ])
+    expect(replay.code, replay.stderr).toBe(2)
+    expect(replay.stderr).toContain(`already voted anonymously on proposal ${id}`)
+    expect(replay.stderr).toContain('NullifierAlreadyUsedError')
+    expect(outsider.code, outsider.stderr).toBe(2)
+    expect(JSON.parse(outsider.stdout)).toMatchObject({ ok: false, error: 'NotInTierGroupError' })
+    expect(JSON.parse(outsider.stdout).message).toContain('vain vote join')
+    expect(unknown.code, unknown.stderr).toBe(2)
+    expect(unknown.stderr).toContain('proposal 99 does not exist')
+    expect(noRelayer.code, noRelayer.stderr).toBe(2)
+    expect(noRelayer.stderr).toContain('--relayer-account N or --relayer-key-file FILE')
+    // nothing refused changed the tally
+    const p = await read.governance.proposalOf(BigInt(id))
+    expect([p.forVotes, p.againstVotes, p.abstainVotes]).toEqual([weight, 0n, 0n])
+  }, 600_000)
+})
