@@ -32,9 +32,13 @@ import {ZeroAddress} from "./Errors.sol";
 /// A trainer is slashed at most once per round, a committee member at most once per round
 /// (whatever the number of invalid leaves it accepted).
 ///
-/// @dev Needs Staking's SLASHER_ROLE and Reputation's UPDATER_ROLE. The round manager does not
-/// record which members signed a settled result, so the challenger lists the members to slash; any
-/// member of the round's committee may be listed.
+/// The round manager does not record which members signed a settled result, so the challenger lists
+/// the members to slash (the signers: their signatures are in the `settle` transaction). The list
+/// must hold at least the round's quorum of distinct members (ascending addresses): a quorum that
+/// settles a fabricated leaf to get a trainer slashed cannot leave itself out, since a quorum is a
+/// majority and any quorum-sized list holds at least one of its members.
+///
+/// @dev Needs Staking's SLASHER_ROLE and Reputation's UPDATER_ROLE.
 contract ProofChallenges is AccessControl, ReentrancyGuard {
     /// @notice May change the penalties.
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
@@ -91,6 +95,10 @@ contract ProofChallenges is AccessControl, ReentrancyGuard {
     error AlreadyUpheld(uint256 roundId, address account);
     /// @dev `member` is not on the round's committee.
     error NotCommitteeMember(uint256 roundId, address member);
+    /// @dev The committee list must be in ascending address order, without repeats.
+    error CommitteeNotAscending();
+    /// @dev The committee list must hold at least the round's quorum of members.
+    error CommitteeBelowQuorum(uint256 listed, uint16 quorum);
     /// @dev The proof verifies: the challenge fails and nothing changes.
     error ProofIsValid();
     /// @dev Too little gas left to run the verifier (`required`): send the challenge with more gas.
@@ -134,9 +142,9 @@ contract ProofChallenges is AccessControl, ReentrancyGuard {
     }
 
     /// @notice Challenges chunk `chunkIndex` of a settled leaf's proofs. Reverts `ProofIsValid` if
-    /// the proof verifies; otherwise slashes `leaf.account` and each of `committee` (members of the
-    /// round's committee not slashed for it yet) and returns the stake taken from the trainer and
-    /// from the committee in total.
+    /// the proof verifies; otherwise slashes `leaf.account` and each of `committee` (at least the
+    /// round's quorum of its committee members, ascending; those already slashed for the round are
+    /// skipped) and returns the stake taken from the trainer and from the committee in total.
     function challenge(
         uint256 roundId,
         Leaf calldata leaf,
@@ -147,7 +155,7 @@ contract ProofChallenges is AccessControl, ReentrancyGuard {
         ChunkProof calldata proof,
         address[] calldata committee
     ) external nonReentrant returns (uint256 trainerSlashed, uint256 committeeSlashed) {
-        _checkLeaf(roundId, leaf, leafProof);
+        _checkLeaf(roundId, leaf, leafProof, committee);
         _checkChunk(leaf.commitment, payloadHash, chunkLeaves, chunkIndex, proof);
         if (_verifies(proof)) revert ProofIsValid();
         return _uphold(roundId, leaf, chunkIndex, committee);
@@ -190,11 +198,21 @@ contract ProofChallenges is AccessControl, ReentrancyGuard {
 
     // ---------------------------------------------------------------- internal
 
-    /// @dev The round is settled, the leaf not challenged successfully yet and in the round's root.
-    function _checkLeaf(uint256 roundId, Leaf calldata leaf, bytes32[] calldata leafProof) private view {
+    /// @dev The round is settled, the leaf not challenged successfully yet and in the round's root,
+    /// the committee list ascending and at least the round's quorum long.
+    function _checkLeaf(
+        uint256 roundId,
+        Leaf calldata leaf,
+        bytes32[] calldata leafProof,
+        address[] calldata committee
+    ) private view {
         RoundManager.Round memory r = rounds.roundOf(roundId);
         if (r.status != RoundManager.Status.Settled) revert RoundNotSettled(roundId, uint8(r.status));
         if (_upheld[roundId][leaf.account]) revert AlreadyUpheld(roundId, leaf.account);
+        if (committee.length < r.quorum) revert CommitteeBelowQuorum(committee.length, r.quorum);
+        for (uint256 i = 1; i < committee.length; i++) {
+            if (committee[i] <= committee[i - 1]) revert CommitteeNotAscending();
+        }
         bytes32 node = keccak256(
             bytes.concat(
                 keccak256(abi.encode(roundId, leaf.account, leaf.amount, leaf.reputationGain, leaf.commitment))
@@ -237,7 +255,8 @@ contract ProofChallenges is AccessControl, ReentrancyGuard {
         committeeSlashed = _penalizeCommittee(roundId, committee);
     }
 
-    /// @dev Slashes each listed member of the round's committee not slashed for it yet.
+    /// @dev Slashes each listed member of the round's committee not slashed for it yet (a member
+    /// slashed for another leaf of the round still counts toward the quorum).
     function _penalizeCommittee(uint256 roundId, address[] calldata committee) private returns (uint256 total) {
         uint256 slashAmount = committeeSlashAmount;
         uint256 reputationPenalty = committeeReputationPenalty;

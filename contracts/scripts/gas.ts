@@ -185,8 +185,8 @@ await measure('execute (1 action)', s.governance.write.execute([id]))
     challenges.write.challenge(proven.challengeArgs(0, 1)),
   )
   await measure(
-    'challenge an invalid update proof (1 chunk; trainer only, no committee listed)',
-    challenges.write.challenge(proven.challengeArgs(1, 0, [])),
+    'challenge a 2nd invalid leaf of the round (1 chunk; committee already slashed)',
+    challenges.write.challenge(proven.challengeArgs(1, 0)),
   )
 }
 

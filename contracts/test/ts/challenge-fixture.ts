@@ -82,6 +82,10 @@ export async function deployChallenges(s: Suite) {
   return { verifier, challenges }
 }
 
+/** Addresses in ascending order, as ProofChallenges wants the committee list. */
+export const ascending = (addresses: readonly Address[]) =>
+  [...addresses].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
+
 export const LEAF_ENCODING = ['uint256', 'address', 'uint256', 'uint256', 'bytes32']
 
 /** One trainer's proof-carrying contribution: its payload hash and chunk proofs. */
@@ -144,7 +148,7 @@ export async function settleProvenRound(s: Suite, committee: Wallet[], contribut
     ),
   )
   await s.publicClient.waitForTransactionReceipt({ hash: await s.rounds.write.settle([result, sigs]) })
-  /** The challenge arguments for `leaves[index]`'s chunk `chunk`. */
+  /** The challenge arguments for `leaves[index]`'s chunk `chunk` (members listed in ascending order). */
   const challengeArgs = (index: number, chunk: number, members: Wallet[] = committee) => {
     const l = leaves[index]!
     return [
@@ -155,7 +159,7 @@ export async function settleProvenRound(s: Suite, committee: Wallet[], contribut
       l.chunkLeaves,
       BigInt(chunk),
       l.chunks[chunk]!,
-      members.map((m) => m.account.address),
+      ascending(members.map((m) => m.account.address)),
     ] as const
   }
   return { roundId, tree, leaves, challengeArgs }

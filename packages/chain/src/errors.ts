@@ -407,6 +407,10 @@ const MESSAGES: Record<string, (a: readonly any[]) => string> = {
   ChunkLeafMismatch: (a) => `chunk ${a[0]}'s leaf is ${a[1]}, but the proof given hashes to ${a[2]}`,
   AlreadyUpheld: (a) => `a challenge of ${a[1]}'s proofs in round ${a[0]} was upheld already`,
   ProofIsValid: () => 'the challenged update proof verifies: nothing to slash',
+  CommitteeNotAscending: () =>
+    'the committee members to slash must be listed in ascending address order, without repeats',
+  CommitteeBelowQuorum: (a) =>
+    `${a[0]} committee member(s) listed, the round's quorum is ${a[1]}: list at least the members who signed the settled result`,
   InsufficientGasForVerification: (a) =>
     `${a[0]} gas left to run the proof verifier, needs ${a[1]}: send the challenge with more gas`,
   OnlyGovernance: () => 'only a passed governance proposal may do this',

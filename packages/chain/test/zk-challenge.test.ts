@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import {
   buildRewardTree,
   ChallengeAlreadyUpheldError,
+  ContractRevertError,
   LeafNotInRootError,
   NotCommitteeMemberError,
   ProofDigestMismatchError,
@@ -144,6 +145,10 @@ describe('update-proof challenges on chain (ProofChallenges, real Groth16 proofs
     await expect(send({ ...params, committee: [...params.committee, honest] })).rejects.toBeInstanceOf(
       NotCommitteeMemberError,
     )
+    // at least the round's quorum (2 of 3) must be listed: a quorum cannot leave itself out
+    await expect(send({ ...params, committee: [params.committee[0]!, params.committee[0]!] })).rejects.toSatisfy(
+      (err: Error) => err instanceof ContractRevertError && err.errorName === 'CommitteeBelowQuorum',
+    )
   })
 
   it('slashes the trainer and the committee for a proof that fails, once', async () => {
@@ -155,7 +160,12 @@ describe('update-proof challenges on chain (ProofChallenges, real Groth16 proofs
       proofs: proofs.cheater,
       committee: committeeAddresses(),
     }
-    const result = await challengeUpdateProof(shared.walletClient(16), params, { publicClient: shared.publicClient })
+    // listed in any order, with a repeat: the wrapper sends them ascending, once each
+    const result = await challengeUpdateProof(
+      shared.walletClient(16),
+      { ...params, committee: [...params.committee].reverse().concat(params.committee[0]!) },
+      { publicClient: shared.publicClient },
+    )
     expect(result.chunkIndex).toBe(1) // found by reading the verifier: chunk 0 verifies
     expect(result.trainerSlashed).toBe(parseEther('100')) // deployVain's default trainer penalty
     expect(result.committeeSlashed.map((s) => s.slashed)).toEqual([

@@ -55,6 +55,12 @@ const CHUNK_LEAF_PARAMS = [
   { type: 'uint256[3]' },
 ] as const
 
+/** Addresses sorted ascending without repeats (ProofChallenges' committee list). */
+function ascendingUnique(addresses: readonly Address[]): Address[] {
+  const byValue = new Map(addresses.map((a) => [BigInt(a), a] as const))
+  return [...byValue.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([, a]) => a)
+}
+
 const isBytes32 = (h: unknown): h is Hex => typeof h === 'string' && isHex(h) && h.length === 66
 
 /**
@@ -150,8 +156,10 @@ export interface ChallengeUpdateProofParams {
   /** The chunk to challenge; default: the first whose proof the on-chain verifier rejects. */
   chunkIndex?: number
   /**
-   * Members of the round's committee to slash with the trainer (e.g. the signers of the settled
-   * result); each must be on the round's committee. Members already slashed for the round are skipped.
+   * Members of the round's committee to slash with the trainer: the signers of the settled result
+   * (their signatures are in the `settle` transaction), at least the round's quorum of them; each
+   * must be on the round's committee. Sent sorted and without repeats; members already slashed for
+   * the round are skipped (they still count toward the quorum).
    */
   committee: readonly Address[]
 }
@@ -177,7 +185,7 @@ export interface ChallengeUpdateProofResult {
  * @throws {@link ProofDigestMismatchError} when the proofs are not those the claim commits to;
  * {@link ProofIsValidError} when no chunk fails (or the chosen one verifies); decoded contract
  * errors otherwise ({@link LeafNotInRootError}, {@link ChallengeAlreadyUpheldError},
- * {@link NotCommitteeMemberError}, ...).
+ * {@link NotCommitteeMemberError}, `CommitteeBelowQuorum` as a {@link ContractRevertError}, ...).
  * @example
  * ```ts
  * import { challengeUpdateProof } from '@vain/chain/zk'
@@ -238,7 +246,7 @@ export async function challengeUpdateProof(
         chunkLeaves,
         BigInt(chunkIndex),
         { a, b, c, input },
-        [...params.committee],
+        ascendingUnique(params.committee),
       ],
       account: client.account,
     })
