@@ -3,8 +3,11 @@ import { once } from 'node:events'
 import { cpus } from 'node:os'
 
 /** Resolves with the detail of the first `type` event that `accept`s (no time limit: the test's timeout is the bound). */
+// biome-ignore lint/suspicious/noExplicitAny: any typed event target
+type Target = { addEventListener(type: any, l: any): void; removeEventListener(type: any, l: any): void }
+
 export function nextEvent<T>(
-  target: { addEventListener(type: string, l: (e: CustomEvent<T>) => void): void; removeEventListener(type: string, l: (e: CustomEvent<T>) => void): void },
+  target: Target,
   type: string,
   accept: (detail: T) => boolean = () => true,
 ): Promise<T> {
@@ -67,4 +70,23 @@ export function cpuHog(n = cpus().length + 1): Promise<Load> {
 export function memoryBalloon(bytes: number): Promise<Load> {
   const code = `${orphanCheck} const b = Buffer.alloc(${bytes}, 1); globalThis.keep = b; process.stdout.write("ready\\n"); setInterval(() => orphaned() && process.exit(), 500)`
   return children([spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })])
+}
+
+/** Records events of `types` from the moment it is called; `waitFor` resolves with the first recorded one that matches, past or future. */
+export function recorder(target: Target, types: string[]) {
+  const events: Array<{ type: string; detail: unknown }> = []
+  const waiters: Array<() => void> = []
+  for (const type of types)
+    target.addEventListener(type, (e: CustomEvent<unknown>) => {
+      events.push({ type, detail: e.detail })
+      for (const w of waiters.splice(0)) w()
+    })
+  const waitFor = async <T>(type: string, from = 0): Promise<{ detail: T; index: number }> => {
+    for (;;) {
+      const index = events.findIndex((e, i) => i >= from && e.type === type)
+      if (index >= 0) return { detail: events[index]?.detail as T, index }
+      await new Promise<void>((r) => waiters.push(r))
+    }
+  }
+  return { events, waitFor, types: () => events.map((e) => e.type) }
 }

@@ -104,6 +104,7 @@ interface Queued {
   cpu: number
   memoryBytes: number
   enqueuedAt: number
+  pausable: boolean
   admit: () => void
   reject: (err: Error) => void
   lastReason: string | undefined
@@ -214,6 +215,7 @@ export class ResourceScheduler extends TypedEventEmitter<ResourceSchedulerEvents
       // a task claiming more than the whole budget could never start: it claims the budget
       cpu: Math.min(Math.max(options.cpu ?? 1, 0), budget),
       memoryBytes: Math.max(options.memoryBytes ?? 0, 0),
+      pausable: options.pausable ?? true,
       enqueuedAt: Date.now(),
       admit: () => {},
       reject: () => {},
@@ -253,20 +255,10 @@ export class ResourceScheduler extends TypedEventEmitter<ResourceSchedulerEvents
       this.emit('task:queued', { name, id })
       this.pump()
     })
-    const controller = new AbortController()
-    const onAbort = () => controller.abort(abortReason(signal as AbortSignal))
+    // admitted: pump() has put it in `running` already (so the next admission counts it)
+    const r = this.running.get(id) as Running
+    const onAbort = () => r.controller.abort(abortReason(signal as AbortSignal))
     signal?.addEventListener('abort', onAbort, { once: true })
-    const r: Running = {
-      id,
-      name,
-      cpu: q.cpu,
-      memoryBytes: q.memoryBytes,
-      pausable: options.pausable ?? true,
-      controller,
-      waiters: [],
-      paused: false,
-    }
-    this.running.set(id, r)
     this.emit('task:started', { name, id, waitedMs: performance.now() - enqueuedAt })
     try {
       const result = await task(this.context(r))
@@ -393,6 +385,16 @@ export class ResourceScheduler extends TypedEventEmitter<ResourceSchedulerEvents
       if (reason === undefined) {
         cpuClaimed += q.cpu
         memClaimed += q.memoryBytes
+        this.running.set(q.id, {
+          id: q.id,
+          name: q.name,
+          cpu: q.cpu,
+          memoryBytes: q.memoryBytes,
+          pausable: q.pausable,
+          controller: new AbortController(),
+          waiters: [],
+          paused: false,
+        })
         q.admit()
         continue
       }
