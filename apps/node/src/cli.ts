@@ -90,6 +90,9 @@ demo options:
       --json               print one JSON summary line at the end, no progress bars
       --keep               keep the temporary data directories
       --no-chain           no local chain (no stake, tiers, settlement or rewards)
+      --proofs             proven updates (Groth16 norm proofs, checked by the committee) and,
+                           after training, an anonymous governance vote: the nodes join their
+                           tier groups, one proposes, several vote through a relayer
   -v, --verbose            per-node logs
 
 ${CHAIN_HELP}
@@ -342,6 +345,7 @@ async function main(argv: string[]): Promise<void> {
           json: { type: 'boolean', default: false },
           keep: { type: 'boolean', default: false },
           chain: { type: 'boolean', default: true },
+          proofs: { type: 'boolean', default: false },
           verbose: { type: 'boolean', short: 'v', default: false },
         },
         allowNegative: true,
@@ -378,6 +382,7 @@ async function main(argv: string[]): Promise<void> {
       keep: values.keep === true,
       verbose: values.verbose === true,
       chain: values.chain !== false,
+      proofs: values.proofs === true,
     })
     process.exit(summary.ok ? 0 : 1)
   }

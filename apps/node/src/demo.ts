@@ -24,7 +24,8 @@ import { fileURLToPath } from 'node:url'
 import { connectVain, deployVain, type LocalChain, startLocalChain, type VainClient } from '@vain/chain'
 import { createLocalTrainer, createModel, decodeModel, encodeModel, type JobSpecInput, loadMnist, mlp } from '@vain/fl'
 import { ROUND_TOPICS } from '@vain/fl/vain-net'
-import { type Address, parseEther } from 'viem'
+import { type Address, type Hex, parseEther } from 'viem'
+import { type AnonymousVoteSummary, runAnonymousVote } from './anonymous-vote.js'
 import { DEV_DEPLOY_PARAMS, formatVain, shortAddress } from './chain/connect.js'
 import { ChainConfigSchema } from './config.js'
 import { createLogger } from './logger.js'
@@ -119,6 +120,8 @@ export interface DemoSummary {
   meanSecondsPerRound: number
   /** Present when the demo ran with a chain. */
   chain?: DemoChainSummary
+  /** With `proofs` and a chain: the anonymous governance vote after training. */
+  anonymousVote?: AnonymousVoteSummary
 }
 
 interface Child {
@@ -392,7 +395,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       })
     })
     jobAt = performance.now()
-    const deadlineMs = opts.roundDeadlineMs ?? 20_000
+    // proving takes seconds per proof on a few shared cores: members close as soon as every update is in
+    const deadlineMs = opts.roundDeadlineMs ?? (opts.proofs === true ? 120_000 : 20_000)
     const job = await obs.participant.submitJob({
       name: 'mnist-demo',
       architecture: arch,
@@ -435,10 +439,28 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       rewards.mute()
       chainSummary = await rewards.summary(chainSetup.chain.rpcUrl, chainSetup.admin, ids, nodeAddresses)
     }
+    // with proofs: an anonymous governance vote once training is over (anonymous-vote.ts)
+    let anonymousVote: AnonymousVoteSummary | undefined
+    if (opts.proofs === true && chainSetup !== undefined) {
+      const setup = chainSetup
+      const nodeKeys = Array.from(
+        { length: opts.nodes },
+        (_, i) => (setup.chain.accounts[i + 1] as { privateKey: Hex }).privateKey,
+      )
+      anonymousVote = await runAnonymousVote({ relayer: setup.admin, rpcUrl: setup.chain.rpcUrl, nodeKeys, out }).catch(
+        (err: unknown) => {
+          out(`anonymous vote failed: ${(err as Error).message}`)
+          return undefined
+        },
+      )
+    }
     const seconds = (performance.now() - started) / 1000
     const last = curve.at(-1)
     const summary: DemoSummary = {
-      ok: outcome !== 'timeout' && last !== undefined,
+      ok:
+        outcome !== 'timeout' &&
+        last !== undefined &&
+        (opts.proofs !== true || chainSetup === undefined || anonymousVote !== undefined),
       nodes: opts.nodes,
       rounds: curve.length,
       accuracy: last?.accuracy ?? 0,
@@ -451,6 +473,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       meanSecondsPerRound:
         curve.length > 1 ? curve.slice(1).reduce((a, c) => a + c.seconds, 0) / (curve.length - 1) : 0,
       ...(chainSummary !== undefined ? { chain: chainSummary } : {}),
+      ...(anonymousVote !== undefined ? { anonymousVote } : {}),
     }
     await trainer.close()
     if (opts.json && opts.quiet !== true) process.stdout.write(`${JSON.stringify(summary)}\n`)

@@ -10,11 +10,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { connectVain, type VainAddresses } from '@vain/chain'
-import { parseEther } from 'viem'
+import { connectVain, deployVain, startLocalChain, type VainAddresses } from '@vain/chain'
+import { type Hex, parseEther } from 'viem'
 import { mnemonicToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { devAccountKey } from '../src/chain/connect.js'
+import { runAnonymousVote } from '../src/anonymous-vote.js'
+import { DEV_DEPLOY_PARAMS, devAccountKey } from '../src/chain/connect.js'
 import { ChainFileSchema } from '../src/config.js'
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
@@ -182,5 +183,40 @@ describe('vain vote join / vain vote ID for --anonymous (a chain in its own proc
     // nothing refused changed the tally
     const p = await read.governance.proposalOf(BigInt(id))
     expect([p.forVotes, p.againstVotes, p.abstainVotes]).toEqual([weight, 0n, 0n])
+  }, 600_000)
+})
+
+describe("the demo's anonymous vote (vain demo --proofs, after training)", () => {
+  it('nodes join, one proposes, three vote through the relayer; the tally read back counts them', async () => {
+    const chain = await startLocalChain({ accounts: 4 })
+    try {
+      const { addresses } = await deployVain(chain.walletClient(0), DEV_DEPLOY_PARAMS)
+      const key = (i: number) => (chain.accounts[i] as { privateKey: Hex }).privateKey
+      const admin = connectVain({ rpcUrl: chain.rpcUrl, addresses, privateKey: key(0) })
+      for (const i of [1, 2, 3]) {
+        await admin.token.transfer(address(i), parseEther('20000'))
+        await connectVain({ rpcUrl: chain.rpcUrl, addresses, privateKey: key(i) }).staking.stake(parseEther('10000'))
+      }
+      const lines: string[] = []
+      const summary = await runAnonymousVote({
+        relayer: admin,
+        rpcUrl: chain.rpcUrl,
+        nodeKeys: [key(1), key(2), key(3)],
+        votes: ['for', 'for', 'against'],
+        out: (l) => lines.push(l),
+      })
+      expect(summary).toMatchObject({
+        proposalId: '1',
+        votes: { for: 2, against: 1, abstain: 0 },
+        weights: { for: '60000', against: '30000', abstain: '0' },
+        relayer: address(0),
+      })
+      expect(summary.meanGas).toBeGreaterThan(0)
+      expect(lines.at(-1)).toMatch(
+        /^anonymous vote: proposal 1 — for 2 \(weight 60000\), against 1 \(weight 30000\); voters hidden behind nullifiers/,
+      )
+    } finally {
+      await chain.stop()
+    }
   }, 600_000)
 })

@@ -64,6 +64,9 @@ export class CannotJoinGroupError extends AnonymousVoteRefusedError {
   override name = 'CannotJoinGroupError'
 }
 
+/** Gas added to a join's estimate: the group's tree may grow by a few levels before it is mined. */
+const JOIN_GAS_HEADROOM = 400_000n
+
 const SUPPORT = { against: 0, for: 1, abstain: 2 } as const
 /** A vote, as the CLI spells it. */
 export type SupportName = keyof typeof SUPPORT
@@ -140,7 +143,10 @@ export async function joinVoteGroup(vain: VainClient, privateKey: Hex): Promise<
       account: vain.walletClient.account,
     })
     joined = result
-    hash = await vain.walletClient.writeContract(request as never)
+    // joins land concurrently: the tree may be deeper by the time this one is mined (a Poseidon hash
+    // per level, up to 16), so the estimate made against the current tree gets headroom
+    const gas = await vain.publicClient.estimateContractGas(request as never)
+    hash = await vain.walletClient.writeContract({ ...(request as object), gas: gas + JOIN_GAS_HEADROOM } as never)
   } catch (err) {
     throw decodeRevert(err)
   }
