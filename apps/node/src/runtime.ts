@@ -267,6 +267,11 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
       ms: Math.round(e.detail.ms),
     }),
   )
+  participant.addEventListener('job:joined', (e) => {
+    // a proven job: load the prover now, not in the first round's deadline
+    if (e.detail.spec.proofs !== undefined)
+      proofs.warm().catch((err: unknown) => log.warn('cannot load the update prover', { error: String(err) }))
+  })
   participant.addEventListener('job:joined', (e) =>
     log.info('joined job', { job: e.detail.jobId.slice(0, 12), name: e.detail.spec.name }),
   )

@@ -32,6 +32,8 @@ export interface ZkUpdateProofSystem {
   prove(statement: RoundProofStatement, bound: bigint): Promise<Uint8Array>
   verify(statement: RoundProofStatement, proof: Uint8Array): Promise<bigint>
   digest(payloadHash: string, proofs: readonly Uint8Array[]): string
+  /** Loads the artefacts and starts the threads now (a lazy system; e.g. when a proven job is joined). */
+  warm(): Promise<void>
   /** Ends the prover's threads (the node is stopping). */
   close(): Promise<void>
 }
@@ -182,6 +184,9 @@ export async function zkUpdateProofSystem(
         hash,
         proofs.map((p, i) => proofChunkLeaf(i, decodeProofWire(p).calldata)),
       )
+    },
+    async warm() {
+      await proverOf()
     },
     async close() {
       if (closed) return
