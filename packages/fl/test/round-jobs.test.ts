@@ -105,4 +105,38 @@ describe('job admission, caps, abandonment and cancellation (in-process network)
     expect(await node.cancelJob('f'.repeat(64))).toBe(false)
     await Promise.all(s.participants.map((p) => p.stop()))
   })
+
+  it('a paused job stops here, stays paused across a restart, and resumes to complete rounds', async () => {
+    const s = await protocolSetup(trainer, train, 4)
+    const node = s.participants[1] as Participant
+    const job = await (s.participants[0] as Participant).submitJob(blobsSpec(s.initialModel, { rounds: 1000 }))
+    await new Promise((r) => node.addEventListener('round:completed', r, { once: true }))
+    expect(await node.pauseJob(job.jobId)).toBe(true)
+    expect(node.jobIds()).not.toContain(job.jobId)
+    const paused = await node.jobState(job.jobId)
+    expect(paused?.paused).toBe(true)
+    expect(paused?.finished).toBe(false)
+    expect(await node.pauseJob(job.jobId)).toBe(true) // already paused
+    await node.stop()
+    await node.start() // same state store: the paused job is not resumed
+    expect(node.jobIds()).not.toContain(job.jobId)
+    expect(await node.resumeJob(job.jobId)).toBe(true)
+    expect(node.jobIds()).toContain(job.jobId)
+    expect((await node.jobState(job.jobId))?.paused).toBeUndefined()
+    const before = paused?.round ?? 0
+    await new Promise<void>((resolve) => {
+      const on = (e: CustomEvent<{ jobId: string; round: number }>): void => {
+        if (e.detail.jobId === job.jobId && e.detail.round > before) {
+          node.removeEventListener('round:completed', on as never)
+          resolve()
+        }
+      }
+      node.addEventListener('round:completed', on as never)
+    })
+    expect(await node.pauseJob('f'.repeat(64))).toBe(false)
+    expect(await node.resumeJob('f'.repeat(64))).toBe(false)
+    expect(await node.cancelJob(job.jobId)).toBe(true)
+    expect(await node.resumeJob(job.jobId)).toBe(false) // ended
+    await Promise.all(s.participants.map((p) => p.stop()))
+  })
 })

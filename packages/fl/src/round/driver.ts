@@ -123,7 +123,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       // sets such a state aside, so it is reported once)
       try {
         const saved = await this.init.state.load(jobId)
-        if (saved === undefined || saved.finished) continue
+        if (saved === undefined || saved.finished || saved.paused === true) continue
         let announcement: JobAnnouncement
         try {
           announcement = openRoundMessage('job', saved.announcement)
@@ -202,6 +202,40 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
     return true
   }
 
+  /**
+   * Pause a job here: its loop stops after the current step and its state is kept as paused (not
+   * resumed after a restart, its announcement not joined again) until {@link resumeJob}. True if
+   * the job is paused now (also when it already was); false for a job this node does not run.
+   */
+  async pauseJob(jobId: string): Promise<boolean> {
+    const run = this.jobs.get(jobId)
+    if (run === undefined) return (await this.init.state.load(jobId))?.paused === true
+    run.abort.abort()
+    await run.done
+    this.jobs.delete(jobId)
+    run.state = { ...run.state, paused: true }
+    await this.init.state.save(run.state)
+    return true
+  }
+
+  /**
+   * Resume a paused job from its saved state (it catches up with the rounds the others completed
+   * meanwhile). True if the job runs here now; false for a job this node does not know or that ended.
+   */
+  async resumeJob(jobId: string): Promise<boolean> {
+    if (this.jobs.has(jobId)) return true
+    const saved = await this.init.state.load(jobId)
+    if (saved === undefined || saved.finished || !this.running) return false
+    const { paused: _paused, ...state } = saved
+    await this.join(openRoundMessage('job', state.announcement), state)
+    return this.jobs.has(jobId)
+  }
+
+  /** A job's state: running here, paused or ended (from the state store); undefined if unknown. */
+  async jobState(jobId: string): Promise<PersistedJobState | undefined> {
+    return this.status(jobId) ?? (await this.init.state.load(jobId))
+  }
+
   /** End a job here (cancelled or abandoned): persisted as finished, never resumed. */
   private async end(run: JobRun, ended: 'cancelled' | 'abandoned', reason: string): Promise<void> {
     run.state = { ...run.state, finished: true, ended }
@@ -258,7 +292,7 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       if (this.jobs.has(a.jobId)) return
       // a damaged state (set aside by the store) or a store error is reported; the job is not joined now
       const saved = await this.init.state.load(a.jobId)
-      if (saved?.finished === true) return
+      if (saved?.finished === true || saved?.paused === true) return
       if (a.creator !== this.self) {
         await this.jobPolicy.admit(a)
         const creators = [...this.jobs.values()].map((j) => j.announcement.creator)

@@ -93,6 +93,8 @@ export interface PersistedJobState {
   finished: boolean
   /** How the job ended here, once finished: all rounds done, cancelled on this node, or abandoned. */
   ended?: 'completed' | 'cancelled' | 'abandoned'
+  /** Paused on this node (`Participant.pauseJob`): not run, not resumed at start, until `resumeJob`. */
+  paused?: boolean
   /** The agreeing committee results of the latest completed round (served to nodes catching up). */
   lastResults?: SignedMessage[]
 }

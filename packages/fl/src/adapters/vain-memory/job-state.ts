@@ -30,6 +30,7 @@ export const PersistedJobStateSchema = z.looseObject({
     )
     .max(1_000_000),
   finished: z.boolean(),
+  paused: z.boolean().exactOptional(),
   lastResults: z.array(SignedMessageSchema).max(1_000).exactOptional(),
 })
 
