@@ -5,4 +5,12 @@
  * `test.projects`. We run vitest 4 (current, Node 22+), so `vitest.config.ts` imports this list
  * and passes it as `test.projects`. Add a package's folder here when it gets tests.
  */
-export default ['packages/net', 'packages/fl', 'packages/memory', 'packages/chain', 'circuits', 'apps/node']
+export default [
+  'packages/net',
+  'packages/fl',
+  'packages/memory',
+  'packages/metrics',
+  'packages/chain',
+  'circuits',
+  'apps/node',
+]

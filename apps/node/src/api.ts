@@ -7,7 +7,8 @@
  * `Host` is not a loopback name (`127.0.0.1`, `localhost`, `[::1]`, with this port) is refused
  * with 403 (DNS rebinding); a request with a body must be `Content-Type: application/json` (415);
  * every route but GET needs `Authorization: Bearer <token>` (401), the token being the node's
- * `<dataDir>/api-token` (random, 32 bytes hex, mode 0600, created on first start).
+ * `<dataDir>/api-token` (random, 32 bytes hex, mode 0600, created on first start). `GET /metrics`
+ * (Prometheus text) is a GET too: Prometheus scrapes it without a token.
  *
  * A body is at most 1 MiB (413) of JSON nested at most {@link MAX_BODY_DEPTH} levels (400
  * `TooDeep`, checked before the body is parsed or validated).
@@ -156,6 +157,11 @@ export async function startApi(opts: {
   log: Logger
   /** The node's chain status (stake, tier, role verdicts), when it has a chain. */
   chain?: () => unknown
+  /**
+   * `GET /metrics` (Prometheus text format) and `GET /metrics/cluster` (the authenticated peers'
+   * summaries over `/vain/metrics`). Like every GET they need no token (see apps/node/src/metrics.ts).
+   */
+  metrics?: { text: () => Promise<string>; cluster: () => Promise<unknown> }
 }): Promise<ApiServer> {
   const { node, participant, models } = opts
   if (opts.token.length < 32) throw new Error('the API token must be at least 32 characters')
@@ -175,6 +181,14 @@ export async function startApi(opts: {
             health: await node.health(),
             ...(opts.chain !== undefined ? { chain: opts.chain() } : {}),
           })
+        }
+        if (req.method === 'GET' && url.pathname === '/metrics' && opts.metrics !== undefined) {
+          const text = await opts.metrics.text()
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+          return res.end(text)
+        }
+        if (req.method === 'GET' && url.pathname === '/metrics/cluster' && opts.metrics !== undefined) {
+          return json(res, 200, await opts.metrics.cluster())
         }
         if (req.method === 'GET' && url.pathname === '/peers') {
           return json(

@@ -36,6 +36,7 @@ import { resolvePrivateKey } from './chain/connect.js'
 import { ChainService } from './chain/service.js'
 import { type AppConfig, AppConfigError } from './config.js'
 import type { Logger } from './logger.js'
+import { createNodeMetrics, type NodeMetrics } from './metrics.js'
 
 /** A running vAIn node. */
 export interface RunningNode {
@@ -50,6 +51,8 @@ export interface RunningNode {
   localSamples: number
   /** Stake, eligibility and settlement on chain, when the config has a `chain` section. */
   chain: ChainService | undefined
+  /** Prometheus registry (`GET /metrics`), history in `<dataDir>/metrics`, `/vain/metrics` for peers. */
+  metrics: NodeMetrics
   stop(): Promise<void>
 }
 
@@ -180,16 +183,20 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   // a node with a chain: a new identity is secp256k1 (the NodeRegistry checks that key's signature
   // when binding the peer id), and the handshake descriptor carries the chain address it signs with
   const chainKey = config.chain === undefined ? undefined : resolvePrivateKey(config.chain)
-  const node = await createNode({
-    dataDir: config.dataDir,
-    listen: config.listen,
-    bootstrap: config.bootstrap,
-    profile: config.profile,
-    roles: config.roles,
-    discovery: { pexIntervalMs: 5_000 },
-    ...(config.chain !== undefined ? { identity: { keyType: 'secp256k1' as const } } : {}),
-    ...(chainKey !== undefined ? { chainAddress: privateKeyToAccount(chainKey).address } : {}),
-  })
+  const metrics = createNodeMetrics({ dataDir: config.dataDir, log })
+  const node = await createNode(
+    {
+      dataDir: config.dataDir,
+      listen: config.listen,
+      bootstrap: config.bootstrap,
+      profile: config.profile,
+      roles: config.roles,
+      discovery: { pexIntervalMs: 5_000 },
+      ...(config.chain !== undefined ? { identity: { keyType: 'secp256k1' as const } } : {}),
+      ...(chainKey !== undefined ? { chainAddress: privateKeyToAccount(chainKey).address } : {}),
+    },
+    { metrics: metrics.libp2pMetrics },
+  )
   await node.start()
   log.info('node started', { peerId: node.peerId.toString(), listen: node.multiaddrs.map(String) })
   node.addEventListener('peer:authenticated', (e) =>
@@ -324,6 +331,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   // the chain side follows the participant's events: attach it before jobs resume
   await chain?.start(participant)
   await participant.start()
+  await metrics.attach({ node, participant, ...(chain !== undefined ? { chain: () => chain.status() } : {}) })
   const api =
     config.apiPort === null
       ? undefined
@@ -335,6 +343,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
           token: await loadApiToken(config.dataDir),
           log,
           ...(chain !== undefined ? { chain: () => chain.status() } : {}),
+          metrics: { text: () => metrics.metrics.text(), cluster: () => metrics.cluster() },
         })
   if (api !== undefined) log.info('REST API listening', { url: api.url })
   let stopped = false
@@ -347,10 +356,12 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
     trainer,
     localSamples,
     chain,
+    metrics,
     stop: async () => {
       if (stopped) return
       stopped = true
       await api?.close()
+      await metrics.stop()
       await participant.stop()
       // a chain call in flight (a receipt, a busy RPC) must not hold the shutdown: wait a while, then go on
       if (chain !== undefined && !(await settlesWithin(chain.stop(), CHAIN_STOP_WAIT_MS)))

@@ -17,7 +17,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
+import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { TypedEventEmitter } from 'main-event'
 import type { z } from 'zod'
 import {
@@ -99,6 +99,8 @@ export interface NodeHealth extends NetworkHealth {
   knownPeers: number
   deniedPeers: number
   openCircuits: number
+  /** Inbound requests this node refused for rate since it started (any budget: peer, range, protocol). */
+  rateLimitedRequests: number
   pool: ConnectionPoolStats
 }
 
@@ -106,6 +108,12 @@ export interface NodeHealth extends NetworkHealth {
 export interface CreateNodeOptions {
   /** Use this key instead of the configured identity file (tests, embedding). */
   privateKey?: PrivateKey
+  /**
+   * libp2p's metrics factory, e.g. `prometheusMetrics({ registry })` from
+   * `@libp2p/prometheus-metrics`: libp2p then reports its own figures (connections, streams,
+   * transfer, DHT) through it.
+   */
+  metrics?: Libp2pOptions['metrics']
 }
 
 /**
@@ -383,6 +391,7 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
       known: this.isKnown(id, connection),
     })
     if (result.allowed) return undefined
+    this.rateLimitedRequests++
     if (penalties !== undefined) {
       // over its own budget, or asking again before the retry time it was given: a strike
       if (result.budget === 'peer' || penalties.isEarly(id)) {
@@ -451,6 +460,8 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
   async unhandle(protocol: { id: string }): Promise<void> {
     await this.libp2p.unhandle(protocol.id)
   }
+
+  private rateLimitedRequests = 0
 
   private async ensureAuthenticated(peer: PeerId, signal: AbortSignal | undefined): Promise<void> {
     if (!this.config.handshake.required) return
@@ -560,6 +571,7 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
       knownPeers: peers.length,
       deniedPeers: this.denyList.entries().length,
       openCircuits,
+      rateLimitedRequests: this.rateLimitedRequests,
       pool: this.pool.stats(),
     }
   }
@@ -698,6 +710,7 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
       maxIncomingPendingConnections: cfg.profile === 'public' ? 50 : 1_000,
     },
     peerDiscovery,
+    ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
     services: services as any,
   })) as unknown as Libp2p<VainServices>
   return new VainNode(cfg, libp2p, denyList, bootstrapPeers, privateKey, penalties)
