@@ -80,7 +80,7 @@ job, peers and model options:
 
 demo options:
   -n, --nodes N            nodes, 2-50 (default 5)
-  -r, --rounds N           rounds (default 20)
+  -r, --rounds N           rounds (default 20; 4 with --proofs)
       --target ACC         stop early at this test accuracy, 0-1 (default 0.9)
       --codec NAME         update codec: top-k (default), int8, fp16, fp32, dense
       --secure-aggregation committee members see only the sum of the updates (masked,
@@ -90,7 +90,8 @@ demo options:
       --json               print one JSON summary line at the end, no progress bars
       --keep               keep the temporary data directories
       --no-chain           no local chain (no stake, tiers, settlement or rewards)
-      --proofs             proven updates (Groth16 norm proofs, checked by the committee) and,
+      --proofs             proven updates (top-k 512 int8 with 2 Groth16 norm proofs each,
+                           checked by the committee; seconds per proof, so slower rounds) and,
                            after training, an anonymous governance vote: the nodes join their
                            tier groups, one proposes, several vote through a relayer
   -v, --verbose            per-node logs
@@ -337,7 +338,7 @@ async function main(argv: string[]): Promise<void> {
         args: rest,
         options: {
           nodes: { type: 'string', short: 'n', default: '5' },
-          rounds: { type: 'string', short: 'r', default: '20' },
+          rounds: { type: 'string', short: 'r' },
           target: { type: 'string', default: '0.9' },
           codec: { type: 'string' },
           'secure-aggregation': { type: 'boolean', default: false },
@@ -355,7 +356,8 @@ async function main(argv: string[]): Promise<void> {
       usage((err as Error).message)
     }
     const nodes = Number(values.nodes)
-    const rounds = Number(values.rounds)
+    // proven updates take seconds per proof on a laptop's cores: a shorter run by default
+    const rounds = Number(values.rounds ?? (values.proofs === true ? '4' : '20'))
     const target = Number(values.target)
     if (!Number.isInteger(nodes) || nodes < 2 || nodes > 50) usage('--nodes must be an integer in 2..50')
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 1000) usage('--rounds must be an integer in 1..1000')
