@@ -79,6 +79,9 @@ describe('vain CLI', () => {
     expect(r.stdout).toContain('vain demo')
     expect(r.stdout).toContain('vain stake AMOUNT')
     expect(r.stdout).toContain('vain vote ID for|against|abstain')
+    expect(r.stdout).toContain('vain vote join')
+    expect(r.stdout).toContain('--anonymous (--relayer-account N | --relayer-key-file FILE)')
+    expect(r.stdout).toContain('--proofs')
     expect(r.stdout).toContain('--no-chain')
   })
 
