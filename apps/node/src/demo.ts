@@ -120,6 +120,8 @@ export interface DemoSummary {
   meanSecondsPerRound: number
   /** Present when the demo ran with a chain. */
   chain?: DemoChainSummary
+  /** With `proofs`: accepted contributions, how many carried verified proofs (all, or the round refused them), proofs per update. */
+  proofs?: { contributions: number; proven: number; perUpdate: number }
   /** With `proofs` and a chain: the anonymous governance vote after training. */
   anonymousVote?: AnonymousVoteSummary
 }
@@ -358,6 +360,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       lastStarted = Math.max(lastStarted, e.detail.round)
     })
     const rewards = chainSetup === undefined ? undefined : followRewards(obs, out)
+    let provenContributions = 0
+    let allContributions = 0
     const finished = new Promise<void>((resolve) => {
       obs.participant.addEventListener('round:completed', (e) => {
         if (reached) leaveJob()
@@ -366,6 +370,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
           const { round, model, contributions, committee } = e.detail
           const bytes = contributions.reduce((a, c) => a + c.payloadBytes, 0) * committee.length
           uploadedBytes += bytes
+          provenContributions += contributions.filter((c) => c.proofDigest !== undefined).length
+          allContributions += contributions.length
           const m = decodeModel(await obs.models.get(model, { providers: e.detail.agreeing }))
           const { accuracy } = await trainer.evaluate(m, test)
           best = Math.max(best, accuracy)
@@ -474,6 +480,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         curve.length > 1 ? curve.slice(1).reduce((a, c) => a + c.seconds, 0) / (curve.length - 1) : 0,
       ...(chainSummary !== undefined ? { chain: chainSummary } : {}),
       ...(anonymousVote !== undefined ? { anonymousVote } : {}),
+      ...(opts.proofs === true
+        ? { proofs: { contributions: allContributions, proven: provenContributions, perUpdate: PROVEN_TOP_K / 256 } }
+        : {}),
     }
     await trainer.close()
     if (opts.json && opts.quiet !== true) process.stdout.write(`${JSON.stringify(summary)}\n`)
@@ -492,6 +501,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
             `  ${short(n.peerId)} ${n.address.startsWith('0x') ? shortAddress(n.address) : n.address}  stake ${n.staked}  tier ${n.tier}  reputation ${n.reputation}  earned ${n.earned}`,
           )
         }
+      }
+      if (summary.proofs !== undefined) {
+        out(
+          `proven updates: ${summary.proofs.proven} of ${summary.proofs.contributions} accepted updates carried ${summary.proofs.perUpdate} Groth16 proofs each, checked by every committee member (norm ≤ ${PROVEN_NORM_BOUND}); their digests are in the settled reward leaves, open to challenge on chain`,
+        )
       }
       if (outcome === 'timeout') out('! the job did not finish in time')
     }
