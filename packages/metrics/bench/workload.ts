@@ -76,9 +76,13 @@ export function nodeDay(points = 8640, seed = 1): { start: number; stepMs: numbe
   let failed = 0
   add('vain_requests_total', { result: 'ok' }, () => (ok += Math.floor(rnd() * 20)))
   add('vain_requests_total', { result: 'failed' }, () => (rnd() < 0.01 ? ++failed : failed))
+  const oks = series.at(-2)?.values as Float64Array
+  const fails = series.at(-1)?.values as Float64Array
+  // a full-precision ratio: it changes whenever a request completes
   add('vain_request_success_ratio', {}, (i) => {
-    void i
-    return ok === 0 ? 1 : ok / (ok + failed)
+    const o = oks[i] as number
+    const f = fails[i] as number
+    return o + f === 0 ? 1 : o / (o + f)
   })
   add('vain_rate_limited_total', {}, (i) => Math.floor(i / 3000))
   add('vain_open_circuits', {}, (i) => (i % 2000 < 5 ? 1 : 0))

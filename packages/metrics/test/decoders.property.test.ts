@@ -5,6 +5,7 @@ import { decodeMessage, encodeMessage } from '@vain/net/wire'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { decodeChunk, GorillaEncoder, openStore, parseSummary } from '../src/index.js'
+import { decimalScale, decodeDecimal, encodeDecimal } from '../src/store/decimal.js'
 import { metricsProtocol } from '../src/vain-net.js'
 
 const points = fc
@@ -48,6 +49,44 @@ describe('Gorilla chunks', () => {
           expect((err as Error).name).toBe('ChunkDecodeError')
         }
       }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('decimal chunks: values with up to 6 decimals round-trip exactly; any bytes give points or a ChunkDecodeError', () => {
+    fc.assert(
+      fc.property(
+        points,
+        fc.integer({ min: 0, max: 6 }),
+        fc.array(fc.integer({ min: -(2 ** 40), max: 2 ** 40 }), { minLength: 300, maxLength: 300 }),
+        (ps, k, ints) => {
+          const ts = ps.map((p) => p.t)
+          const vs = ts.map((_, i) => (ints[i] as number) / 10 ** k)
+          const scale = decimalScale(vs)
+          expect(scale).toBeGreaterThanOrEqual(0)
+          expect(scale).toBeLessThanOrEqual(k)
+          const bytes = encodeDecimal(ts, vs, scale)
+          if (bytes === undefined) return // a delta-of-delta past 32 bits: the store keeps XOR
+          const back = decodeDecimal(bytes, ts.length, scale)
+          expect(back.ts).toEqual(ts)
+          expect(back.vs).toEqual(vs)
+        },
+      ),
+      { numRuns: 300 },
+    )
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.integer({ min: -2, max: 3000 }),
+        fc.integer({ min: -1, max: 8 }),
+        (bytes, count, k) => {
+          try {
+            expect(decodeDecimal(bytes, count, k).ts.length).toBe(count)
+          } catch (err) {
+            expect((err as Error).name).toBe('ChunkDecodeError')
+          }
+        },
+      ),
       { numRuns: 2000 },
     )
   })

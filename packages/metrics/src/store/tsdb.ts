@@ -9,6 +9,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ClockJumpError, OutOfOrderError, SeriesLimitError, StoreClosedError, StoreCorruptError } from '../errors.js'
+import { decimalScale, decodeDecimal, encodeDecimal } from './decimal.js'
 import { decodeChunk, GorillaEncoder } from './gorilla.js'
 import { frame, LogFile } from './log-file.js'
 
@@ -75,6 +76,8 @@ export interface SeriesHandle {
 }
 
 interface Chunk {
+  /** -1: Gorilla XOR values; 0–6: decimal-scaled integers (see ./decimal.ts). */
+  scale: number
   minT: number
   maxT: number
   count: number
@@ -194,6 +197,24 @@ class Reader {
 const REC_SERIES = 1
 const REC_POINTS = 2
 const REC_CHUNK = 3
+const REC_CHUNK_DECIMAL = 4
+
+function chunkRecord(id: number, c: Chunk): Uint8Array {
+  const b = new Bytes()
+  b.varint(c.scale < 0 ? REC_CHUNK : REC_CHUNK_DECIMAL)
+  b.varint(id)
+  if (c.scale >= 0) b.varint(c.scale)
+  b.varint(c.count)
+  b.f64(c.minT)
+  b.f64(c.maxT)
+  b.raw(c.bytes)
+  return frame(b.take())
+}
+
+function decodeAny(c: Chunk, ts: number[], vs: number[]): void {
+  if (c.scale < 0) decodeChunk(c.bytes, c.count, ts, vs)
+  else decodeDecimal(c.bytes, c.count, c.scale, ts, vs)
+}
 
 function defRecord(s: Series): Uint8Array {
   const b = new Bytes()
@@ -306,16 +327,18 @@ export class TimeSeriesStore {
       const id = r.varint()
       const key = dec.decode(r.bytes(rec.length - r.pos))
       this.defineFromKey(id, key)
-    } else if (type === REC_CHUNK) {
+    } else if (type === REC_CHUNK || type === REC_CHUNK_DECIMAL) {
       const id = r.varint()
       const s = this.byId[id]
       if (s === undefined) throw new RangeError(`a chunk of undefined series ${id}`)
+      const scale = type === REC_CHUNK ? -1 : r.varint()
+      if (scale > 6) throw new RangeError(`bad decimal scale ${scale}`)
       const count = r.varint()
       const minT = r.f64()
       const maxT = r.f64()
       const bytes = rec.slice(r.pos)
       if (!(maxT >= minT) || count < 1 || minT <= s.lastT) throw new RangeError(`chunk of series ${id} out of order`)
-      s.sealed.push({ minT, maxT, count, bytes })
+      s.sealed.push({ scale, minT, maxT, count, bytes })
       s.lastT = maxT
     } else throw new RangeError(`unknown record type ${type}`)
   }
@@ -570,7 +593,7 @@ export class TimeSeriesStore {
       if (c.maxT < from || c.minT > to) continue
       ts.length = 0
       vs.length = 0
-      decodeChunk(c.bytes, c.count, ts, vs)
+      decodeAny(c, ts, vs)
       for (let i = 0; i < ts.length; i++) {
         const t = ts[i] as number
         if (t >= from && t <= to) out.push({ t, v: vs[i] as number })
@@ -591,7 +614,15 @@ export class TimeSeriesStore {
   private seal(s: Series): void {
     const e = s.enc
     if (e.count === 0) return
-    const chunk: Chunk = { minT: e.firstT, maxT: e.lastT, count: e.count, bytes: e.bytes() }
+    let chunk: Chunk = { scale: -1, minT: e.firstT, maxT: e.lastT, count: e.count, bytes: e.bytes() }
+    // values that are integers at some decimal scale (counters, byte counts…) are usually far
+    // smaller as integer deltas-of-deltas: keep whichever encoding is smaller
+    const { ts, vs } = decodeChunk(chunk.bytes, chunk.count)
+    const scale = decimalScale(vs)
+    if (scale >= 0) {
+      const alt = encodeDecimal(ts, vs, scale)
+      if (alt !== undefined && alt.length < chunk.bytes.length) chunk = { ...chunk, scale, bytes: alt }
+    }
     s.sealed.push(chunk)
     s.enc = new GorillaEncoder()
     if (this.replaying) {
@@ -609,14 +640,7 @@ export class TimeSeriesStore {
         m.defined = true
       }
     }
-    const b = new Bytes()
-    b.varint(REC_CHUNK)
-    b.varint(s.id)
-    b.varint(c.count)
-    b.f64(c.minT)
-    b.f64(c.maxT)
-    b.raw(c.bytes)
-    this.chunkBuf.raw(frame(b.take()))
+    this.chunkBuf.raw(chunkRecord(s.id, c))
     this.pendingChunks++
   }
 
@@ -697,16 +721,7 @@ export class TimeSeriesStore {
       d.varint(s.id)
       d.raw(enc.encode(s.key))
       b.raw(frame(d.take()))
-      for (const c of s.sealed) {
-        const r = new Bytes()
-        r.varint(REC_CHUNK)
-        r.varint(s.id)
-        r.varint(c.count)
-        r.f64(c.minT)
-        r.f64(c.maxT)
-        r.raw(c.bytes)
-        b.raw(frame(r.take()))
-      }
+      for (const c of s.sealed) b.raw(chunkRecord(s.id, c))
       s.defined = true
     }
     const path = this.chunks.path
