@@ -23,9 +23,15 @@ const NODE_ARGS = ['--conditions=vain-source', '--import', 'tsx', CLI]
 const address = (i: number) =>
   mnemonicToAccount('test test test test test test test test test test test junk', { addressIndex: i }).address
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [...NODE_ARGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn(process.execPath, [...NODE_ARGS, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     p.stdout.on('data', (d) => {
@@ -184,6 +190,32 @@ describe('vain vote join / vain vote ID for --anonymous (a chain in its own proc
     const p = await read.governance.proposalOf(BigInt(id))
     expect([p.forVotes, p.againstVotes, p.abstainVotes]).toEqual([weight, 0n, 0n])
   }, 600_000)
+})
+
+describe('vain chain deploy (production parameters)', () => {
+  it('deploys TierGroups and VoteVerifier too and lists them in the chain file', async () => {
+    const chain = await startLocalChain({ accounts: 2 })
+    const root = await mkdtemp(join(tmpdir(), 'vain-anon-deploy-'))
+    try {
+      const out = join(root, 'prod.json')
+      const r = await run(['chain', 'deploy', '--rpc', chain.rpcUrl, '--out', out, '--genesis', address(1)], {
+        VAIN_PRIVATE_KEY: (chain.accounts[0] as { privateKey: Hex }).privateKey,
+      })
+      expect(r.code, r.stderr).toBe(0)
+      const file = ChainFileSchema.parse(JSON.parse(await readFile(out, 'utf8')))
+      expect(file.profile).toBe('production')
+      const read = connectVain({ rpcUrl: chain.rpcUrl, addresses: file.chain.addresses as VainAddresses })
+      expect((await read.contracts.governance.read.tierGroups()).toLowerCase()).toBe(
+        file.chain.addresses.tierGroups?.toLowerCase(),
+      )
+      expect((await read.contracts.governance.read.voteVerifier()).toLowerCase()).toBe(
+        file.chain.addresses.voteVerifier?.toLowerCase(),
+      )
+    } finally {
+      await chain.stop()
+      await rm(root, { recursive: true, force: true })
+    }
+  }, 300_000)
 })
 
 describe("the demo's anonymous vote (vain demo --proofs, after training)", () => {
