@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
-import type { Participant } from '@vain/fl'
+import { countParameters, type Participant } from '@vain/fl'
 import {
   type ChainSnapshot,
   createHistory,
@@ -109,7 +109,24 @@ export function createNodeMetrics(opts: { dataDir: string; log: Logger; historyI
       chain = a.chain
       resources = a.resources
       metrics.observeNetwork(a.node)
-      detach = observeParticipant(metrics, a.participant)
+      // a job's dense update (float32 per parameter) over the bytes sent: the compression ratio
+      const dense = new Map<string, number>()
+      const joined = (e: Event) => {
+        const d = (e as CustomEvent<{ jobId: string; spec: { architecture: Parameters<typeof countParameters>[0] } }>)
+          .detail
+        try {
+          dense.set(d.jobId, countParameters(d.spec.architecture) * 4)
+          if (dense.size > 1000) dense.delete(dense.keys().next().value as string)
+        } catch {
+          // an architecture this version cannot count: no ratio for that job
+        }
+      }
+      a.participant.addEventListener('job:joined', joined)
+      const off = observeParticipant(metrics, a.participant, { denseUpdateBytes: (jobId) => dense.get(jobId) })
+      detach = () => {
+        off()
+        a.participant.removeEventListener('job:joined', joined)
+      }
       unserve = await serveMetrics(a.node, {
         summary: async () => {
           refresh()

@@ -13,7 +13,7 @@ describe('the registry', () => {
   it('counts a participant’s events: rounds, round time, bytes up/down, refusals by reason', async () => {
     const metrics = createVainMetrics({ defaultMetrics: false })
     const participant = new EventTarget()
-    const off = observeParticipant(metrics, participant)
+    const off = observeParticipant(metrics, participant, { denseUpdateBytes: () => 50_000 })
     const emit = (type: string, detail: unknown) => participant.dispatchEvent(new CustomEvent(type, { detail }))
     emit('round:started', { jobId: 'a'.repeat(64), round: 3 })
     emit('update:sent', { jobId: 'a'.repeat(64), round: 3, bytes: 5000, to: [], failed: [] })
@@ -28,6 +28,7 @@ describe('the registry', () => {
     expect(text).toContain('vain_update_bytes_total{direction="up"} 5000')
     expect(text).toContain('vain_update_bytes_total{direction="down"} 4000')
     expect(text).toContain('vain_updates_accepted_total 1')
+    expect(text).toContain('vain_compression_ratio{job="aaaaaaaaaaaa"} 10')
     expect(text).toContain('vain_updates_refused_total{kind="update",reason="InvalidUpdateError"} 1')
     expect(text).toContain('vain_round_seconds_count{job="aaaaaaaaaaaa"} 1')
     expect(text).toContain('vain_rounds_failed_total{job="aaaaaaaaaaaa"} 1')

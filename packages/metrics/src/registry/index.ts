@@ -361,7 +361,14 @@ export interface ParticipantLike {
  * failed attempts, updates sent (bytes up), updates accepted (bytes down) and refusals by reason.
  * Returns the detach function.
  */
-export function observeParticipant(metrics: VainMetrics, participant: ParticipantLike): () => void {
+export function observeParticipant(
+  metrics: VainMetrics,
+  participant: ParticipantLike,
+  options: {
+    /** Bytes of a job's dense (uncompressed float32) update, for the compression ratio. */
+    denseUpdateBytes?: (jobId: string) => number | undefined
+  } = {},
+): () => void {
   const started = new Map<string, number>()
   const detail = <T>(e: Event) => (e as CustomEvent<T>).detail
   const handlers: Record<string, (e: Event) => void> = {
@@ -383,7 +390,8 @@ export function observeParticipant(metrics: VainMetrics, participant: Participan
     'round:failed': (e) => metrics.roundFailed(detail<{ jobId: string }>(e)),
     'update:sent': (e) => {
       const d = detail<{ jobId: string; bytes: number }>(e)
-      metrics.updateSent({ jobId: d.jobId, bytes: d.bytes })
+      const dense = options.denseUpdateBytes?.(d.jobId)
+      metrics.updateSent({ jobId: d.jobId, bytes: d.bytes, ...(dense !== undefined ? { denseBytes: dense } : {}) })
     },
     'update:accepted': (e) => metrics.updateAccepted(detail<{ bytes: number }>(e)),
     rejected: (e) => metrics.refused(detail<RefusalDetail>(e)),
