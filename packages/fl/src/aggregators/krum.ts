@@ -2,7 +2,7 @@
 import { ConfigError } from '../errors.js'
 import { reduceCoordinates } from './coordinate.js'
 import { BulyanPreconditionError, KrumPreconditionError } from './errors.js'
-import { sortRange } from './select.js'
+import { sortInto, sortRange } from './select.js'
 import type { Aggregator } from './types.js'
 import { assertFinite, checkInt, checkShapes } from './validate.js'
 
@@ -12,7 +12,10 @@ const DISTANCE_BLOCK = 1024
 /**
  * All pairwise squared L2 distances as an n×n float64 matrix (row-major, zero diagonal).
  * O(n²·d), computed block by block over the coordinates so each block of every update stays in
- * cache; float64 partial sums added in a fixed order (deterministic).
+ * cache. Every distance is Σ (a_k − b_k)² with the differences taken exactly as float64, summed in
+ * coordinate order within a block and the block sums added in block order — deterministic, and
+ * independent of the tiling below (which only decides how many pairs share each load: two rows
+ * against four partners at a time, 6 loads for 8 squared differences).
  */
 export function pairwiseSquaredDistances(updates: readonly Float32Array[]): Float64Array {
   const n = updates.length
@@ -21,38 +24,89 @@ export function pairwiseSquaredDistances(updates: readonly Float32Array[]): Floa
   const D = new Float64Array(n * n)
   for (let start = 0; start < d; start += DISTANCE_BLOCK) {
     const end = Math.min(start + DISTANCE_BLOCK, d)
-    for (let i = 0; i < n; i++) {
-      const a = updates[i]!
-      let j = i + 1
-      // two partners at a time: each a[k] is loaded once for both
-      for (; j + 1 < n; j += 2) {
+    let i = 0
+    for (; i + 1 < n; i += 2) {
+      const a0 = updates[i]!
+      const a1 = updates[i + 1]!
+      const r0 = i * n
+      const r1 = r0 + n
+      D[r0 + i + 1] = D[r0 + i + 1]! + squaredDistance(a0, a1, start, end)
+      let j = i + 2
+      for (; j + 3 < n; j += 4) {
+        const b0 = updates[j]!
+        const b1 = updates[j + 1]!
+        const b2 = updates[j + 2]!
+        const b3 = updates[j + 3]!
+        let s00 = 0
+        let s01 = 0
+        let s02 = 0
+        let s03 = 0
+        let s10 = 0
+        let s11 = 0
+        let s12 = 0
+        let s13 = 0
+        for (let k = start; k < end; k++) {
+          const x0 = a0[k]!
+          const x1 = a1[k]!
+          const y0 = b0[k]!
+          const y1 = b1[k]!
+          const y2 = b2[k]!
+          const y3 = b3[k]!
+          let t = x0 - y0
+          s00 += t * t
+          t = x0 - y1
+          s01 += t * t
+          t = x0 - y2
+          s02 += t * t
+          t = x0 - y3
+          s03 += t * t
+          t = x1 - y0
+          s10 += t * t
+          t = x1 - y1
+          s11 += t * t
+          t = x1 - y2
+          s12 += t * t
+          t = x1 - y3
+          s13 += t * t
+        }
+        D[r0 + j] = D[r0 + j]! + s00
+        D[r0 + j + 1] = D[r0 + j + 1]! + s01
+        D[r0 + j + 2] = D[r0 + j + 2]! + s02
+        D[r0 + j + 3] = D[r0 + j + 3]! + s03
+        D[r1 + j] = D[r1 + j]! + s10
+        D[r1 + j + 1] = D[r1 + j + 1]! + s11
+        D[r1 + j + 2] = D[r1 + j + 2]! + s12
+        D[r1 + j + 3] = D[r1 + j + 3]! + s13
+      }
+      for (; j < n; j++) {
         const b = updates[j]!
-        const c = updates[j + 1]!
         let s0 = 0
         let s1 = 0
         for (let k = start; k < end; k++) {
-          const x = a[k]!
-          const t0 = x - b[k]!
-          const t1 = x - c[k]!
-          s0 += t0 * t0
-          s1 += t1 * t1
+          const y = b[k]!
+          let t = a0[k]! - y
+          s0 += t * t
+          t = a1[k]! - y
+          s1 += t * t
         }
-        D[i * n + j] = D[i * n + j]! + s0
-        D[i * n + j + 1] = D[i * n + j + 1]! + s1
-      }
-      if (j < n) {
-        const b = updates[j]!
-        let s0 = 0
-        for (let k = start; k < end; k++) {
-          const t0 = a[k]! - b[k]!
-          s0 += t0 * t0
-        }
-        D[i * n + j] = D[i * n + j]! + s0
+        D[r0 + j] = D[r0 + j]! + s0
+        D[r1 + j] = D[r1 + j]! + s1
       }
     }
+    // an odd n leaves the last row, which has no partners above it
   }
   for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) D[j * n + i] = D[i * n + j]!
   return D
+}
+
+/** Σ_{k in [start, end)} (a_k − b_k)² in float64, in coordinate order. */
+function squaredDistance(a: Float32Array, b: Float32Array, start: number, end: number): number {
+  let s = 0
+  for (let k = start; k < end; k++) {
+    const t = a[k]! - b[k]!
+    s += t * t
+  }
+  return s
 }
 
 /**
@@ -218,18 +272,24 @@ export function bulyan(init: BulyanInit): Aggregator {
         remaining = remaining.filter((_, k) => k !== best)
       }
       selected.sort((x, y) => x - y)
+      const a = new Float64Array(theta)
+      const b = new Float64Array(theta)
       return reduceCoordinates(updates, selected, d, (buf, off, m) => {
-        sortRange(buf, off, off + m)
-        const mid = off + ((m - 1) >> 1)
-        const med = (m & 1) === 1 ? buf[mid]! : (buf[mid]! + buf[mid + 1]!) / 2
-        // grow a window around the median, taking the closer neighbour first (ties: lower)
+        const v = sortInto(buf, off, m, a, b)
+        const mid = (m - 1) >> 1
+        const med = (m & 1) === 1 ? v[mid]! : (v[mid]! + v[mid + 1]!) / 2
+        // grow a window around the median, taking the closer neighbour first (ties: lower);
+        // branch-free: the next index is picked arithmetically, reads are clamped into range
         let lo = mid
         let hi = mid + 1
         let s = 0
         for (let taken = 0; taken < beta; taken++) {
-          const takeLow = hi >= off + m || (lo >= off && med - buf[lo]! <= buf[hi]! - med)
-          if (takeLow) s += buf[lo--]!
-          else s += buf[hi++]!
+          const cl = Math.max(lo, 0)
+          const ch = Math.min(hi, m - 1)
+          const t = Number(hi >= m) | (Number(lo >= 0) & Number(med - v[cl]! <= v[ch]! - med))
+          s += v[ch + (cl - ch) * t]!
+          lo -= t
+          hi += 1 - t
         }
         return s / beta
       })

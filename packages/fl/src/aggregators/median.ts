@@ -1,7 +1,7 @@
 /** Coordinate-wise median and trimmed mean. @module */
 import { ConfigError } from '../errors.js'
 import { allRows, reduceCoordinates } from './coordinate.js'
-import { selectRange } from './select.js'
+import { orderStats, selectRange, splitOnce } from './select.js'
 import type { Aggregator } from './types.js'
 import { checkNumber, checkShapes } from './validate.js'
 
@@ -18,11 +18,44 @@ export function medianOf(buf: Float64Array, off: number, m: number): number {
 }
 
 /**
+ * Sum of the values of ranks k..m−k−1 of buf[off..off+m), given the values `lo` < `hi` of ranks
+ * k and m−k−1: the values strictly between `lo` and `hi` summed in update order (float64), then
+ * the kept copies of `lo` and of `hi` (counted, multiplied: exact) added in that order. A
+ * definition that needs no particular arrangement of the values, so any selection algorithm
+ * gives the same bits.
+ */
+export function trimmedSum(buf: Float64Array, off: number, m: number, k: number, lo: number, hi: number): number {
+  let s = 0
+  let inside = 0
+  for (let i = off; i < off + m; i++) {
+    const v = buf[i]!
+    // branch-free: v·1 = v and s + (±0) = s (s starts at +0, so it is never −0)
+    const t = Number(v > lo) * Number(v < hi)
+    s += v * t
+    inside += t
+  }
+  let loCopies = 1
+  let hiCopies = 1
+  if (inside !== m - 2 * k - 2) {
+    // ties at a cut-off: count how many copies of each are kept
+    let atMostLo = 0
+    let belowHi = 0
+    for (let i = off; i < off + m; i++) {
+      atMostLo += Number(buf[i]! <= lo)
+      belowHi += Number(buf[i]! < hi)
+    }
+    loCopies = atMostLo - k
+    hiCopies = m - k - belowHi
+  }
+  return s + loCopies * lo + hiCopies * hi
+}
+
+/**
  * Coordinate-wise median (Yin et al. 2018): each output coordinate is the median of that
  * coordinate over all updates (mean of the two middle values for an even count). Tolerates
  * up to ⌈n/2⌉ − 1 arbitrary updates per coordinate. Weights are ignored (one update, one vote).
- * Works block by block with one reusable buffer and a selection algorithm (no sort, no
- * per-coordinate allocation).
+ * Works block by block with one reusable buffer and a branch-free selection (`orderStats`: no
+ * sort, no per-coordinate allocation; the two middle values of an even count in one pass).
  *
  * @example
  * ```ts
@@ -35,7 +68,16 @@ export function median(): Aggregator {
     name: 'median',
     aggregate(updates) {
       const d = checkShapes(updates)
-      return reduceCoordinates(updates, allRows(updates.length), d, medianOf)
+      const n = updates.length
+      const a = new Float64Array(n)
+      const b = new Float64Array(n)
+      const out = new Float64Array(2)
+      const k = (n - 1) >> 1
+      const even = (n & 1) === 0
+      return reduceCoordinates(updates, allRows(n), d, (buf, off, m) => {
+        orderStats(buf, off, m, k, even, a, b, out)
+        return even ? (out[0]! + out[1]!) / 2 : out[0]!
+      })
     },
     reset() {},
   }
@@ -56,6 +98,13 @@ export interface TrimmedMeanInit {
  * Coordinate-wise trimmed mean (Yin et al. 2018): for every coordinate drop the `k` smallest and
  * `k` largest values (`k = ⌊beta·n⌋`, or `trim`) and average the rest. Tolerates up to `k`
  * Byzantine updates. Weights are ignored. Throws `ConfigError` when `2k >= n`.
+ *
+ * The kept values are summed in float64 in a defined order — the values strictly between the two
+ * cut-offs in update order, then the kept copies of each cut-off (see `trimmedSum`) — so the
+ * result does not depend on how the cut-offs are found (two branch-free selections after one
+ * shared partition pass). Float64 sums of float32 values are exact unless their magnitudes span
+ * more than ~2^29, so this gives the same bits as any other summation order except in such
+ * columns, where it may differ by an ulp; every node computes the same.
  *
  * @example
  * ```ts
@@ -86,14 +135,29 @@ export function trimmedMean(init: TrimmedMeanInit = {}): Aggregator {
         })
       }
       const kept = n - 2 * k
+      const a = new Float64Array(n)
+      const b = new Float64Array(n)
+      const c = new Float64Array(n)
+      const out = new Float64Array(2)
+      const k2 = n - k - 1
       return reduceCoordinates(updates, allRows(n), d, (buf, off, m) => {
-        const hi = off + m
-        // after these two selections buf[off+k .. hi-k) holds exactly the kept values
-        selectRange(buf, off, hi, off + k)
-        selectRange(buf, off + k, hi, hi - k - 1)
-        let s = 0
-        for (let i = off + k; i < hi - k; i++) s += buf[i]!
-        return s / kept
+        let lo: number
+        let hi: number
+        // one shared first pass usually puts the two cut-offs on different sides of the pivot
+        const cl = splitOnce(buf, off, m, c)
+        if (k < cl && cl <= k2) {
+          orderStats(c, 0, cl, k, false, a, b, out)
+          lo = out[0]!
+          orderStats(c, cl, m - cl, k2 - cl, false, a, b, out)
+          hi = out[0]!
+        } else {
+          orderStats(buf, off, m, k, false, a, b, out)
+          lo = out[0]!
+          orderStats(buf, off, m, k2, false, a, b, out)
+          hi = out[0]!
+        }
+        if (lo === hi) return lo
+        return trimmedSum(buf, off, m, k, lo, hi) / kept
       })
     },
     reset() {},
