@@ -354,6 +354,48 @@ describe('REST API (fastify, zod, OpenAPI) on a real node', () => {
     expect((await post('/api/node/peer-exchange', { peerId: 42 })).status).toBe(400)
   })
 
+  it('runs a peer exchange with a real authenticated peer', async () => {
+    const dirB = await mkdtemp(join(tmpdir(), 'vain-http-b-'))
+    const b = await startVainNode(
+      {
+        dataDir: dirB,
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        bootstrap: node.node.multiaddrs.map(String),
+        profile: 'loopback',
+        roles: ['validator'],
+        apiPort: null,
+        logLevel: 'error',
+        json: false,
+      },
+      createLogger({ level: 'error', json: false }),
+    )
+    try {
+      const peerB = b.node.peerId
+      await expect
+        .poll(() => node.node.authenticatedPeers().some((p) => p.equals(peerB)), { timeout: 60_000, interval: 200 })
+        .toBe(true)
+      const peers = (await (await fetch(`${base}/api/peers`)).json()) as Array<{
+        peerId: string
+        authenticated: boolean
+      }>
+      expect(peers).toContainEqual(expect.objectContaining({ peerId: peerB.toString(), authenticated: true }))
+      const res = await post('/api/node/peer-exchange', { peerId: peerB.toString() })
+      expect(res.status, await res.clone().text()).toBe(200)
+      const { exchanges } = (await res.json()) as {
+        exchanges: Array<{ peerId: string; received?: number; error?: unknown }>
+      }
+      expect(exchanges).toHaveLength(1)
+      expect(exchanges[0]?.peerId).toBe(peerB.toString())
+      expect(exchanges[0]?.error).toBeUndefined()
+      expect(typeof exchanges[0]?.received).toBe('number')
+      const health = (await (await fetch(`${base}/api/node/health`)).json()) as { authenticatedPeers: number }
+      expect(health.authenticatedPeers).toBeGreaterThanOrEqual(1)
+    } finally {
+      await b.stop()
+      await rm(dirB, { recursive: true, force: true })
+    }
+  })
+
   it('every state-changing route: 401 without the token or with a wrong one, 415 for another content type', async () => {
     for (const [path, body] of POSTS) {
       const none = await post(path, body, { 'content-type': 'application/json' })
@@ -427,6 +469,23 @@ describe('REST API (fastify, zod, OpenAPI) on a real node', () => {
       expect(res.status).toBe(501)
       expect((await errorOf(res)).name).toBe('ResourcesNotAvailable')
       expect((await errorOf(await p('/api/staking/stake', { amount: '1' }))).name).toBe('NoChain')
+      const fixed = await startApiServer({
+        node: node.node,
+        participant: node.participant,
+        models: node.models,
+        token,
+        log: createLogger({ level: 'error', json: false }),
+        port: 0,
+        resources: { limits: () => limits },
+      })
+      const r = await fetch(`${fixed.url}/api/node/resources`, {
+        method: 'POST',
+        headers: authed(),
+        body: '{"maxCpu":0.5}',
+      })
+      await fixed.close()
+      expect(r.status).toBe(501)
+      expect((await errorOf(r)).name).toBe('ResourceLimitsFixed')
       expect(
         (
           await errorOf(

@@ -275,6 +275,31 @@ export class ChainService {
     }
   }
 
+  /**
+   * Stake `amount` VAIN (a decimal string, e.g. `"100"` or `"2.5"`) from the node's account, then
+   * re-read its standing (registering its peer id once it has enough). `POST /api/staking/stake`.
+   *
+   * @throws {ChainNotConnectedError} before the node has connected to its chain, or without a key
+   */
+  async stake(amount: string): Promise<{ action: 'stake'; amount: string; tx: string; staked?: string; tier?: number }> {
+    const chain = this.chain
+    if (chain === undefined || chain.address === undefined) {
+      throw new ChainNotConnectedError('this node is not connected to its chain with an account yet')
+    }
+    const wei = parseEther(amount)
+    const tx = await chain.serial(() => chain.vain.staking.stake(wei))
+    await this.checkStanding().catch((err: unknown) =>
+      this.log.warn('staked; cannot re-read the standing', { error: firstLine(err) }),
+    )
+    const s = this.standing
+    return {
+      action: 'stake',
+      amount: formatVain(wei).replace(' VAIN', ''),
+      tx: tx.hash,
+      ...(s !== undefined ? { staked: formatVain(s.staked).replace(' VAIN', ''), tier: s.tier } : {}),
+    }
+  }
+
   /** This node's libp2p key as the registry's proof needs it: its public key, and signing with it. */
   private peerKey(): PeerKeySigner {
     const node = this.init.node
@@ -319,4 +344,10 @@ export class ChainService {
     await this.settlement.stop()
     await Promise.allSettled([...this.tasks])
   }
+}
+
+/** The node has no chain connection (yet) to send a transaction with. */
+export class ChainNotConnectedError extends Error {
+  static override name = 'ChainNotConnectedError'
+  override name = 'ChainNotConnectedError'
 }

@@ -29,8 +29,11 @@ export type ApiApp = FastifyInstance<
 export interface ResourcesPart {
   /** The limits in force. */
   limits(): unknown
-  /** Replace the limits (validated input); answers the limits in force after. */
-  setLimits(limits: unknown): unknown | Promise<unknown>
+  /**
+   * Replace the limits (validated input); answers the limits in force after. Absent when the
+   * node's scheduler takes its limits at start only (the route answers 501).
+   */
+  setLimits?(limits: unknown): unknown | Promise<unknown>
   /** Host and process figures (`GET /api/metrics/system`), when known. */
   sample?(): unknown
 }

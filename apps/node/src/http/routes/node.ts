@@ -85,6 +85,13 @@ export function nodeRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions)
           'this node runs without a @vain/resources scheduler: its resource limits cannot be set through the API',
         )
       }
+      if (parts.resources.setLimits === undefined) {
+        throw new ApiError(
+          501,
+          'ResourceLimitsFixed',
+          `this node's @vain/resources scheduler takes its limits at start (the config's resources section) and cannot change them while it runs; in force: ${JSON.stringify(parts.resources.limits())}`,
+        )
+      }
       return { limits: await parts.resources.setLimits(request.body) }
     },
   )
@@ -144,7 +151,7 @@ export function nodeRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions)
         tags: ['chain'],
         summary: 'Stake VAIN from the node’s chain account (registers its peer id when it has enough)',
         body: StakeSchema,
-        response: { 200: AnyJson, ...errors(400, 401, 415, 501) },
+        response: { 200: AnyJson, ...errors(400, 401, 415, 501, 503) },
       },
     },
     async (request) => {
@@ -152,7 +159,13 @@ export function nodeRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions)
         throw new ApiError(501, 'NoChain', 'this node has no chain (start it with a chain section or --chain)')
       }
       if (/^0+(\.0*)?$/.test(request.body.amount)) throw new ApiError(400, 'InvalidStake', 'the amount must be above 0')
-      return await parts.staking.stake(request.body.amount)
+      try {
+        return await parts.staking.stake(request.body.amount)
+      } catch (err) {
+        if ((err as Error).name === 'ChainNotConnectedError')
+          throw new ApiError(503, 'ChainNotConnected', (err as Error).message)
+        throw err
+      }
     },
   )
 }
