@@ -38,6 +38,7 @@ export const StatusSchema = z.looseObject({
   jobs: z.array(z.string()),
   health: AnyJson,
   chain: AnyJson.optional(),
+  resources: AnyJson.optional(),
 })
 
 export const PeerSchema = z.object({

@@ -36,6 +36,7 @@ export function nodeRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions)
       jobs: participant.jobIds(),
       health: await node.health(),
       ...(parts.chain !== undefined ? { chain: parts.chain() } : {}),
+      ...(parts.resources?.sample !== undefined ? { resources: parts.resources.sample() } : {}),
     }),
   )
   app.get(
