@@ -159,6 +159,8 @@ describe('REST API (fastify, zod, OpenAPI) on a real node', () => {
       expect(doc.paths[path], path).toBeDefined()
     }
     expect(doc.paths['/status']).toBeUndefined() // the legacy copies are not documented
+    expect(doc.paths['/api/training/control']).toMatchObject({ post: { security: [{ bearer: [] }] } })
+    expect(doc.paths['/api/status']).not.toHaveProperty('get.security')
     const control = JSON.stringify(doc.paths['/api/training/control'])
     expect(control).toMatch(/pause/)
     const docs = await fetch(`${base}/docs/`)

@@ -132,6 +132,13 @@ export async function buildApi(opts: ApiServerOptions, hosts: () => ReadonlySet<
   // swagger-ui's assets come from the package (no CDN); its validator badge is off (validatorUrl null)
   await app.register(swaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  // the OpenAPI document says which routes need the token: every one that is not a GET
+  app.addHook('onRoute', (route) => {
+    const methods = [route.method].flat()
+    if (route.schema !== undefined && !methods.every((m) => m === 'GET' || m === 'HEAD')) {
+      route.schema = { ...route.schema, security: [{ bearer: [] }] }
+    }
+  })
   prometheusRoute(app, opts)
   await app.register(
     async (api) => {
