@@ -12,6 +12,7 @@ const LO = 0
 const HI = 1
 
 const TWO32 = 4294967296
+const POW10 = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000] as const
 const MAX_DOD = 2 ** 31 - 1
 
 /** Count of trailing zero bits of a non-zero 32-bit word. */
@@ -30,6 +31,11 @@ export class GorillaEncoder {
   private prevLo = 0
   private prevLeading = -1
   private prevTrailing = 0
+  /**
+   * A hint for the store: -1 once a value is no integer at any decimal scale 0–6, else the
+   * largest scale the values needed so far (checked again, exactly, when the chunk is sealed).
+   */
+  decimal = 0
 
   /** Whether `t` can follow the last point in this chunk (the delta-of-delta fits 32 bits). */
   fits(t: number): boolean {
@@ -40,6 +46,11 @@ export class GorillaEncoder {
 
   /** Append a point; `t` (integer ms ≥ 0) must be after the last one and {@link fits}. */
   append(t: number, v: number): void {
+    if (this.decimal >= 0) {
+      let k = this.decimal
+      while (k <= 6 && Math.round(v * POW10[k]) / POW10[k] !== v) k++
+      this.decimal = k > 6 ? -1 : k
+    }
     const w = this.w
     f64[0] = v
     const hi = u32[HI] as number

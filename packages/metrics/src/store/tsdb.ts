@@ -8,6 +8,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
 import { ClockJumpError, OutOfOrderError, SeriesLimitError, StoreClosedError, StoreCorruptError } from '../errors.js'
 import { decimalScale, decodeDecimal, encodeDecimal } from './decimal.js'
 import { decodeChunk, GorillaEncoder } from './gorilla.js'
@@ -406,7 +407,7 @@ export class TimeSeriesStore {
       if (id === undefined) {
         this.linkRollups(s)
         this.flushWalPoints()
-        for (const m of this.familyOf(s)) this.walRecords.push(frame(defRecord(m)))
+        for (const m of this.familyOf(s)) this.walBuf.raw(frame(defRecord(m)))
       }
     }
     return s
@@ -447,12 +448,17 @@ export class TimeSeriesStore {
     return [raw, ...AGGS.map((a) => r1[a]), ...AGGS.map((a) => r2[a])]
   }
 
-  private walRecords: Uint8Array[] = []
   private walPointsOpen = false
+  /** Where the open points record's 8-byte header is reserved in `walBuf`. */
+  private walPointsAt = 0
 
+  /** Close the open points record: its length and checksum into the header reserved for them. */
   private flushWalPoints(): void {
     if (!this.walPointsOpen) return
-    this.walRecords.push(frame(this.walBuf.take()))
+    const b = this.walBuf
+    const start = this.walPointsAt + 8
+    b.view.setUint32(this.walPointsAt, b.len - start, true)
+    b.view.setUint32(this.walPointsAt + 4, crc32(b.buf.subarray(start, b.len)), true)
     this.walPointsOpen = false
   }
 
@@ -496,6 +502,8 @@ export class TimeSeriesStore {
     this.appendInternal(s, t, v)
     const b = this.walBuf
     if (!this.walPointsOpen) {
+      this.walPointsAt = b.len
+      b.f64(0) // the header, filled by flushWalPoints
       b.varint(REC_POINTS)
       this.walPointsOpen = true
     }
@@ -617,8 +625,8 @@ export class TimeSeriesStore {
     let chunk: Chunk = { scale: -1, minT: e.firstT, maxT: e.lastT, count: e.count, bytes: e.bytes() }
     // values that are integers at some decimal scale (counters, byte counts…) are usually far
     // smaller as integer deltas-of-deltas: keep whichever encoding is smaller
-    const { ts, vs } = decodeChunk(chunk.bytes, chunk.count)
-    const scale = decimalScale(vs)
+    const { ts, vs } = e.decimal >= 0 ? decodeChunk(chunk.bytes, chunk.count) : { ts: [], vs: [] }
+    const scale = e.decimal >= 0 ? decimalScale(vs) : -1
     if (scale >= 0) {
       const alt = encodeDecimal(ts, vs, scale)
       if (alt !== undefined && alt.length < chunk.bytes.length) chunk = { ...chunk, scale, bytes: alt }
@@ -656,17 +664,9 @@ export class TimeSeriesStore {
       this.pendingChunks = 0
     }
     this.flushWalPoints()
-    if (this.walRecords.length > 0) {
-      let n = 0
-      for (const r of this.walRecords) n += r.length
-      const all = new Uint8Array(n)
-      let off = 0
-      for (const r of this.walRecords) {
-        all.set(r, off)
-        off += r.length
-      }
-      this.walRecords = []
-      this.wal.append(all)
+    if (this.walBuf.len > 0) {
+      this.wal.append(this.walBuf.buf.subarray(0, this.walBuf.len))
+      this.walBuf.len = 0
       this.wal.sync()
     }
     if (this.wal.size >= this.walCheckpointBytes) this.checkpoint()
@@ -688,8 +688,7 @@ export class TimeSeriesStore {
       }
       this.pendingChunks++
     }
-    this.walRecords = []
-    this.walBuf.take()
+    this.walBuf.len = 0
     this.walPointsOpen = false
     if (this.pendingChunks > 0) {
       this.chunks.append(this.chunkBuf.take())
