@@ -576,6 +576,7 @@ async function anonymousVote(
   const v = await castAnonymousVoteVia({ vain: chain.vain, privateKey: resolvePrivateKey(config) as Hex }, relayer, {
     proposalId: id,
     support,
+    fromBlock: config.fromBlock,
   })
   const r = await proposalReport(chain, id, {
     action: 'vote',

@@ -193,10 +193,16 @@ export interface AnonymousVoteResult {
 export async function castAnonymousVoteVia(
   voter: { vain: VainClient; privateKey: Hex },
   relayer: VainClient,
-  params: { proposalId: bigint; support: SupportName },
+  params: {
+    proposalId: bigint
+    support: SupportName
+    /** The block TierGroups was deployed in (the chain file's `fromBlock`): events are read from it. */
+    fromBlock?: number
+  },
 ): Promise<AnonymousVoteResult> {
   const { vain } = voter
   const { proposalId, support } = params
+  const fromBlock = BigInt(params.fromBlock ?? 0)
   if (relayer.walletClient === undefined) throw new AnonymousVoteRefusedError('the relayer needs a key')
   const relayerAddress = relayer.walletClient.account.address
   if (relayerAddress.toLowerCase() === voter.vain.account?.toLowerCase()) {
@@ -234,7 +240,7 @@ export async function castAnonymousVoteVia(
       args: [tier, Number(proposal.snapshot)],
     })
     if (root === 0n) continue
-    const group = await zk.readTierGroup(vain.publicClient, { tierGroups, tier, root })
+    const group = await zk.readTierGroup(vain.publicClient, { tierGroups, tier, root, fromBlock })
     if (group.indexOf(identity.commitment) >= 0) {
       found = { tier, group }
       break
@@ -243,7 +249,7 @@ export async function castAnonymousVoteVia(
   if (found === undefined) {
     let now: number | undefined
     for (const tier of [3, 2, 1] as const) {
-      const group = await zk.readTierGroup(vain.publicClient, { tierGroups, tier })
+      const group = await zk.readTierGroup(vain.publicClient, { tierGroups, tier, fromBlock })
       if (group.indexOf(identity.commitment) >= 0) now = tier
     }
     const when = new Date(Number(proposal.snapshot) * 1000).toISOString()
