@@ -157,6 +157,8 @@ export async function startApi(opts: {
   log: Logger
   /** The node's chain status (stake, tier, role verdicts), when it has a chain. */
   chain?: () => unknown
+  /** The node's resources (host sample, anomalies, scheduler, power profile, spare capacity, progress). */
+  resources?: () => unknown
   /**
    * `GET /metrics` (Prometheus text format) and `GET /metrics/cluster` (the authenticated peers'
    * summaries over `/vain/metrics`). Like every GET they need no token (see apps/node/src/metrics.ts).
@@ -180,6 +182,7 @@ export async function startApi(opts: {
             jobs: participant.jobIds(),
             health: await node.health(),
             ...(opts.chain !== undefined ? { chain: opts.chain() } : {}),
+            ...(opts.resources !== undefined ? { resources: opts.resources() } : {}),
           })
         }
         if (req.method === 'GET' && url.pathname === '/metrics' && opts.metrics !== undefined) {

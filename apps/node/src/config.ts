@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
+import { NodeResourcesConfigSchema } from './resources.js'
 
 const hexAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address')
 const vainAmount = z
@@ -150,6 +151,13 @@ export const AppConfigSchema = z.strictObject({
   json: z.boolean().default(false),
   /** Stake, tiers, eligibility and settlement on an EVM chain (optional). */
   chain: ChainConfigSchema.optional(),
+  /**
+   * What this node gives and when (see apps/node/src/resources.ts): `maxCpu` (share of the host's
+   * cores training may take), `maxMemory` (bytes or "2GiB": this process above it pauses training),
+   * `onBattery` ("low-power" default, "pause", "run"), `profile` ("auto", "normal", "low-power").
+   * Absent: the defaults (no CPU limit; memory, battery as above).
+   */
+  resources: NodeResourcesConfigSchema.optional(),
 })
 export type AppConfig = z.output<typeof AppConfigSchema>
 

@@ -15,8 +15,8 @@ import {
   createLocalTrainer,
   createParticipant,
   type Dataset,
-  datasetLearner,
   jobAllowListEligibility,
+  type Learner,
   type LocalTrainer,
   loadMnist,
   type Participant,
@@ -37,6 +37,7 @@ import { ChainService } from './chain/service.js'
 import { type AppConfig, AppConfigError } from './config.js'
 import type { Logger } from './logger.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
+import { type NodeResources, NodeResourcesConfigSchema, startNodeResources } from './resources.js'
 
 /** A running vAIn node. */
 export interface RunningNode {
@@ -51,6 +52,8 @@ export interface RunningNode {
   localSamples: number
   /** Stake, eligibility and settlement on chain, when the config has a `chain` section. */
   chain: ChainService | undefined
+  /** Host sampling, anomalies, the training scheduler, power profile and spare capacity (`@vain/resources`). */
+  resources: NodeResources
   /** Prometheus registry (`GET /metrics`), history in `<dataDir>/metrics`, `/vain/metrics` for peers. */
   metrics: NodeMetrics
   stop(): Promise<void>
@@ -223,13 +226,17 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   await sharing.start()
   const models = memoryModelStore(memory, { sharing })
   const state = memoryJobStateStore(memory)
+  // sample the host; local training runs through the resource scheduler (see ./resources.ts)
+  const resources = await startNodeResources(config.resources ?? NodeResourcesConfigSchema.parse({}), log, {
+    diskPath: config.dataDir,
+  })
   const trainer = createLocalTrainer()
-  let learner: ReturnType<typeof datasetLearner> | undefined
+  let learner: Learner | undefined
   let localSamples = 0
   if (config.data !== undefined && config.roles.includes('trainer')) {
     const shard = await mnistShard(config.data.shard, config.data.shards, config.data.alpha, config.data.seed)
     localSamples = shard.size
-    learner = datasetLearner(trainer, { mnist: shard }, config.data.shard + 1)
+    learner = resources.learner(trainer, { mnist: shard }, config.data.shard + 1)
     log.info('local data loaded', {
       dataset: 'mnist',
       shard: `${config.data.shard}/${config.data.shards}`,
@@ -343,6 +350,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
           token: await loadApiToken(config.dataDir),
           log,
           ...(chain !== undefined ? { chain: () => chain.status() } : {}),
+          resources: () => resources.snapshot(),
           metrics: { text: () => metrics.metrics.text(), cluster: () => metrics.cluster() },
         })
   if (api !== undefined) log.info('REST API listening', { url: api.url })
@@ -356,6 +364,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
     trainer,
     localSamples,
     chain,
+    resources,
     metrics,
     stop: async () => {
       if (stopped) return
@@ -368,6 +377,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
         log.warn(`chain tasks still in flight after ${CHAIN_STOP_WAIT_MS / 1000} s; stopping without them`)
       await transport.stop()
       await trainer.close()
+      await resources.stop()
       await proofs.close()
       await sharing.stop()
       await memory.stop()

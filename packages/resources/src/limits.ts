@@ -62,7 +62,8 @@ const share = z.number().gt(0).max(1)
  * - `maxMemory` — this process's resident memory above which tasks pause and none start (bytes or `"2GiB"`; default none).
  * - `onBattery` — `"low-power"` (default: the low-power profile, training only while the host is idle),
  *   `"pause"` (no training on battery) or `"run"` (ignore the battery).
- * - `busyCpu` / `resumeCpu` — other processes' share of the host above which tasks pause, and below which they resume (default 0.75 / 0.5).
+ * - `busyCpu` / `resumeCpu` — other processes' share of the host above which tasks pause, and at or below which they resume
+ *   (default 0.75 / 0.5; `busyCpu: 1` never pauses for CPU).
  * - `minFreeMemory` — share of host memory that must stay available (default 0.1).
  * - `idleCpu` — other processes' share below which the host counts as idle (default 0.25).
  * - `profile` — `"auto"` (low-power on battery, default), `"normal"` or `"low-power"` (overrides).
@@ -78,7 +79,10 @@ export const ResourceLimitsSchema = z
     idleCpu: share.default(0.25),
     profile: z.enum(['auto', 'normal', 'low-power']).default('auto'),
   })
-  .refine((l) => l.resumeCpu < l.busyCpu, { message: 'resumeCpu must be below busyCpu (hysteresis)', path: ['resumeCpu'] })
+  .refine((l) => l.resumeCpu < l.busyCpu, {
+    message: 'resumeCpu must be below busyCpu (hysteresis)',
+    path: ['resumeCpu'],
+  })
 
 /** Validated limits (defaults filled in). */
 export type ResourceLimits = z.output<typeof ResourceLimitsSchema>
@@ -98,7 +102,10 @@ export function parseResourceLimits(input: unknown = {}): ResourceLimits {
   const result = ResourceLimitsSchema.safeParse(input ?? {})
   if (!result.success) {
     const problems = problemsOf(result.error)
-    throw new InvalidResourceConfigError(`invalid resource limits:\n${problems.map((p) => `  - ${p}`).join('\n')}`, problems)
+    throw new InvalidResourceConfigError(
+      `invalid resource limits:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      problems,
+    )
   }
   return result.data
 }

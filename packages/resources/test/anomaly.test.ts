@@ -21,7 +21,10 @@ describe('anomalyDetector', () => {
     d.addEventListener('anomaly', (e) => events.push(e.detail))
     d.addEventListener('anomaly:cleared', (e) => events.push(e.detail))
     let t = 0
-    const feed = (v: number) => d.observe(fake((t += 1000), v))
+    const feed = (v: number) => {
+      t += 1000
+      d.observe(fake(t, v))
+    }
     for (let i = 0; i < 30; i++) feed(0.2 + (i % 3) * 0.01)
     feed(0.95) // one outlier: no alarm
     feed(0.2)
@@ -42,7 +45,8 @@ describe('anomalyDetector', () => {
   it('absent values are skipped, not read as zero', () => {
     const d = anomalyDetector({ metrics: cpuOnly, warmup: 2 })
     for (let i = 0; i < 10; i++) d.observe(fake(i, 0.5))
-    for (let i = 0; i < 10; i++) expect(d.observe({ time: 99, cpu: { host: undefined } } as unknown as ResourceSample)).toEqual([])
+    for (let i = 0; i < 10; i++)
+      expect(d.observe({ time: 99, cpu: { host: undefined } } as unknown as ResourceSample)).toEqual([])
     expect(d.baselines().cpu?.baseline).toBeCloseTo(0.5)
   })
 
@@ -65,7 +69,11 @@ describe('anomalyDetector', () => {
     await monitor.start()
     try {
       // a baseline first
-      await nextEvent<ResourceSample>(monitor, 'sample', () => detector.baselines()['memory.used']?.baseline !== undefined && monitor.samples > 12)
+      await nextEvent<ResourceSample>(
+        monitor,
+        'sample',
+        () => detector.baselines()['memory.used']?.baseline !== undefined && monitor.samples > 12,
+      )
       const total = monitor.latest()?.memory.totalBytes as number
       // 8 % of the host (at most 2 GiB): far beyond 4 spreads of 1 %
       const inflatedAt = Date.now()

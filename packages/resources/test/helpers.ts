@@ -3,14 +3,9 @@ import { once } from 'node:events'
 import { cpus } from 'node:os'
 
 /** Resolves with the detail of the first `type` event that `accept`s (no time limit: the test's timeout is the bound). */
-// biome-ignore lint/suspicious/noExplicitAny: any typed event target
 type Target = { addEventListener(type: any, l: any): void; removeEventListener(type: any, l: any): void }
 
-export function nextEvent<T>(
-  target: Target,
-  type: string,
-  accept: (detail: T) => boolean = () => true,
-): Promise<T> {
+export function nextEvent<T>(target: Target, type: string, accept: (detail: T) => boolean = () => true): Promise<T> {
   return new Promise((resolve) => {
     const listener = (e: CustomEvent<T>) => {
       if (!accept(e.detail)) return
@@ -61,7 +56,14 @@ async function children(procs: ChildProcess[]): Promise<Load> {
 /** `n` busy-looping processes (default: one more than the host's cores). */
 export function cpuHog(n = cpus().length + 1): Promise<Load> {
   const procs = Array.from({ length: n }, () =>
-    spawn(process.execPath, ['-e', `${orphanCheck} process.stdout.write("ready\\n"); for (let i = 0; ; i++) if (i % 1e7 === 0 && orphaned()) process.exit()`], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    spawn(
+      process.execPath,
+      [
+        '-e',
+        `${orphanCheck} process.stdout.write("ready\\n"); for (let i = 0; ; i++) if (i % 1e7 === 0 && orphaned()) process.exit()`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
   )
   return children(procs)
 }

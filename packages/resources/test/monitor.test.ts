@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { resourceMonitor, type ResourceSample, type SamplerErrorDetail } from '../src/index.js'
+import { type ResourceSample, resourceMonitor, type SamplerErrorDetail } from '../src/index.js'
 import { nextEvent } from './helpers.js'
 
 const dirs: string[] = []
@@ -48,7 +48,13 @@ describe('resourceMonitor on this machine', () => {
 
   it('reports the libp2p traffic the app hands in, as rates', async () => {
     let bytes = 0
-    const monitor = resourceMonitor({ intervalMs: 100, libp2pTraffic: () => ({ rxBytes: (bytes += 1000), txBytes: bytes * 2 }) })
+    const monitor = resourceMonitor({
+      intervalMs: 100,
+      libp2pTraffic: () => {
+        bytes += 1000
+        return { rxBytes: bytes, txBytes: bytes * 2 }
+      },
+    })
     await monitor.start()
     try {
       const sample = await nextEvent<ResourceSample>(monitor, 'sample')
@@ -91,8 +97,12 @@ describe('resourceMonitor on this machine', () => {
   })
 
   it('invalid options are a typed error', () => {
-    expect(() => resourceMonitor({ intervalMs: 1 })).toThrow(expect.objectContaining({ name: 'InvalidResourceConfigError' }))
-    expect(() => resourceMonitor({ gpu: 'yes' as never })).toThrow(expect.objectContaining({ name: 'InvalidResourceConfigError' }))
+    expect(() => resourceMonitor({ intervalMs: 1 })).toThrow(
+      expect.objectContaining({ name: 'InvalidResourceConfigError' }),
+    )
+    expect(() => resourceMonitor({ gpu: 'yes' as never })).toThrow(
+      expect.objectContaining({ name: 'InvalidResourceConfigError' }),
+    )
   })
 
   it('stop() leaves no timer behind', async () => {

@@ -27,7 +27,23 @@ const parsers: Array<[string, (s: string) => unknown]> = [
 const procLike = fc.oneof(
   fc.string({ unit: 'grapheme-ascii', maxLength: 400 }),
   fc
-    .array(fc.tuple(fc.constantFrom('cpu', 'cpu0', 'cpu12', 'MemTotal:', 'MemFree:', 'eth0:', 'POWER_SUPPLY_STATUS=', '0,', ' 8 0 sda'), fc.array(fc.oneof(fc.nat().map(String), fc.string({ maxLength: 5 })), { maxLength: 18 })), { maxLength: 8 })
+    .array(
+      fc.tuple(
+        fc.constantFrom(
+          'cpu',
+          'cpu0',
+          'cpu12',
+          'MemTotal:',
+          'MemFree:',
+          'eth0:',
+          'POWER_SUPPLY_STATUS=',
+          '0,',
+          ' 8 0 sda',
+        ),
+        fc.array(fc.oneof(fc.nat().map(String), fc.string({ maxLength: 5 })), { maxLength: 18 }),
+      ),
+      { maxLength: 8 },
+    )
     .map((lines) => lines.map(([head, fields]) => `${head} ${fields.join(' ')}`).join('\n')),
 )
 
@@ -55,7 +71,9 @@ describe('parseProcStat', () => {
     fc.assert(
       fc.property(times, fc.array(times, { maxLength: 8 }), (total, cores) => {
         const line = (name: string, t: number[]) => `${name} ${t.join(' ')}`
-        const text = [line('cpu', total), ...cores.map((c, i) => line(`cpu${i}`, c)), 'intr 1 2 3', 'ctxt 99'].join('\n')
+        const text = [line('cpu', total), ...cores.map((c, i) => line(`cpu${i}`, c)), 'intr 1 2 3', 'ctxt 99'].join(
+          '\n',
+        )
         const sum = (t: number[]) => ({
           busy: t[0]! + t[1]! + t[2]! + t[5]! + t[6]! + t[7]!,
           idle: t[3]! + t[4]!,
@@ -83,7 +101,9 @@ describe('parseMeminfo', () => {
 describe('parseUevent and powerStateOf', () => {
   it('round-trips KEY=value lines', () => {
     const key = fc.stringMatching(/^[A-Z][A-Z0-9_]{0,20}$/)
-    const value = fc.string({ unit: 'grapheme-ascii', maxLength: 20 }).filter((v) => !/[\n\r]/.test(v) && v.trim() === v)
+    const value = fc
+      .string({ unit: 'grapheme-ascii', maxLength: 20 })
+      .filter((v) => !/[\n\r]/.test(v) && v.trim() === v)
     fc.assert(
       fc.property(fc.dictionary(key, value, { maxKeys: 10 }), (entries) => {
         const text = Object.entries(entries)
@@ -95,16 +115,31 @@ describe('parseUevent and powerStateOf', () => {
     )
   })
   it('a discharging battery without mains is on battery; mains online is not', () => {
-    const bat = 'POWER_SUPPLY_TYPE=Battery\nPOWER_SUPPLY_STATUS=Discharging\nPOWER_SUPPLY_CAPACITY=42\nPOWER_SUPPLY_POWER_NOW=7500000\n'
+    const bat =
+      'POWER_SUPPLY_TYPE=Battery\nPOWER_SUPPLY_STATUS=Discharging\nPOWER_SUPPLY_CAPACITY=42\nPOWER_SUPPLY_POWER_NOW=7500000\n'
     const ac = (online: number) => `POWER_SUPPLY_TYPE=Mains\nPOWER_SUPPLY_ONLINE=${online}\n`
-    expect(powerStateOf(new Map([['BAT0', bat], ['AC', ac(0)]]))).toMatchObject({
+    expect(
+      powerStateOf(
+        new Map([
+          ['BAT0', bat],
+          ['AC', ac(0)],
+        ]),
+      ),
+    ).toMatchObject({
       onBattery: true,
       charging: false,
       externalPower: false,
       capacityPercent: 42,
       batteries: [{ name: 'BAT0', status: 'Discharging', capacityPercent: 42, powerWatts: 7.5 }],
     })
-    expect(powerStateOf(new Map([['BAT0', bat.replace('Discharging', 'Charging')], ['AC', ac(1)]]))).toMatchObject({
+    expect(
+      powerStateOf(
+        new Map([
+          ['BAT0', bat.replace('Discharging', 'Charging')],
+          ['AC', ac(1)],
+        ]),
+      ),
+    ).toMatchObject({
       onBattery: false,
       charging: true,
     })
@@ -116,8 +151,20 @@ describe('parseUevent and powerStateOf', () => {
 describe('parseNvidiaSmi', () => {
   it('reads the CSV; [N/A] is absent, not zero', () => {
     expect(parseNvidiaSmi('0, NVIDIA H200, 37, 1024, 143771\n1, Tesla T4, [N/A], [N/A], 15360\n')).toEqual([
-      { index: 0, name: 'NVIDIA H200', utilization: 0.37, memoryUsedBytes: 1024 * 2 ** 20, memoryTotalBytes: 143771 * 2 ** 20 },
-      { index: 1, name: 'Tesla T4', utilization: undefined, memoryUsedBytes: undefined, memoryTotalBytes: 15360 * 2 ** 20 },
+      {
+        index: 0,
+        name: 'NVIDIA H200',
+        utilization: 0.37,
+        memoryUsedBytes: 1024 * 2 ** 20,
+        memoryTotalBytes: 143771 * 2 ** 20,
+      },
+      {
+        index: 1,
+        name: 'Tesla T4',
+        utilization: undefined,
+        memoryUsedBytes: undefined,
+        memoryTotalBytes: 15360 * 2 ** 20,
+      },
     ])
   })
 })

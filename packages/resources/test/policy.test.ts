@@ -1,6 +1,13 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { adviseNetwork, parseResourceLimits, progressTracker, renderProgressBar, spareCapacity, weighByCapacity } from '../src/index.js'
+import {
+  adviseNetwork,
+  parseResourceLimits,
+  progressTracker,
+  renderProgressBar,
+  spareCapacity,
+  weighByCapacity,
+} from '../src/index.js'
 import { sampleOf } from './fake-source.js'
 
 describe('progress tracking', () => {
@@ -26,31 +33,65 @@ describe('progress tracking', () => {
 describe('spare capacity and the capacity-weighted selection policy', () => {
   const limits = parseResourceLimits({ maxCpu: 0.5 })
   it('free cores within the CPU budget; battery halves the score; unknown figures are absent', () => {
-    expect(spareCapacity(sampleOf({ others: 0.25 }), limits)).toMatchObject({ cpuCores: 2, score: 1, onBattery: undefined })
+    expect(spareCapacity(sampleOf({ others: 0.25 }), limits)).toMatchObject({
+      cpuCores: 2,
+      score: 1,
+      onBattery: undefined,
+    })
     expect(spareCapacity(sampleOf({ others: 0.75 }), limits)).toMatchObject({ cpuCores: 1, score: 0.5 })
-    const onBattery = sampleOf({ others: 0.25, power: { onBattery: true, charging: false, externalPower: false, capacityPercent: 50, batteries: [] } })
+    const onBattery = sampleOf({
+      others: 0.25,
+      power: { onBattery: true, charging: false, externalPower: false, capacityPercent: 50, batteries: [] },
+    })
     expect(spareCapacity(onBattery, limits).score).toBe(0.5)
     expect(spareCapacity(sampleOf({}), limits)).toMatchObject({ cpuCores: undefined, score: 0.5 })
   })
   it('weights stay within [floor × weight, weight]; a node advertising nothing counts as half', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.option(fc.double({ noNaN: false })))), fc.double({ min: 0, max: 1, noNaN: true }), (items, floor) => {
-        for (const { item, weight } of weighByCapacity(items, ([w]) => w, ([, s]) => (s === null ? undefined : { score: s }), floor)) {
-          expect(weight).toBeGreaterThanOrEqual(item[0] * floor - 1e-9)
-          expect(weight).toBeLessThanOrEqual(item[0] + 1e-9)
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.option(fc.double({ noNaN: false })))),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (items, floor) => {
+          for (const { item, weight } of weighByCapacity(
+            items,
+            ([w]) => w,
+            ([, s]) => (s === null ? undefined : { score: s }),
+            floor,
+          )) {
+            expect(weight).toBeGreaterThanOrEqual(item[0] * floor - 1e-9)
+            expect(weight).toBeLessThanOrEqual(item[0] + 1e-9)
+          }
+        },
+      ),
     )
-    expect(weighByCapacity(['a'], () => 10, () => undefined)[0]?.weight).toBe(7.5)
+    expect(
+      weighByCapacity(
+        ['a'],
+        () => 10,
+        () => undefined,
+      )[0]?.weight,
+    ).toBe(7.5)
   })
 })
 
 describe('adaptive network limits', () => {
   const base = { refillPerSecond: 50, capacity: 100 }
   it('full rates with half the host free, down to a quarter when it is saturated; compression by link and CPU', () => {
-    expect(adviseNetwork(sampleOf({ host: 0.3 }), { base })).toMatchObject({ rateScale: 1, refillPerSecond: 50, compression: 'fast' })
-    expect(adviseNetwork(sampleOf({ host: 0.75 }), { base })).toMatchObject({ rateScale: 0.5, refillPerSecond: 25, capacity: 50 })
-    expect(adviseNetwork(sampleOf({ host: 1 }), { base, linkBytesPerSec: 1e9 })).toMatchObject({ rateScale: 0.25, compress: false, compression: 'off' })
+    expect(adviseNetwork(sampleOf({ host: 0.3 }), { base })).toMatchObject({
+      rateScale: 1,
+      refillPerSecond: 50,
+      compression: 'fast',
+    })
+    expect(adviseNetwork(sampleOf({ host: 0.75 }), { base })).toMatchObject({
+      rateScale: 0.5,
+      refillPerSecond: 25,
+      capacity: 50,
+    })
+    expect(adviseNetwork(sampleOf({ host: 1 }), { base, linkBytesPerSec: 1e9 })).toMatchObject({
+      rateScale: 0.25,
+      compress: false,
+      compression: 'off',
+    })
     expect(adviseNetwork(sampleOf({ host: 0.2 }), { base, linkBytesPerSec: 500_000 }).compression).toBe('strong')
     expect(adviseNetwork(undefined, { base })).toMatchObject({ rateScale: 1, compression: 'fast' })
   })

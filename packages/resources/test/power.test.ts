@@ -7,8 +7,8 @@ import {
   mayTrain,
   parseResourceLimits,
   powerProfile,
-  readPowerState,
   type ResourceSample,
+  readPowerState,
   resourceMonitor,
   resourceScheduler,
 } from '../src/index.js'
@@ -30,7 +30,10 @@ function fakePowerSupply(state: { status: string; capacity: number; ac: boolean 
       join(dir, 'BAT0', 'uevent'),
       `POWER_SUPPLY_NAME=BAT0\nPOWER_SUPPLY_TYPE=Battery\nPOWER_SUPPLY_STATUS=${s.status}\nPOWER_SUPPLY_PRESENT=1\nPOWER_SUPPLY_CAPACITY=${s.capacity}\nPOWER_SUPPLY_POWER_NOW=9100000\n`,
     )
-    writeFileSync(join(dir, 'AC', 'uevent'), `POWER_SUPPLY_NAME=AC\nPOWER_SUPPLY_TYPE=Mains\nPOWER_SUPPLY_ONLINE=${s.ac ? 1 : 0}\n`)
+    writeFileSync(
+      join(dir, 'AC', 'uevent'),
+      `POWER_SUPPLY_NAME=AC\nPOWER_SUPPLY_TYPE=Mains\nPOWER_SUPPLY_ONLINE=${s.ac ? 1 : 0}\n`,
+    )
   }
   write(state)
   return { dir, write }
@@ -39,7 +42,12 @@ function fakePowerSupply(state: { status: string; capacity: number; ac: boolean 
 describe('battery and the low-power profile (fake power-supply directory)', () => {
   it('reads the state; a missing directory is absent (undefined), not "on mains"', async () => {
     const { dir } = fakePowerSupply({ status: 'Discharging', capacity: 37, ac: false })
-    expect(await readPowerState(dir)).toMatchObject({ onBattery: true, charging: false, externalPower: false, capacityPercent: 37 })
+    expect(await readPowerState(dir)).toMatchObject({
+      onBattery: true,
+      charging: false,
+      externalPower: false,
+      capacityPercent: 37,
+    })
     expect(await readPowerState(join(dir, 'missing'))).toBeUndefined()
   })
 
@@ -50,10 +58,18 @@ describe('battery and the low-power profile (fake power-supply directory)', () =
     try {
       const sample = await nextEvent<ResourceSample>(monitor, 'sample')
       const auto = powerProfile(sample, parseResourceLimits({}))
-      expect(auto).toMatchObject({ name: 'low-power', reason: 'on battery (37 %)', role: 'light', trainWhen: 'charging-or-idle' })
+      expect(auto).toMatchObject({
+        name: 'low-power',
+        reason: 'on battery (37 %)',
+        role: 'light',
+        trainWhen: 'charging-or-idle',
+      })
       expect(applyProfile({ epochs: 5, batchSize: 64, lr: 0.1 }, auto)).toEqual({ epochs: 2, batchSize: 32, lr: 0.1 })
       expect(applyProfile({ epochs: 1, batchSize: 1 }, auto)).toEqual({ epochs: 1, batchSize: 1 })
-      expect(powerProfile(sample, parseResourceLimits({ profile: 'normal' }))).toMatchObject({ name: 'normal', reason: 'set in config' })
+      expect(powerProfile(sample, parseResourceLimits({ profile: 'normal' }))).toMatchObject({
+        name: 'normal',
+        reason: 'set in config',
+      })
       expect(powerProfile(sample, parseResourceLimits({ onBattery: 'run' })).name).toBe('normal')
       // plugged in: normal again, and training is allowed whatever the CPU does
       write({ status: 'Charging', capacity: 38, ac: true })
@@ -62,7 +78,10 @@ describe('battery and the low-power profile (fake power-supply directory)', () =
       expect(profile.name).toBe('normal')
       expect(mayTrain(powerProfile(plugged, parseResourceLimits({ profile: 'low-power' })), plugged)).toBe(true)
       // a host without a battery: normal, for "no battery"
-      expect(powerProfile({ power: undefined }, parseResourceLimits({}))).toMatchObject({ name: 'normal', reason: 'no battery' })
+      expect(powerProfile({ power: undefined }, parseResourceLimits({}))).toMatchObject({
+        name: 'normal',
+        reason: 'no battery',
+      })
     } finally {
       await monitor.stop()
     }

@@ -1,9 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  resourceMonitor,
-  resourceScheduler,
-  type TaskContext,
-} from '../src/index.js'
+import { resourceMonitor, resourceScheduler, type TaskContext } from '../src/index.js'
 import { FakeSource, sampleOf } from './fake-source.js'
 import { cpuHog, killLoads, nextEvent, recorder } from './helpers.js'
 
@@ -144,8 +140,17 @@ describe('resourceScheduler (injected samples)', () => {
 
   it('invalid limits are a typed error naming the problems', () => {
     const source = new FakeSource()
-    for (const limits of [{ maxCpu: 0 }, { maxCpu: 1.5 }, { maxMemory: '12 parsecs' }, { busyCpu: 0.3, resumeCpu: 0.5 }, { onBattery: 'explode' }, { extra: 1 }]) {
-      expect(() => resourceScheduler(source, { limits })).toThrow(expect.objectContaining({ name: 'InvalidResourceConfigError' }))
+    for (const limits of [
+      { maxCpu: 0 },
+      { maxCpu: 1.5 },
+      { maxMemory: '12 parsecs' },
+      { busyCpu: 0.3, resumeCpu: 0.5 },
+      { onBattery: 'explode' },
+      { extra: 1 },
+    ]) {
+      expect(() => resourceScheduler(source, { limits })).toThrow(
+        expect.objectContaining({ name: 'InvalidResourceConfigError' }),
+      )
     }
   })
 })
@@ -233,7 +238,7 @@ describe('resourceScheduler on this machine', () => {
       let paused: { index: number }
       try {
         paused = await log.waitFor<{ reasons: string[] }>('task:paused')
-        expect((log.events[paused.index]?.detail as { reasons: string[] }).reasons).toContain('cpu')
+        expect((log.events[paused.index]?.detail as { reasons: string[] } | undefined)?.reasons).toContain('cpu')
       } finally {
         await hog.stop()
       }
@@ -246,7 +251,10 @@ describe('resourceScheduler on this machine', () => {
       expect(log.types().slice(0, 3)).toEqual(['task:started', 'task:paused', 'task:resumed'])
       expect(log.types().at(-1)).toBe('task:finished')
     } catch (err) {
-      throw new Error(`${(err as Error).message} (events: ${log.types().join(' ')}; other processes' CPU share: ${others})`, { cause: err })
+      throw new Error(
+        `${(err as Error).message} (events: ${log.types().join(' ')}; other processes' CPU share: ${others})`,
+        { cause: err },
+      )
     } finally {
       stop = true
       scheduler.stop()
@@ -256,7 +264,7 @@ describe('resourceScheduler on this machine', () => {
   }, 300_000)
 })
 
-describe('a real training task paused by pressure (injected samples: independent of the host\'s load)', () => {
+describe("a real training task paused by pressure (injected samples: independent of the host's load)", () => {
   it('stops between batches while under pressure, resumes, and still converges', async () => {
     const source = new FakeSource()
     const scheduler = resourceScheduler(source)

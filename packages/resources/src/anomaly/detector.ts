@@ -98,7 +98,20 @@ export interface AnomalyDetectorInit {
 
 const InitSchema = z
   .strictObject({
-    metrics: z.record(z.string().min(1), z.custom<MetricSpec>((v) => typeof v === 'object' && v !== null && typeof (v as MetricSpec).read === 'function' && Number.isFinite((v as MetricSpec).minSpread) && (v as MetricSpec).minSpread > 0, 'must be { read(sample), minSpread > 0 }')).optional(),
+    metrics: z
+      .record(
+        z.string().min(1),
+        z.custom<MetricSpec>(
+          (v) =>
+            typeof v === 'object' &&
+            v !== null &&
+            typeof (v as MetricSpec).read === 'function' &&
+            Number.isFinite((v as MetricSpec).minSpread) &&
+            (v as MetricSpec).minSpread > 0,
+          'must be { read(sample), minSpread > 0 }',
+        ),
+      )
+      .optional(),
     alpha: z.number().gt(0).max(1).default(0.1),
     window: z.number().int().min(3).max(10_000).default(60),
     warmup: z.number().int().min(1).max(10_000).default(10),
@@ -140,7 +153,16 @@ export class AnomalyDetector extends TypedEventEmitter<AnomalyDetectorEvents> {
     }
     this.o = parsed.data
     for (const [name, spec] of Object.entries(parsed.data.metrics ?? DEFAULT_METRICS)) {
-      this.states.set(name, { spec, ewma: undefined, normal: [], seen: 0, streak: 0, streakSince: 0, active: undefined, peak: 0 })
+      this.states.set(name, {
+        spec,
+        ewma: undefined,
+        normal: [],
+        seen: 0,
+        streak: 0,
+        streakSince: 0,
+        active: undefined,
+        peak: 0,
+      })
     }
   }
 
@@ -152,7 +174,10 @@ export class AnomalyDetector extends TypedEventEmitter<AnomalyDetectorEvents> {
   /** The baseline of each metric: normal value and spread (undefined before any value). */
   baselines(): Record<string, { baseline: number | undefined; spread: number | undefined; anomalous: boolean }> {
     return Object.fromEntries(
-      [...this.states].map(([name, s]) => [name, { baseline: s.ewma, spread: this.spread(s), anomalous: s.active !== undefined }]),
+      [...this.states].map(([name, s]) => [
+        name,
+        { baseline: s.ewma, spread: this.spread(s), anomalous: s.active !== undefined },
+      ]),
     )
   }
 
@@ -219,7 +244,14 @@ export class AnomalyDetector extends TypedEventEmitter<AnomalyDetectorEvents> {
     if (signed < this.o.exitScore) {
       s.streak++
       if (s.streak >= this.o.exitAfter) {
-        const cleared: AnomalyCleared = { metric, since: s.active.since, until: time, peakScore: s.peak, value, baseline: s.ewma }
+        const cleared: AnomalyCleared = {
+          metric,
+          since: s.active.since,
+          until: time,
+          peakScore: s.peak,
+          value,
+          baseline: s.ewma,
+        }
         s.active = undefined
         s.streak = 0
         this.learn(s, value)

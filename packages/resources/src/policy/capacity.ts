@@ -25,7 +25,8 @@ export function spareCapacity(
   sample: ResourceSample | undefined,
   limits: Pick<ResourceLimits, 'maxCpu' | 'maxMemory' | 'minFreeMemory'>,
 ): SpareCapacity {
-  if (sample === undefined) return { cpuCores: undefined, memoryBytes: undefined, onBattery: undefined, gpus: 0, score: 0.5 }
+  if (sample === undefined)
+    return { cpuCores: undefined, memoryBytes: undefined, onBattery: undefined, gpus: 0, score: 0.5 }
   const { cores, others } = sample.cpu
   const cpuCores = others === undefined ? undefined : cores * Math.max(0, Math.min(limits.maxCpu, 1 - others))
   const { availableBytes, totalBytes, process } = sample.memory

@@ -113,7 +113,8 @@ export class ProgressTracker extends TypedEventEmitter<ProgressEvents> {
 
   private prune(): void {
     const finished = [...this.entries.values()].filter((e) => e.info.state !== 'running')
-    for (const e of finished.slice(0, Math.max(0, finished.length - this.keepFinished))) this.entries.delete(e.info.task)
+    for (const e of finished.slice(0, Math.max(0, finished.length - this.keepFinished)))
+      this.entries.delete(e.info.task)
   }
 
   private emit(entry: Entry): void {

@@ -68,7 +68,8 @@ export function parseMeminfo(text: string): MemInfo {
   }
   const totalBytes = values.get('MemTotal')
   const freeBytes = values.get('MemFree')
-  if (totalBytes === undefined || freeBytes === undefined) throw new ParseError('/proc/meminfo lacks MemTotal or MemFree')
+  if (totalBytes === undefined || freeBytes === undefined)
+    throw new ParseError('/proc/meminfo lacks MemTotal or MemFree')
   return { totalBytes, freeBytes, availableBytes: values.get('MemAvailable') }
 }
 
@@ -164,7 +165,8 @@ export function parseNvidiaSmi(text: string): GpuSample[] {
   const num = (s: string | undefined, what: string): number | undefined => {
     const v = (s ?? '').trim()
     if (v === '' || /^\[?N\/A\]?$/i.test(v) || /^\[Not Supported\]$/i.test(v)) return undefined
-    if (!/^\d{1,12}(?:\.\d{1,6})?$/.test(v)) throw new ParseError(`nvidia-smi: ${what} ${JSON.stringify(v.slice(0, 40))} is not a number`)
+    if (!/^\d{1,12}(?:\.\d{1,6})?$/.test(v))
+      throw new ParseError(`nvidia-smi: ${what} ${JSON.stringify(v.slice(0, 40))} is not a number`)
     return Number(v)
   }
   for (const line of text.split('\n')) {

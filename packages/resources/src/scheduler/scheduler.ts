@@ -14,8 +14,8 @@
  */
 import { TypedEventEmitter } from 'main-event'
 import { z } from 'zod'
-import { AdmissionTimeoutError, InvalidResourceConfigError, SchedulerStoppedError, abortReason } from '../errors.js'
-import { type ResourceLimits, parseResourceLimits } from '../limits.js'
+import { AdmissionTimeoutError, abortReason, InvalidResourceConfigError, SchedulerStoppedError } from '../errors.js'
+import { parseResourceLimits, type ResourceLimits } from '../limits.js'
 import type { ResourceSample } from '../sampling/sample.js'
 import { problemsOf } from '../validate.js'
 
@@ -188,7 +188,12 @@ export class ResourceScheduler extends TypedEventEmitter<ResourceSchedulerEvents
     return {
       pressure: [...this.pressure],
       pressureSince: this.pressureSince,
-      queued: this.queue.map((q) => ({ name: q.name, priority: q.priority, waitingMs: now - q.enqueuedAt, reason: q.lastReason })),
+      queued: this.queue.map((q) => ({
+        name: q.name,
+        priority: q.priority,
+        waitingMs: now - q.enqueuedAt,
+        reason: q.lastReason,
+      })),
       running: [...this.running.values()].map((r) => ({ name: r.name, paused: r.paused, cpu: r.cpu })),
     }
   }
@@ -245,7 +250,9 @@ export class ResourceScheduler extends TypedEventEmitter<ResourceSchedulerEvents
       if (options.admissionTimeoutMs !== undefined) {
         timer = setTimeout(() => {
           cleanup()
-          reject(new AdmissionTimeoutError(name, performance.now() - enqueuedAt, q.lastReason ?? 'the host stayed busy'))
+          reject(
+            new AdmissionTimeoutError(name, performance.now() - enqueuedAt, q.lastReason ?? 'the host stayed busy'),
+          )
           this.pump()
         }, options.admissionTimeoutMs)
       }
@@ -322,7 +329,7 @@ export class ResourceScheduler extends TypedEventEmitter<ResourceSchedulerEvents
     const reasons = new Set<PressureReason>()
     const had = (r: PressureReason) => this.pressure.has(r)
     const others = sample.cpu.others
-    if (others !== undefined && others >= (had('cpu') ? l.resumeCpu : l.busyCpu)) reasons.add('cpu')
+    if (others !== undefined && others > (had('cpu') ? l.resumeCpu : l.busyCpu)) reasons.add('cpu')
     const { availableBytes, totalBytes } = sample.memory
     if (availableBytes !== undefined && totalBytes > 0) {
       const free = availableBytes / totalBytes
@@ -379,8 +386,10 @@ export class ResourceScheduler extends TypedEventEmitter<ResourceSchedulerEvents
     for (const q of [...this.queue]) {
       let reason: string | undefined
       if (this.pressure.size > 0) reason = `host under pressure (${[...this.pressure].join(', ')})`
-      else if (this.running.size >= this.concurrency) reason = `${this.running.size} task(s) running (concurrency ${this.concurrency})`
-      else if (cpuClaimed + q.cpu > budget + 1e-9) reason = `CPU budget in use (${cpuClaimed.toFixed(2)} of ${budget.toFixed(2)} cores)`
+      else if (this.running.size >= this.concurrency)
+        reason = `${this.running.size} task(s) running (concurrency ${this.concurrency})`
+      else if (cpuClaimed + q.cpu > budget + 1e-9)
+        reason = `CPU budget in use (${cpuClaimed.toFixed(2)} of ${budget.toFixed(2)} cores)`
       else if (q.memoryBytes > freeMem) reason = `not enough free memory (${Math.round(freeMem / 2 ** 20)} MiB left)`
       if (reason === undefined) {
         cpuClaimed += q.cpu

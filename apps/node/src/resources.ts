@@ -1,0 +1,292 @@
+/**
+ * The node's resources (`@vain/resources`, wired here): it samples its host, logs anomalies,
+ * trains through the resource scheduler (a busy host makes training wait while the round's
+ * deadline allows, and pause between epochs under pressure), picks the low-power profile on
+ * battery, and reports resources, spare capacity and progress in its status. The figures are a
+ * plain typed snapshot ({@link NodeResources.snapshot}) and events that a metrics layer can read.
+ */
+import type { Dataset, JobSpec, Learner, LocalTrainer, Model } from '@vain/fl'
+import {
+  AdmissionTimeoutError,
+  type Anomaly,
+  type AnomalyCleared,
+  type AnomalyDetector,
+  adviseNetwork,
+  anomalyDetector,
+  applyProfile,
+  type NetworkAdvice,
+  type PowerProfile,
+  type ProgressInfo,
+  type ProgressTracker,
+  powerProfile,
+  progressTracker,
+  type ResourceLimits,
+  ResourceLimitsSchema,
+  type ResourceMonitor,
+  type ResourceSample,
+  type ResourceScheduler,
+  resourceMonitor,
+  resourceScheduler,
+  type SchedulerStatus,
+  type SpareCapacity,
+  spareCapacity,
+} from '@vain/resources'
+import { z } from 'zod'
+import type { Logger } from './logger.js'
+
+/**
+ * The `resources` section of a node's config: the limits of `@vain/resources`
+ * (`maxCpu`, `maxMemory`, `onBattery`, `busyCpu`, `resumeCpu`, `minFreeMemory`, `idleCpu`,
+ * `profile`) plus how often to sample, where the power supplies are, and the share of a round's
+ * deadline a trainer may wait for a busy host.
+ *
+ * @example
+ * ```json
+ * { "resources": { "maxCpu": 0.5, "maxMemory": "2GiB", "onBattery": "pause" } }
+ * ```
+ */
+export const NodeResourcesConfigSchema = z
+  .strictObject({
+    ...ResourceLimitsSchema.shape,
+    maxCpu: z.number().gt(0).max(1).optional(),
+    busyCpu: z.number().gt(0).max(1).optional(),
+    resumeCpu: z.number().gt(0).max(1).optional(),
+    sampleIntervalMs: z.number().int().min(100).max(600_000).default(1000),
+    powerSupplyDir: z.string().min(1).optional(),
+    /** Share of a round's deadline a trainer may wait for its host before it skips the round. */
+    maxWaitShare: z.number().gt(0).max(0.9).default(0.5),
+  })
+  .transform((c, ctx) => {
+    // a node pauses for other processes' CPU only when its owner asks: `busyCpu`, or `maxCpu`
+    // (training then needs that share free: it pauses once others take more than 1 − maxCpu).
+    // Without either, a node shares its host like any process (a local demo of many nodes on one
+    // machine would otherwise hold all of its own trainers back).
+    const maxCpu = c.maxCpu ?? 1
+    const busyCpu = c.busyCpu ?? (maxCpu < 1 ? Math.max(0.05, 1 - maxCpu) : 1)
+    const resumeCpu = c.resumeCpu ?? busyCpu * 0.7
+    const { sampleIntervalMs, powerSupplyDir, maxWaitShare, ...rest } = c
+    const limits = ResourceLimitsSchema.safeParse({ ...rest, maxCpu, busyCpu, resumeCpu })
+    if (!limits.success) {
+      for (const issue of limits.error.issues)
+        ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
+      return z.NEVER
+    }
+    return { limits: limits.data, sampleIntervalMs, powerSupplyDir, maxWaitShare }
+  })
+export type NodeResourcesConfig = z.output<typeof NodeResourcesConfigSchema>
+
+/** What the node reports about its resources (`GET /status` → `resources`; the metrics layer's input). */
+export interface ResourcesSnapshot {
+  sample: ResourceSample | undefined
+  anomalies: Anomaly[]
+  scheduler: SchedulerStatus
+  profile: PowerProfile
+  capacity: SpareCapacity
+  network: NetworkAdvice
+  progress: ProgressInfo[]
+  /** CPU the sampler itself used, ms per sample. */
+  samplerMsPerSample: number | undefined
+}
+
+/** The node's resource services. */
+export interface NodeResources {
+  readonly limits: ResourceLimits
+  readonly monitor: ResourceMonitor
+  readonly detector: AnomalyDetector
+  readonly scheduler: ResourceScheduler
+  readonly progress: ProgressTracker
+  /** The power profile now (auto on battery unless the config sets one). */
+  profile(): PowerProfile
+  snapshot(): ResourcesSnapshot
+  /** A learner that trains on `datasets` through the scheduler (see {@link scheduledLearner}). */
+  learner(trainer: LocalTrainer, datasets: Record<string, Dataset>, seed: number): Learner
+  stop(): Promise<void>
+}
+
+/** Starts sampling (first sample taken before it resolves), anomaly logging and the scheduler. */
+export async function startNodeResources(
+  config: NodeResourcesConfig,
+  log: Logger,
+  options: { diskPath?: string } = {},
+): Promise<NodeResources> {
+  const { sampleIntervalMs, powerSupplyDir, maxWaitShare, limits } = config
+  const monitor = resourceMonitor({
+    intervalMs: sampleIntervalMs,
+    ...(powerSupplyDir !== undefined ? { powerSupplyDir } : {}),
+    ...(options.diskPath !== undefined ? { diskPath: options.diskPath } : {}),
+  })
+  const detector = anomalyDetector()
+  const scheduler = resourceScheduler(monitor, { limits, concurrency: 1 })
+  const progress = progressTracker()
+  monitor.addEventListener('sample', (e) => detector.observe(e.detail))
+  monitor.addEventListener('error', (e) => {
+    const { source, error, failures } = e.detail
+    // once, then every 60th failure in a row: a broken counter must not flood the log
+    if (failures === 1 || failures % 60 === 0)
+      log.warn('resource sampler failed (retried at the next sample)', { source, error: error.message, failures })
+  })
+  detector.addEventListener('anomaly', (e) => {
+    const a = e.detail
+    log.warn('resource anomaly', {
+      metric: a.metric,
+      value: round(a.value),
+      normal: round(a.baseline),
+      score: round(a.score),
+      since: new Date(a.since).toISOString(),
+    })
+  })
+  detector.addEventListener('anomaly:cleared', (e) => {
+    const c: AnomalyCleared = e.detail
+    log.info('resource anomaly cleared', {
+      metric: c.metric,
+      lastedMs: c.until - c.since,
+      peakScore: round(c.peakScore),
+    })
+  })
+  scheduler.addEventListener('pressure', (e) =>
+    log.info('host under pressure: training pauses', { reasons: e.detail.reasons }),
+  )
+  scheduler.addEventListener('relief', (e) =>
+    log.info('host pressure cleared: training resumes', { afterMs: e.detail.pressureMs }),
+  )
+  await monitor.start()
+  await monitor.sampleNow()
+  scheduler.start()
+  let lastProfile = powerProfile(monitor.latest(), limits).name
+  monitor.addEventListener('sample', (e) => {
+    const now = powerProfile(e.detail, limits)
+    if (now.name !== lastProfile) log.info(`power profile: ${now.name}`, { reason: now.reason })
+    lastProfile = now.name
+  })
+  const profile = () => powerProfile(monitor.latest(), limits)
+  log.info('resources', describe(monitor.latest(), profile()))
+  return {
+    limits,
+    monitor,
+    detector,
+    scheduler,
+    progress,
+    profile,
+    snapshot: () => {
+      const sample = monitor.latest()
+      return {
+        sample,
+        anomalies: detector.active(),
+        scheduler: scheduler.status(),
+        profile: profile(),
+        capacity: spareCapacity(sample, limits),
+        network: adviseNetwork(sample, { base: { refillPerSecond: 50, capacity: 100 } }),
+        progress: progress.snapshot(),
+        samplerMsPerSample: monitor.samples === 0 ? undefined : monitor.overheadMicros / 1000 / monitor.samples,
+      }
+    },
+    learner: (trainer, datasets, seed) =>
+      scheduledLearner({ trainer, datasets, seed, scheduler, progress, profile, log, maxWaitShare }),
+    stop: async () => {
+      scheduler.stop()
+      await monitor.stop()
+    },
+  }
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000
+
+function describe(sample: ResourceSample | undefined, profile: PowerProfile): Record<string, unknown> {
+  return {
+    cores: sample?.cpu.cores,
+    memoryGiB: sample === undefined ? undefined : round(sample.memory.totalBytes / 2 ** 30),
+    gpus: sample?.gpu?.map((g) => g.name) ?? 'none',
+    battery: sample?.power === undefined ? 'none' : sample.power.onBattery ? 'discharging' : 'on external power',
+    profile: profile.name,
+  }
+}
+
+/**
+ * A learner (the @vain/fl port) that trains through the scheduler: admitted when the host has
+ * room, one epoch at a time with a checkpoint between epochs (it pauses there under pressure, the
+ * momentum carried over), its epochs and batch size scaled by the power profile. A host that
+ * stays busy makes it wait at most `maxWaitShare` of the round's deadline (logged when it starts
+ * waiting); then it gives up the round with {@link AdmissionTimeoutError}.
+ */
+export function scheduledLearner(init: {
+  trainer: LocalTrainer
+  datasets: Record<string, Dataset>
+  seed: number
+  scheduler: ResourceScheduler
+  progress: ProgressTracker
+  profile: () => PowerProfile
+  log: Logger
+  maxWaitShare: number
+}): Learner {
+  const { trainer, datasets, seed, scheduler, progress, log } = init
+  return {
+    supports: (spec) => datasets[spec.dataset.name] !== undefined,
+    numSamples: (spec) => datasets[spec.dataset.name]?.labels.length ?? 0,
+    train: async (spec: JobSpec, model: Model, roundNo: number, options = {}) => {
+      const data = datasets[spec.dataset.name] as Dataset
+      const task = `train ${spec.name} r${roundNo}`
+      const maxWaitMs = Math.round(spec.roundDeadlineMs * init.maxWaitShare)
+      const onWaiting = (e: CustomEvent<{ name: string; reason: string }>) => {
+        if (e.detail.name === task) log.info('host busy: training waits', { task, reason: e.detail.reason, maxWaitMs })
+      }
+      scheduler.addEventListener('task:waiting', onWaiting)
+      try {
+        return await scheduler.run(
+          task,
+          async (ctx) => {
+            const profile = init.profile()
+            const { epochs, batchSize } = applyProfile(
+              { epochs: spec.local.epochs, batchSize: spec.local.batchSize },
+              profile,
+            )
+            if (profile.name !== 'normal')
+              log.info('training with the low-power profile', { task, epochs, batchSize, reason: profile.reason })
+            const bar = progress.start(task, epochs)
+            let current = model
+            let velocity: Float32Array | undefined
+            try {
+              for (let epoch = 0; epoch < epochs; epoch++) {
+                await ctx.checkpoint()
+                const result = await trainer.train(current, data, {
+                  epochs: 1,
+                  batchSize,
+                  lr: spec.local.lr,
+                  momentum: spec.local.momentum,
+                  weightDecay: spec.local.weightDecay,
+                  ...(velocity !== undefined ? { velocity } : {}),
+                  ...(spec.local.proxMu > 0 ? { proxMu: spec.local.proxMu, globalParams: model.params } : {}),
+                  seed: ((seed * 1000 + roundNo) * 64 + epoch) >>> 0,
+                  signal: ctx.signal,
+                })
+                current = result.model
+                velocity = result.velocity
+                bar.advance()
+              }
+              bar.finish()
+            } catch (err) {
+              bar.fail()
+              throw err
+            }
+            return { params: current.params, numSamples: data.labels.length }
+          },
+          {
+            priority: 1,
+            cpu: 1,
+            admissionTimeoutMs: maxWaitMs,
+            ...(options.signal !== undefined ? { signal: options.signal } : {}),
+          },
+        )
+      } catch (err) {
+        if (err instanceof AdmissionTimeoutError)
+          log.warn('host stayed busy: this node skips the round', {
+            task,
+            waitedMs: Math.round(err.waitedMs),
+            reason: err.reason,
+          })
+        throw err
+      } finally {
+        scheduler.removeEventListener('task:waiting', onWaiting)
+      }
+    },
+  }
+}

@@ -1,0 +1,157 @@
+import { createLocalTrainer, createModel, gaussianBlobs, type JobSpec, mlp } from '@vain/fl'
+import { progressTracker, type ResourceSample, resourceScheduler, type SampleSource } from '@vain/resources'
+import { afterAll, describe, expect, it } from 'vitest'
+import { loadAppConfig } from '../src/config.js'
+import type { Logger } from '../src/logger.js'
+import { NodeResourcesConfigSchema, scheduledLearner, startNodeResources } from '../src/resources.js'
+
+function memoryLog() {
+  const lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = []
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
+    lines.push({ level, msg, ...(fields !== undefined ? { fields } : {}) })
+  }
+  const log: Logger = { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') }
+  return { log, lines }
+}
+
+/** Samples pushed by the test (an EventTarget; the scheduler reads it as a SampleSource). */
+class Source extends EventTarget {
+  last: ResourceSample | undefined
+  constructor(private readonly base: ResourceSample) {
+    super()
+  }
+  latest() {
+    return this.last
+  }
+  /** Pushes the real sample with other processes' CPU share set. */
+  others(others: number) {
+    this.last = { ...this.base, cpu: { ...this.base.cpu, others, host: others } }
+    this.dispatchEvent(new CustomEvent('sample', { detail: this.last }))
+  }
+}
+
+const trainer = createLocalTrainer()
+afterAll(() => trainer.close())
+const data = gaussianBlobs({ samples: 600, features: 16, numClasses: 4, seed: 1 })
+const model = createModel(mlp(16, [16], 4), { seed: 1 })
+const spec = (epochs: number, roundDeadlineMs = 60_000) =>
+  ({
+    name: 'blobs-job',
+    dataset: { name: 'blobs', params: {} },
+    roundDeadlineMs,
+    local: { epochs, batchSize: 32, lr: 0.1, momentum: 0.9, weightDecay: 0, proxMu: 0 },
+  }) as unknown as JobSpec
+
+describe('node config: resources', () => {
+  it('maxCpu, maxMemory, onBattery are validated: bad values are an AppConfigError naming them', async () => {
+    await expect(loadAppConfig(undefined, { dataDir: '/tmp/x', resources: { maxCpu: 2 } })).rejects.toMatchObject({
+      name: 'AppConfigError',
+      message: expect.stringMatching(/resources\.maxCpu/),
+    })
+    await expect(
+      loadAppConfig(undefined, { dataDir: '/tmp/x', resources: { maxMemory: 'lots', onBattery: 'explode' } }),
+    ).rejects.toMatchObject({
+      name: 'AppConfigError',
+      message: expect.stringMatching(/maxMemory[\s\S]*onBattery|onBattery[\s\S]*maxMemory/),
+    })
+    const config = await loadAppConfig(undefined, {
+      dataDir: '/tmp/x',
+      resources: { maxCpu: 0.5, maxMemory: '2GiB', onBattery: 'pause' },
+    })
+    expect(config.resources?.limits).toMatchObject({
+      maxCpu: 0.5,
+      maxMemory: 2 * 2 ** 30,
+      onBattery: 'pause',
+      busyCpu: 0.5,
+    })
+    // no limits set: the node does not pause for other processes' CPU (busyCpu 1)
+    expect(NodeResourcesConfigSchema.parse({}).limits).toMatchObject({ maxCpu: 1, busyCpu: 1, onBattery: 'low-power' })
+  })
+})
+
+describe('training through the scheduler (the real @vain/fl trainer)', () => {
+  it('pauses between epochs under pressure, resumes, shows progress, and trains as many epochs as asked', async () => {
+    const { log } = memoryLog()
+    const resources = await startNodeResources(NodeResourcesConfigSchema.parse({}), log)
+    const source = new Source((await resources.monitor.sampleNow()) as ResourceSample)
+    await resources.stop()
+    source.others(0.1)
+    const scheduler = resourceScheduler(source as unknown as SampleSource, { limits: { busyCpu: 0.7, resumeCpu: 0.4 } })
+    scheduler.start()
+    const progress = progressTracker()
+    const learner = scheduledLearner({
+      trainer,
+      datasets: { blobs: data },
+      seed: 1,
+      scheduler,
+      progress,
+      profile: () => resources.profile(),
+      log,
+      maxWaitShare: 0.5,
+    })
+    const epochsAt: number[] = []
+    progress.addEventListener('progress', (e) => {
+      if (e.detail.done === 2 && e.detail.state === 'running') source.others(0.95) // a load spike after epoch 2
+    })
+    scheduler.addEventListener('task:paused', () => {
+      epochsAt.push(progress.snapshot()[0]?.done ?? -1)
+      setTimeout(() => {
+        source.others(0.1)
+        source.others(0.1)
+      }, 100)
+    })
+    scheduler.addEventListener('task:resumed', () => epochsAt.push(progress.snapshot()[0]?.done ?? -1))
+    const result = await learner.train(spec(4), model, 3)
+    expect(epochsAt).toEqual([2, 2]) // paused after epoch 2, nothing trained while paused
+    expect(result.numSamples).toBe(600)
+    expect(result.params).toHaveLength(model.params.length)
+    expect(progress.snapshot()[0]).toMatchObject({ task: 'train blobs-job r3', done: 4, total: 4, state: 'done' })
+    const acc = await trainer.evaluate({ ...model, params: result.params }, data)
+    expect(acc.accuracy).toBeGreaterThan(0.8)
+    scheduler.stop()
+  })
+
+  it('a busy host makes the trainer wait (and say so) while the deadline allows, then skip the round with a typed error', async () => {
+    const { log, lines } = memoryLog()
+    const resources = await startNodeResources(NodeResourcesConfigSchema.parse({}), log)
+    const source = new Source((await resources.monitor.sampleNow()) as ResourceSample)
+    await resources.stop()
+    source.others(0.99)
+    const scheduler = resourceScheduler(source as unknown as SampleSource, { limits: { busyCpu: 0.7, resumeCpu: 0.4 } })
+    scheduler.start()
+    const learner = scheduledLearner({
+      trainer,
+      datasets: { blobs: data },
+      seed: 1,
+      scheduler,
+      progress: progressTracker(),
+      profile: () => resources.profile(),
+      log,
+      maxWaitShare: 0.5,
+    })
+    await expect(learner.train(spec(1, 200), model, 0)).rejects.toMatchObject({ name: 'AdmissionTimeoutError' })
+    expect(lines.find((l) => l.msg === 'host busy: training waits')?.fields).toMatchObject({ maxWaitMs: 100 })
+    expect(lines.some((l) => l.level === 'warn' && l.msg === 'host stayed busy: this node skips the round')).toBe(true)
+    scheduler.stop()
+  })
+
+  it('the node samples its host: a snapshot with figures, no invented GPU or battery', async () => {
+    const { log, lines } = memoryLog()
+    const resources = await startNodeResources(NodeResourcesConfigSchema.parse({ sampleIntervalMs: 200 }), log)
+    try {
+      const snap = resources.snapshot()
+      expect(snap.sample?.cpu.cores).toBeGreaterThan(0)
+      expect(snap.sample?.memory.totalBytes).toBeGreaterThan(0)
+      expect(snap.sample?.gpu).toBeUndefined()
+      expect(snap.profile.name).toBe('normal')
+      expect(snap.scheduler).toMatchObject({ pressure: [], queued: [], running: [] })
+      expect(snap.capacity.score).toBeGreaterThanOrEqual(0)
+      // JSON (the status endpoint): absent figures are left out, not zero
+      const json = JSON.parse(JSON.stringify(snap))
+      expect('gpu' in json.sample).toBe(false)
+      expect(lines.some((l) => l.msg === 'resources')).toBe(true)
+    } finally {
+      await resources.stop()
+    }
+  })
+})
