@@ -291,6 +291,14 @@ describe('REST API (fastify, zod, OpenAPI) on a real node', () => {
       signature: sign(null, updateSigningBytes(unknownJob), trainer.privateKey).toString('hex'),
     })
     expect(missing.status).toBe(404)
+    const small = { ...fields, model: await node.models.put(encodeModel(createModel(mlp(784, [4], 10), { seed: 1 }))) }
+    const mismatch = await post('/api/model/update', {
+      ...small,
+      publicKey: trainerKey,
+      signature: sign(null, updateSigningBytes(small), trainer.privateKey).toString('hex'),
+    })
+    expect(mismatch.status).toBe(400)
+    expect((await errorOf(mismatch)).name).toBe('ModelMismatch')
     const bad = await post('/api/model/update', { ...fields, round: -1, publicKey: 'zz', signature })
     expect(bad.status).toBe(400)
     const e = await errorOf(bad)
