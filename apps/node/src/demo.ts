@@ -431,7 +431,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       `job ${job.jobId.slice(0, 12)} announced: MLP 784-64-10, FedAvg, ${opts.proofs === true ? `proven updates (top-k ${PROVEN_TOP_K} int8, ${PROVEN_TOP_K / 256} Groth16 proofs each, norm ≤ ${PROVEN_NORM_BOUND}; members refuse a bad proof)` : `codec ${opts.codec}`}${opts.secureAggregation === true ? ', secure aggregation (members see only the sum)' : ''}${opts.regions !== undefined ? `, ${opts.regions} regional committees feeding a root committee` : ''}, committee of ${Math.min(3, opts.nodes)} per round${chainSetup !== undefined ? `, ${REWARD_PER_ROUND} VAIN of rewards a round settled on chain` : ''}`,
     )
     opts.onPhase?.('job', ready())
-    const perRoundMs = Math.max(30_000, 1.5 * deadlineMs)
+    // a round may need a second attempt (a new committee) before it completes; proven rounds' first
+    // attempt also waits for every trainer's proofs, which a busy machine makes slow
+    const perRoundMs = Math.max(30_000, (opts.proofs === true ? 3 : 1.5) * deadlineMs)
     const timeout = new Promise<'timeout'>((r) =>
       setTimeout(() => r('timeout'), opts.rounds * perRoundMs + 30_000).unref(),
     )

@@ -262,4 +262,30 @@ describe('vain demo: nodes in separate processes train MNIST with no server, set
     expect(summary.chain?.openRounds).toBe(0)
     expect(summary.chain?.nodes.map((n) => n.tier)).toEqual([3, 3, 3, 3, 3])
   })
+
+  it('--proofs: every accepted update carries verified Groth16 proofs, then an anonymous governance vote', {
+    timeout: 900_000,
+  }, async () => {
+    const r = await vainAsync(870_000, 'demo', '--proofs', '--nodes', '3', '--rounds', '1', '--json')
+    expect(r.status, `${r.stderr}\n${r.stdout}`.slice(-4000)).toBe(0)
+    expect(r.stderr).toContain('proven updates (top-k 512 int8, 2 Groth16 proofs each')
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1) as string) as {
+      ok: boolean
+      rounds: number
+      proofs?: { contributions: number; proven: number; perUpdate: number }
+      chain?: { settledRounds: number }
+      anonymousVote?: { votes: { for: number; against: number }; weights: { for: string } }
+    }
+    expect(summary.ok).toBe(true)
+    expect(summary.rounds).toBe(1)
+    // every accepted contribution was proven (members refuse an update without valid proofs)
+    expect(summary.proofs?.perUpdate).toBe(2)
+    expect(summary.proofs?.contributions).toBeGreaterThanOrEqual(2)
+    expect(summary.proofs?.proven).toBe(summary.proofs?.contributions)
+    expect(summary.chain?.settledRounds).toBeGreaterThanOrEqual(1)
+    // the anonymous vote was counted on chain, with stake × tier weight
+    const v = summary.anonymousVote
+    expect((v?.votes.for ?? 0) + (v?.votes.against ?? 0)).toBeGreaterThanOrEqual(2)
+    expect(Number((v?.weights.for ?? '0').replace(/,/g, ''))).toBeGreaterThan(0)
+  })
 })
