@@ -10,6 +10,7 @@ export default [
   'packages/fl',
   'packages/memory',
   'packages/metrics',
+  'packages/resources',
   'packages/chain',
   'circuits',
   'apps/node',
