@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { bulyan, hashUpdate, krum, median, multiKrum, trimmedMean } from '../src/aggregators/index.js'
 import { pairwiseSquaredDistances } from '../src/aggregators/krum.js'
 import { orderStats, sortInto, splitOnce } from '../src/aggregators/select.js'
+import { simdAvailable, simdState } from '../src/aggregators/simd.js'
 import { createRng } from '../src/random.js'
 
 // ---------------------------------------------------------------- reference implementations
@@ -241,6 +242,25 @@ describe('fast aggregators agree bit for bit with reference implementations', ()
       }),
       { numRuns: 40 },
     )
+  })
+
+  it('the WebAssembly SIMD distances and the JavaScript loop give the same bits', () => {
+    expect(simdAvailable()).toBe(true)
+    fc.assert(
+      fc.property(updateSets(2, 27, 2200), (updates) => {
+        const simd = pairwiseSquaredDistances(updates)
+        simdState.disabled = true
+        try {
+          expect(Array.from(simd)).toEqual(Array.from(pairwiseSquaredDistances(updates)))
+        } finally {
+          simdState.disabled = false
+        }
+      }),
+      { numRuns: 40 },
+    )
+    // a non-finite value is named as before
+    const bad = [new Float32Array([1, 2]), new Float32Array([3, Number.POSITIVE_INFINITY]), new Float32Array(2)]
+    expect(() => pairwiseSquaredDistances(bad)).toThrow(/update 1 has a non-finite value \(Infinity\) at index 1/)
   })
 
   it('Krum and Multi-Krum (ties in scores, duplicates)', () => {

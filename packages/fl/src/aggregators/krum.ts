@@ -3,6 +3,7 @@ import { ConfigError } from '../errors.js'
 import { reduceCoordinates } from './coordinate.js'
 import { BulyanPreconditionError, KrumPreconditionError } from './errors.js'
 import { sortInto, sortRange } from './select.js'
+import { wasmDistances } from './simd.js'
 import type { Aggregator } from './types.js'
 import { assertFinite, checkInt, checkShapes } from './validate.js'
 
@@ -14,12 +15,20 @@ const DISTANCE_BLOCK = 1024
  * O(n²·d), computed block by block over the coordinates so each block of every update stays in
  * cache. Every distance is Σ (a_k − b_k)² with the differences taken exactly as float64, summed in
  * coordinate order within a block and the block sums added in block order — deterministic, and
- * independent of the tiling below (which only decides how many pairs share each load: two rows
- * against four partners at a time, 6 loads for 8 squared differences).
+ * independent of the tiling (which only decides how many pairs share each load). Runs on the
+ * WebAssembly SIMD kernel of `simd.ts` (2 rows × 8 partners, f64x2 lanes = partners, the same
+ * float64 operations per lane) where available, else on the JavaScript loop below (2 rows × 4
+ * partners); both give the same bits, and the tests compare them.
  */
 export function pairwiseSquaredDistances(updates: readonly Float32Array[]): Float64Array {
   const n = updates.length
   const d = checkShapes(updates)
+  // the SIMD kernel checks finiteness as it copies; on a bad value assertFinite names it
+  const simd = wasmDistances(updates, d, DISTANCE_BLOCK, () => {
+    assertFinite(updates)
+    throw new Error('unreachable: a non-finite value was seen but not found')
+  })
+  if (simd !== undefined) return simd
   assertFinite(updates)
   const D = new Float64Array(n * n)
   for (let start = 0; start < d; start += DISTANCE_BLOCK) {
