@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { bulyan, hashUpdate, krum, median, multiKrum, trimmedMean } from '../src/aggregators/index.js'
 import { pairwiseSquaredDistances } from '../src/aggregators/krum.js'
 import { orderStats, sortInto, splitOnce } from '../src/aggregators/select.js'
-import { simdAvailable, simdState } from '../src/aggregators/simd.js'
+import { oddEvenMergeNetwork, simdAvailable, simdState } from '../src/aggregators/simd.js'
 import { createRng } from '../src/random.js'
 
 // ---------------------------------------------------------------- reference implementations
@@ -277,14 +277,44 @@ describe('fast aggregators agree bit for bit with reference implementations', ()
     )
   })
 
-  it('Bulyan (branch-free sort and window)', () => {
+  it('Bulyan (SIMD sorting network or branch-free merge sort, branch-free window)', () => {
     fc.assert(
-      fc.property(updateSets(3, 40, 60), fc.nat({ max: 9 }), (updates, f0) => {
+      fc.property(updateSets(3, 40, 1100), fc.nat({ max: 9 }), fc.boolean(), (updates, f0, js) => {
         const f = Math.min(f0, Math.floor((updates.length - 3) / 4))
-        same(bulyan({ f }).aggregate(updates), refBulyan(updates, f))
+        simdState.disabled = js
+        try {
+          same(bulyan({ f }).aggregate(updates), refBulyan(updates, f))
+        } finally {
+          simdState.disabled = false
+        }
       }),
       { numRuns: 150 },
     )
+  })
+
+  it('the odd–even merge network sorts every 0/1 input (so every input) for m ≤ 14, and random inputs up to 300', () => {
+    const apply = (xs: number[], net: Array<[number, number]>) => {
+      for (const [i, j] of net) {
+        if (xs[j]! < xs[i]!) [xs[i], xs[j]] = [xs[j]!, xs[i]!]
+      }
+      return xs
+    }
+    for (let m = 1; m <= 14; m++) {
+      const net = oddEvenMergeNetwork(m)
+      for (const [i, j] of net) expect(i < j && j < m).toBe(true)
+      for (let bits = 0; bits < 1 << m; bits++) {
+        const xs = Array.from({ length: m }, (_, i) => (bits >> i) & 1)
+        expect(apply([...xs], net)).toEqual([...xs].sort(ascending))
+      }
+    }
+    const rng = createRng(8)
+    for (const m of [15, 16, 17, 31, 33, 63, 80, 81, 100, 127, 128, 129, 300]) {
+      const net = oddEvenMergeNetwork(m)
+      for (let r = 0; r < 20; r++) {
+        const xs = Array.from({ length: m }, () => Math.floor(rng.next() * 50))
+        expect(apply([...xs], net)).toEqual([...xs].sort(ascending))
+      }
+    }
   })
 
   it('the previous implementation’s outputs, bit for bit (hashes recorded before the rewrite)', () => {

@@ -374,3 +374,99 @@ export function wasmDistances(
   }
   return D
 }
+
+/** Comparators (lower index first) of Batcher's odd–even merge sort for `m` values. */
+export function oddEvenMergeNetwork(m: number): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  for (let p = 1; p < m; p *= 2) {
+    for (let k = p; k >= 1; k = Math.floor(k / 2)) {
+      for (let j = k % p; j <= m - 1 - k; j += 2 * k) {
+        for (let i = 0; i <= Math.min(k - 1, m - j - k - 1); i++) {
+          if (Math.floor((i + j) / (p * 2)) === Math.floor((i + j + k) / (p * 2))) out.push([i + j, i + j + k])
+        }
+      }
+    }
+  }
+  return out
+}
+
+/** Columns per block of {@link wasmSortColumns}. */
+export const SORT_BLOCK = 512
+/**
+ * Float64s per row of that block: a 64-byte pad, so that the rows of one column do not all fall
+ * into the same L1 cache set (a 4,096-byte stride would).
+ */
+export const SORT_ROW = SORT_BLOCK + 8
+
+interface Sorter {
+  memory: WasmMemory
+  sort: (base: number, pairs: number) => void
+}
+
+const sorters = new Map<number, Sorter | null>()
+
+/**
+ * A module whose `sort(base, pairs)` sorts, for `pairs` pairs of adjacent columns starting at byte
+ * `base`, the `m` float64 values of each column (row r at byte offset r · SORT_ROW · 8) with the
+ * odd–even merge network, two columns per f64x2 (pmin / pmax: a −0 and a +0 may swap signs, which
+ * no caller can tell apart).
+ */
+function sorter(m: number): Sorter | null {
+  const cached = sorters.get(m)
+  if (cached !== undefined) return cached
+  let result: Sorter | null = null
+  try {
+    const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly
+    if (wasm === undefined) throw new Error('no WebAssembly')
+    // params 0 base, 1 pairs; v128 locals 2 a, 3 b
+    const [base, pairs, a, b] = [0, 1, 2, 3]
+    const body: number[] = [BLOCK, VOID, LOOP, VOID, GET, pairs, 0x45 /* i32.eqz */, BR_IF, 1]
+    const row = SORT_ROW * 8
+    for (const [x, y] of oddEvenMergeNetwork(m)) {
+      body.push(GET, base, ...V128_LOAD(x * row), SET, a, GET, base, ...V128_LOAD(y * row), SET, b)
+      body.push(GET, base, GET, a, GET, b, ...simd(0xf6), ...V128_STORE(x * row))
+      body.push(GET, base, GET, a, GET, b, ...simd(0xf7), ...V128_STORE(y * row))
+    }
+    body.push(GET, base, I32_CONST, 16, I32_ADD, SET, base)
+    body.push(GET, pairs, I32_CONST, 1, I32_SUB, SET, pairs, BR, 0, END, END, END)
+    const fn = [1, 2, 0x7b, ...body]
+    const bytes = Uint8Array.from([
+      0x00,
+      0x61,
+      0x73,
+      0x6d,
+      0x01,
+      0x00,
+      0x00,
+      0x00,
+      ...section(1, [1, 0x60, 2, 0x7f, 0x7f, 0]),
+      ...section(3, [1, 0]),
+      ...section(5, [1, 0, 1]),
+      ...section(7, [2, ...name('mem'), 2, 0, ...name('sort'), 0, 0]),
+      ...section(10, [1, ...uleb(fn.length), ...fn]),
+    ])
+    const instance = new wasm.Instance(new wasm.Module(bytes))
+    const exports = instance.exports as unknown as { mem: WasmMemory; sort: Sorter['sort'] }
+    result = { memory: exports.mem, sort: exports.sort }
+  } catch {
+    result = null
+  }
+  sorters.set(m, result)
+  return result
+}
+
+/**
+ * A SIMD column sorter for `m` values per column and a float64 view of its block
+ * (`m` rows of SORT_ROW float64s, the first SORT_BLOCK of them columns); undefined when WebAssembly SIMD is unavailable or
+ * disabled. Fill columns [0, count), call `sort(count)`, read the sorted columns back.
+ */
+export function wasmSortColumns(m: number): { T: Float64Array; sort: (count: number) => void } | undefined {
+  if (simdState.disabled || m < 2) return undefined
+  const s = sorter(m)
+  if (s === null) return undefined
+  const need = m * SORT_ROW * 8
+  const have = s.memory.buffer.byteLength
+  if (have < need) s.memory.grow(Math.ceil((need - have) / 65536))
+  const T = new Float64Array(s.memory.buffer, 0, m * SORT_ROW)
+  return { T, sort: (count: number) => s.sort(0, (count + 1) >> 1) }
+}
