@@ -15,6 +15,7 @@ import {
   createLocalTrainer,
   createParticipant,
   type Dataset,
+  decodeModel,
   jobAllowListEligibility,
   type Learner,
   type LocalTrainer,
@@ -31,10 +32,12 @@ import { createBlobSharing, createMemory, type Memory } from '@vain/memory'
 import { vainNetBlobNetwork } from '@vain/memory/vain-net'
 import { createNode, type VainNode } from '@vain/net'
 import { privateKeyToAccount } from 'viem/accounts'
-import { type ApiServer, loadApiToken, startApi } from './api.js'
+import { loadApiToken } from './api.js'
 import { resolvePrivateKey } from './chain/connect.js'
 import { ChainService } from './chain/service.js'
 import { type AppConfig, AppConfigError } from './config.js'
+import { ExternalUpdates, loadTrainerKeys, withExternalUpdates } from './http/external-updates.js'
+import { type ApiServer, startApiServer } from './http/server.js'
 import type { Logger } from './logger.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
 import { type NodeResources, NodeResourcesConfigSchema, startNodeResources } from './resources.js'
@@ -231,12 +234,18 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
     diskPath: config.dataDir,
   })
   const trainer = createLocalTrainer()
+  const externalUpdates = new ExternalUpdates()
   let learner: Learner | undefined
   let localSamples = 0
   if (config.data !== undefined && config.roles.includes('trainer')) {
     const shard = await mnistShard(config.data.shard, config.data.shards, config.data.alpha, config.data.seed)
     localSamples = shard.size
-    learner = resources.learner(trainer, { mnist: shard }, config.data.shard + 1)
+    // an external trainer's signed update for a round (POST /api/model/update) is sent instead of training
+    learner = withExternalUpdates(
+      resources.learner(trainer, { mnist: shard }, config.data.shard + 1),
+      externalUpdates,
+      async (a) => decodeModel(await models.get(a)),
+    )
     log.info('local data loaded', {
       dataset: 'mnist',
       shard: `${config.data.shard}/${config.data.shards}`,
@@ -342,15 +351,19 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   const api =
     config.apiPort === null
       ? undefined
-      : await startApi({
+      : await startApiServer({
           node,
           participant,
           models,
           port: config.apiPort,
           token: await loadApiToken(config.dataDir),
           log,
-          ...(chain !== undefined ? { chain: () => chain.status() } : {}),
-          resources: () => resources.snapshot(),
+          ...(chain !== undefined ? { chain: () => chain.status(), staking: chain } : {}),
+          resources: { limits: () => resources.limits, sample: () => resources.snapshot() },
+          // a node that trains sends external trainers' updates in its place (without data it does not train)
+          ...(learner !== undefined
+            ? { externalUpdates: { queue: externalUpdates, trainerKeys: () => loadTrainerKeys(config.dataDir) } }
+            : {}),
           metrics: { text: () => metrics.metrics.text(), cluster: () => metrics.cluster() },
         })
   if (api !== undefined) log.info('REST API listening', { url: api.url })

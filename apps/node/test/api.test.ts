@@ -127,6 +127,18 @@ describe('REST API', () => {
     expect((await fetch(`${base}/models/${missing}`)).status).toBe(404)
     expect((await fetch(`${base}/nope`)).status).toBe(404)
   })
+  it('serves the same routes under /api with typed errors, and its OpenAPI document', async () => {
+    const status = (await (await fetch(`${base}/api/status`)).json()) as { peerId: string }
+    expect(status.peerId).toBe(node.node.peerId.toString())
+    const missing = await fetch(`${base}/api/jobs/${'e'.repeat(64)}`)
+    expect(missing.status).toBe(404)
+    expect(await missing.json()).toEqual({
+      error: { name: 'JobNotFound', message: `no job ${'e'.repeat(64)} on this node` },
+    })
+    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, unknown> }
+    expect(Object.keys(doc.paths)).toContain('/api/training/control')
+  })
+
   it('creates a random API token in <dataDir>/api-token, mode 0600', async () => {
     expect(token).toMatch(/^[0-9a-f]{64}$/)
     expect((await stat(join(dir, 'api-token'))).mode & 0o777).toBe(0o600)

@@ -121,7 +121,12 @@ export function modelRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions
     },
     async (request, reply) => {
       const ext = parts.externalUpdates
-      if (ext === undefined) throw new ApiError(501, 'ExternalUpdatesOff', 'this node takes no external updates')
+      if (ext === undefined)
+        throw new ApiError(
+          501,
+          'ExternalUpdatesOff',
+          'this node does not train (it has no local data, or not the trainer role): it takes no external updates',
+        )
       const { jobId, round, model, numSamples } = request.body
       const publicKey = request.body.publicKey.toLowerCase()
       if (!(await ext.trainerKeys()).includes(publicKey)) {
