@@ -19,6 +19,7 @@ import { CHAIN_UP_HELP, runChainUp } from './chain-up.js'
 import { AppConfigError, loadAppConfig, readChainFile } from './config.js'
 import { runDemo } from './demo.js'
 import { createLogger } from './logger.js'
+import { type ResourcesSnapshot, renderResources } from './resources.js'
 import { startVainNode } from './runtime.js'
 
 /** How long `vain start` waits for a graceful stop after SIGINT/SIGTERM before it exits anyway. */
@@ -34,6 +35,8 @@ Usage:
   vain job status --api URL JOB_ID     show a job's progress
   vain job cancel --api URL JOB_ID     stop taking part in a job (not resumed after a restart)
   vain peers --api URL                 list a node's peers
+  vain resources --api URL             a node's CPU, memory, disk, network, GPU, battery, training
+                                       scheduler, anomalies and training progress (as bars)
   vain model export --api URL CID -o FILE.onnx
                                        save a model as a standard ONNX inference model
   vain stake|unstake|tier|propose|vote|proposal
@@ -388,11 +391,11 @@ async function main(argv: string[]): Promise<void> {
     })
     process.exit(summary.ok ? 0 : 1)
   }
-  if (command === 'job' || command === 'peers' || command === 'model') {
+  if (command === 'job' || command === 'peers' || command === 'resources' || command === 'model') {
     const { values, positionals } = (() => {
       try {
         return parseArgs({
-          args: command === 'peers' ? rest : rest.slice(1),
+          args: command === 'peers' || command === 'resources' ? rest : rest.slice(1),
           options: {
             api: { type: 'string' },
             'data-dir': { type: 'string', short: 'd' },
@@ -408,6 +411,12 @@ async function main(argv: string[]): Promise<void> {
     const base = values.api
     const token = await apiToken(values['data-dir'])
     const sub = rest[0]
+    if (command === 'resources') {
+      const status = (await api(base, '/status', { token })) as { resources?: ResourcesSnapshot }
+      if (status.resources === undefined) usage('this node reports no resources (an older node?)')
+      process.stdout.write(renderResources(status.resources))
+      return
+    }
     if (command === 'peers') {
       process.stdout.write(`${JSON.stringify(await api(base, '/peers', { token }), null, 2)}\n`)
       return

@@ -25,6 +25,7 @@ import {
   type ResourceMonitor,
   type ResourceSample,
   type ResourceScheduler,
+  renderProgressBar,
   resourceMonitor,
   resourceScheduler,
   type SchedulerStatus,
@@ -116,7 +117,9 @@ export async function startNodeResources(
     ...(options.diskPath !== undefined ? { diskPath: options.diskPath } : {}),
   })
   const detector = anomalyDetector()
-  const scheduler = resourceScheduler(monitor, { limits, concurrency: 1 })
+  // several jobs may train at once (as before): the CPU budget, not a count, bounds them — each
+  // training claims one core when the config sets maxCpu, none otherwise
+  const scheduler = resourceScheduler(monitor, { limits, concurrency: 64 })
   const progress = progressTracker()
   monitor.addEventListener('sample', (e) => detector.observe(e.detail))
   monitor.addEventListener('error', (e) => {
@@ -181,7 +184,17 @@ export async function startNodeResources(
       }
     },
     learner: (trainer, datasets, seed) =>
-      scheduledLearner({ trainer, datasets, seed, scheduler, progress, profile, log, maxWaitShare }),
+      scheduledLearner({
+        trainer,
+        datasets,
+        seed,
+        scheduler,
+        progress,
+        profile,
+        log,
+        maxWaitShare,
+        cpu: limits.maxCpu < 1 ? 1 : 0,
+      }),
     stop: async () => {
       scheduler.stop()
       await monitor.stop()
@@ -204,9 +217,15 @@ function describe(sample: ResourceSample | undefined, profile: PowerProfile): Re
 /**
  * A learner (the @vain/fl port) that trains through the scheduler: admitted when the host has
  * room, one epoch at a time with a checkpoint between epochs (it pauses there under pressure, the
- * momentum carried over), its epochs and batch size scaled by the power profile. A host that
- * stays busy makes it wait at most `maxWaitShare` of the round's deadline (logged when it starts
- * waiting); then it gives up the round with {@link AdmissionTimeoutError}.
+ * momentum carried over), its epochs and batch size scaled by the power profile. A busy host
+ * makes it wait (logged when it starts waiting, and again as a warning once it has waited
+ * `maxWaitShare` of the round's deadline: its update will then be late) — until admitted or the
+ * job's signal aborts.
+ *
+ * With `giveUp: true` it gives the round up after `maxWaitShare` of the deadline instead, by
+ * rejecting with {@link AdmissionTimeoutError}. Not the node's default: @vain/fl's round driver
+ * does not handle a trainer that rejects before the deadline (the rejection is unhandled, which
+ * ends a Node process), and the Learner port has no "skip this round" answer yet.
  */
 export function scheduledLearner(init: {
   trainer: LocalTrainer
@@ -217,6 +236,10 @@ export function scheduledLearner(init: {
   profile: () => PowerProfile
   log: Logger
   maxWaitShare: number
+  /** Cores a training claims from the scheduler's CPU budget (default 1). */
+  cpu?: number
+  /** Reject with {@link AdmissionTimeoutError} after `maxWaitShare` of the deadline (default false). */
+  giveUp?: boolean
 }): Learner {
   const { trainer, datasets, seed, scheduler, progress, log } = init
   return {
@@ -226,8 +249,15 @@ export function scheduledLearner(init: {
       const data = datasets[spec.dataset.name] as Dataset
       const task = `train ${spec.name} r${roundNo}`
       const maxWaitMs = Math.round(spec.roundDeadlineMs * init.maxWaitShare)
+      let lateTimer: NodeJS.Timeout | undefined
       const onWaiting = (e: CustomEvent<{ name: string; reason: string }>) => {
-        if (e.detail.name === task) log.info('host busy: training waits', { task, reason: e.detail.reason, maxWaitMs })
+        if (e.detail.name !== task) return
+        log.info('host busy: training waits', { task, reason: e.detail.reason, maxWaitMs })
+        if (init.giveUp !== true && lateTimer === undefined)
+          lateTimer = setTimeout(() => {
+            if (scheduler.status().queued.some((q) => q.name === task))
+              log.warn("host still busy: this round's update will be late", { task, waitedMs: maxWaitMs })
+          }, maxWaitMs)
       }
       scheduler.addEventListener('task:waiting', onWaiting)
       try {
@@ -271,8 +301,8 @@ export function scheduledLearner(init: {
           },
           {
             priority: 1,
-            cpu: 1,
-            admissionTimeoutMs: maxWaitMs,
+            cpu: init.cpu ?? 1,
+            ...(init.giveUp === true ? { admissionTimeoutMs: maxWaitMs } : {}),
             ...(options.signal !== undefined ? { signal: options.signal } : {}),
           },
         )
@@ -285,8 +315,33 @@ export function scheduledLearner(init: {
           })
         throw err
       } finally {
+        clearTimeout(lateTimer)
         scheduler.removeEventListener('task:waiting', onWaiting)
       }
     },
   }
+}
+
+/** `vain resources`: a node's resources (its `GET /status` → `resources`) as lines for a terminal, progress as bars. */
+export function renderResources(snapshot: ResourcesSnapshot): string {
+  const s = snapshot.sample
+  const pct = (v: number | undefined) => (v === undefined ? 'n/a' : `${(v * 100).toFixed(0)} %`)
+  const gib = (v: number | undefined) => (v === undefined ? 'n/a' : `${(v / 2 ** 30).toFixed(1)} GiB`)
+  const mbs = (v: number | undefined) => (v === undefined ? 'n/a' : `${(v / 1e6).toFixed(2)} MB/s`)
+  const lines = [
+    `cpu      ${pct(s?.cpu.host)} of ${s?.cpu.cores ?? '?'} cores (this node ${s?.cpu.processCores?.toFixed(2) ?? 'n/a'} cores, others ${pct(s?.cpu.others)})`,
+    `memory   ${gib(s?.memory.availableBytes)} available of ${gib(s?.memory.totalBytes)} (this node ${gib(s?.memory.process.rssBytes)} RSS)`,
+    `disk     ${gib(s?.disk.freeBytes)} free of ${gib(s?.disk.totalBytes)}, read ${mbs(s?.disk.readBytesPerSec)}, write ${mbs(s?.disk.writeBytesPerSec)}`,
+    `network  rx ${mbs(s?.network.rxBytesPerSec)}, tx ${mbs(s?.network.txBytesPerSec)}`,
+    `gpu      ${s?.gpu === undefined ? 'none' : s.gpu.map((g) => `${g.name} ${pct(g.utilization)}`).join(', ')}`,
+    `power    ${s?.power === undefined ? 'no battery' : s.power.onBattery ? `on battery (${s.power.capacityPercent ?? '?'} %)` : 'external power'} · profile ${snapshot.profile.name} (${snapshot.profile.reason})`,
+    `capacity ${snapshot.capacity.cpuCores?.toFixed(2) ?? 'n/a'} cores, ${gib(snapshot.capacity.memoryBytes)} spare · score ${snapshot.capacity.score.toFixed(2)}`,
+    `training ${snapshot.scheduler.pressure.length > 0 ? `paused (${snapshot.scheduler.pressure.join(', ')})` : 'free to run'}, ${snapshot.scheduler.running.length} running, ${snapshot.scheduler.queued.length} waiting`,
+    ...snapshot.anomalies.map(
+      (a) =>
+        `anomaly  ${a.metric}: ${a.value.toFixed(3)} (normal ${a.baseline.toFixed(3)}, score ${a.score.toFixed(1)}) since ${new Date(a.since).toISOString()}`,
+    ),
+    ...snapshot.progress.map((p) => `         ${renderProgressBar(p)}`),
+  ]
+  return `${lines.join('\n')}\n`
 }

@@ -1,9 +1,19 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createLocalTrainer, createModel, gaussianBlobs, type JobSpec, mlp } from '@vain/fl'
 import { progressTracker, type ResourceSample, resourceScheduler, type SampleSource } from '@vain/resources'
 import { afterAll, describe, expect, it } from 'vitest'
 import { loadAppConfig } from '../src/config.js'
-import type { Logger } from '../src/logger.js'
-import { NodeResourcesConfigSchema, scheduledLearner, startNodeResources } from '../src/resources.js'
+import { createLogger, type Logger } from '../src/logger.js'
+import {
+  NodeResourcesConfigSchema,
+  type ResourcesSnapshot,
+  renderResources,
+  scheduledLearner,
+  startNodeResources,
+} from '../src/resources.js'
+import { startVainNode } from '../src/runtime.js'
 
 function memoryLog() {
   const lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = []
@@ -111,7 +121,7 @@ describe('training through the scheduler (the real @vain/fl trainer)', () => {
     scheduler.stop()
   })
 
-  it('a busy host makes the trainer wait (and say so) while the deadline allows, then skip the round with a typed error', async () => {
+  it('a busy host makes the trainer wait and say so; after its share of the deadline it warns that the update will be late, and trains once the host is free', async () => {
     const { log, lines } = memoryLog()
     const resources = await startNodeResources(NodeResourcesConfigSchema.parse({}), log)
     const source = new Source((await resources.monitor.sampleNow()) as ResourceSample)
@@ -128,6 +138,36 @@ describe('training through the scheduler (the real @vain/fl trainer)', () => {
       profile: () => resources.profile(),
       log,
       maxWaitShare: 0.5,
+    })
+    const training = learner.train(spec(1, 200), model, 0)
+    // wait for the warning (an event in the log), then free the host
+    while (!lines.some((l) => l.msg === "host still busy: this round's update will be late"))
+      await new Promise((r) => setTimeout(r, 20))
+    expect(lines.find((l) => l.msg === 'host busy: training waits')?.fields).toMatchObject({ maxWaitMs: 100 })
+    source.others(0.1)
+    source.others(0.1)
+    expect((await training).numSamples).toBe(600)
+    scheduler.stop()
+  })
+
+  it('with giveUp, a busy host makes the trainer give the round up with a typed error', async () => {
+    const { log, lines } = memoryLog()
+    const resources = await startNodeResources(NodeResourcesConfigSchema.parse({}), log)
+    const source = new Source((await resources.monitor.sampleNow()) as ResourceSample)
+    await resources.stop()
+    source.others(0.99)
+    const scheduler = resourceScheduler(source as unknown as SampleSource, { limits: { busyCpu: 0.7, resumeCpu: 0.4 } })
+    scheduler.start()
+    const learner = scheduledLearner({
+      trainer,
+      datasets: { blobs: data },
+      seed: 1,
+      scheduler,
+      progress: progressTracker(),
+      profile: () => resources.profile(),
+      log,
+      maxWaitShare: 0.5,
+      giveUp: true,
     })
     await expect(learner.train(spec(1, 200), model, 0)).rejects.toMatchObject({ name: 'AdmissionTimeoutError' })
     expect(lines.find((l) => l.msg === 'host busy: training waits')?.fields).toMatchObject({ maxWaitMs: 100 })
@@ -152,6 +192,46 @@ describe('training through the scheduler (the real @vain/fl trainer)', () => {
       expect(lines.some((l) => l.msg === 'resources')).toBe(true)
     } finally {
       await resources.stop()
+    }
+  })
+})
+
+describe('vain start', () => {
+  it('shows its resources in GET /status (limits from its config)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vain-resources-'))
+    const node = await startVainNode(
+      {
+        dataDir: dir,
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        bootstrap: [],
+        profile: 'loopback',
+        roles: ['validator'],
+        apiPort: 0,
+        logLevel: 'error',
+        json: false,
+        resources: NodeResourcesConfigSchema.parse({ maxCpu: 0.5, maxMemory: '4GiB' }),
+      },
+      createLogger({ level: 'error', json: false }),
+    )
+    try {
+      const res = await fetch(`${node.api?.url}/status`)
+      expect(res.status).toBe(200)
+      const { resources } = (await res.json()) as { resources: Record<string, any> }
+      expect(resources.sample.cpu.cores).toBeGreaterThan(0)
+      expect(resources.sample.memory.totalBytes).toBeGreaterThan(0)
+      expect(resources.sample.disk.path).toBe(dir)
+      expect(resources.profile.name).toBe('normal')
+      expect(resources.scheduler.pressure).toBeInstanceOf(Array)
+      expect(resources.capacity.score).toBeGreaterThanOrEqual(0)
+      expect(node.resources.limits).toMatchObject({ maxCpu: 0.5, busyCpu: 0.5, maxMemory: 4 * 2 ** 30 })
+      // what `vain resources --api URL` prints
+      const text = renderResources(resources as ResourcesSnapshot)
+      expect(text).toMatch(/^cpu {6}(\d+ %|n\/a) of \d+ cores/)
+      expect(text).toContain('gpu      none')
+      expect(text).toContain('profile normal')
+    } finally {
+      await node.stop()
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })
