@@ -185,21 +185,31 @@ function same(a: Float32Array, b: Float32Array): void {
 // ---------------------------------------------------------------- tests
 
 describe('fast aggregators agree bit for bit with reference implementations', () => {
-  it('median (odd and even counts, ties)', () => {
+  /** Runs `check` with the SIMD kernels on, or with them disabled (the JavaScript fallbacks). */
+  function withSimd(js: boolean, check: () => void): void {
+    simdState.disabled = js
+    try {
+      check()
+    } finally {
+      simdState.disabled = false
+    }
+  }
+
+  it('median (odd and even counts, ties; SIMD selection network and JavaScript selection)', () => {
     fc.assert(
-      fc.property(updateSets(1, 60, 80), (updates) => {
-        same(median().aggregate(updates), refMedian(updates))
+      fc.property(updateSets(1, 60, 1100), fc.boolean(), (updates, js) => {
+        withSimd(js, () => same(median().aggregate(updates), refMedian(updates)))
       }),
-      { numRuns: 200 },
+      { numRuns: 150 },
     )
   })
 
-  it('trimmed mean (sum order as documented)', () => {
+  it('trimmed mean (sum order as documented; SIMD and JavaScript)', () => {
     fc.assert(
-      fc.property(updateSets(3, 60, 80), fc.nat(), (updates, t) => {
+      fc.property(updateSets(3, 60, 1100), fc.nat(), fc.boolean(), (updates, t, js) => {
         const n = updates.length
         const k = 1 + (t % Math.floor((n - 1) / 2))
-        same(trimmedMean({ trim: k }).aggregate(updates), refTrimmed(updates, k))
+        withSimd(js, () => same(trimmedMean({ trim: k }).aggregate(updates), refTrimmed(updates, k)))
         // trimming nothing: the plain float64 sum in update order
         const plain = Float32Array.from(updates[0]!, (_, j) => {
           let s = 0
@@ -208,7 +218,7 @@ describe('fast aggregators agree bit for bit with reference implementations', ()
         })
         same(trimmedMean({ trim: 0 }).aggregate(updates), plain)
       }),
-      { numRuns: 200 },
+      { numRuns: 150 },
     )
   })
 

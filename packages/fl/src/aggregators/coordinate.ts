@@ -69,7 +69,7 @@ export function reduceCoordinates(
 }
 
 /** Throws `InvalidUpdateError` naming the first non-finite value of updates[row][start..end). */
-function checkFinite(updates: readonly Float32Array[], row: number, start: number, end: number): void {
+export function checkFinite(updates: readonly Float32Array[], row: number, start: number, end: number): void {
   const u = updates[row]!
   for (let s = start; s < end; s++) {
     const v = u[s]!
@@ -82,4 +82,28 @@ export function allRows(n: number): Uint32Array {
   const rows = new Uint32Array(n)
   for (let i = 0; i < n; i++) rows[i] = i
   return rows
+}
+
+/**
+ * Copies updates[r][start..start+count) for every r < n into row r of `T` (row stride `stride`,
+ * float64), checking finiteness as it goes (the same error as {@link reduceCoordinates}).
+ */
+export function copyRows(
+  updates: readonly Float32Array[],
+  start: number,
+  count: number,
+  T: Float64Array,
+  stride: number,
+): void {
+  const end = start + count
+  for (let r = 0; r < updates.length; r++) {
+    const u = updates[r]!
+    let bad = 0
+    for (let s = start, o = r * stride; s < end; s++, o++) {
+      const v = u[s]!
+      bad += v - v
+      T[o] = v
+    }
+    if (bad !== 0) checkFinite(updates, r, start, end)
+  }
 }

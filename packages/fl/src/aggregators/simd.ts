@@ -403,7 +403,29 @@ interface Sorter {
   sort: (base: number, pairs: number) => void
 }
 
-const sorters = new Map<number, Sorter | null>()
+const sorters = new Map<string, Sorter | null>()
+
+/**
+ * The comparators of {@link oddEvenMergeNetwork} that can affect the output positions `keep`
+ * (walking backwards, a comparator matters when it writes a position that matters, and then both
+ * its inputs matter): a selection network that puts the values of ranks `keep` in place.
+ */
+export function selectionNetwork(m: number, keep?: readonly number[]): Array<[number, number]> {
+  const net = oddEvenMergeNetwork(m)
+  if (keep === undefined) return net
+  const needed = new Uint8Array(m)
+  for (const k of keep) needed[k] = 1
+  const out: Array<[number, number]> = []
+  for (let c = net.length - 1; c >= 0; c--) {
+    const [i, j] = net[c]!
+    if (needed[i] === 1 || needed[j] === 1) {
+      needed[i] = 1
+      needed[j] = 1
+      out.push([i, j])
+    }
+  }
+  return out.reverse()
+}
 
 /**
  * A module whose `sort(base, pairs)` sorts, for `pairs` pairs of adjacent columns starting at byte
@@ -411,8 +433,9 @@ const sorters = new Map<number, Sorter | null>()
  * odd–even merge network, two columns per f64x2 (pmin / pmax: a −0 and a +0 may swap signs, which
  * no caller can tell apart).
  */
-function sorter(m: number): Sorter | null {
-  const cached = sorters.get(m)
+function sorter(m: number, keep?: readonly number[]): Sorter | null {
+  const key = `${m}:${keep?.join(',') ?? 'all'}`
+  const cached = sorters.get(key)
   if (cached !== undefined) return cached
   let result: Sorter | null = null
   try {
@@ -422,7 +445,7 @@ function sorter(m: number): Sorter | null {
     const [base, pairs, a, b] = [0, 1, 2, 3]
     const body: number[] = [BLOCK, VOID, LOOP, VOID, GET, pairs, 0x45 /* i32.eqz */, BR_IF, 1]
     const row = SORT_ROW * 8
-    for (const [x, y] of oddEvenMergeNetwork(m)) {
+    for (const [x, y] of selectionNetwork(m, keep)) {
       body.push(GET, base, ...V128_LOAD(x * row), SET, a, GET, base, ...V128_LOAD(y * row), SET, b)
       body.push(GET, base, GET, a, GET, b, ...simd(0xf6), ...V128_STORE(x * row))
       body.push(GET, base, GET, a, GET, b, ...simd(0xf7), ...V128_STORE(y * row))
@@ -451,18 +474,22 @@ function sorter(m: number): Sorter | null {
   } catch {
     result = null
   }
-  sorters.set(m, result)
+  sorters.set(key, result)
   return result
 }
 
 /**
  * A SIMD column sorter for `m` values per column and a float64 view of its block
  * (`m` rows of SORT_ROW float64s, the first SORT_BLOCK of them columns); undefined when WebAssembly SIMD is unavailable or
- * disabled. Fill columns [0, count), call `sort(count)`, read the sorted columns back.
+ * disabled. Fill columns [0, count), call `sort(count)`, read the sorted columns back — or, with
+ * `keep`, only the rows of those ranks (a pruned network: the other rows are left partly sorted).
  */
-export function wasmSortColumns(m: number): { T: Float64Array; sort: (count: number) => void } | undefined {
+export function wasmSortColumns(
+  m: number,
+  keep?: readonly number[],
+): { T: Float64Array; sort: (count: number) => void } | undefined {
   if (simdState.disabled || m < 2) return undefined
-  const s = sorter(m)
+  const s = sorter(m, keep)
   if (s === null) return undefined
   const need = m * SORT_ROW * 8
   const have = s.memory.buffer.byteLength
