@@ -281,7 +281,9 @@ export class ChainService {
    *
    * @throws {ChainNotConnectedError} before the node has connected to its chain, or without a key
    */
-  async stake(amount: string): Promise<{ action: 'stake'; amount: string; tx: string; staked?: string; tier?: number }> {
+  async stake(
+    amount: string,
+  ): Promise<{ action: 'stake'; amount: string; tx: string; staked?: string; tier?: number }> {
     const chain = this.chain
     if (chain === undefined || chain.address === undefined) {
       throw new ChainNotConnectedError('this node is not connected to its chain with an account yet')
