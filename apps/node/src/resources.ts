@@ -54,8 +54,14 @@ export const NodeResourcesConfigSchema = z
     resumeCpu: z.number().gt(0).max(1).optional(),
     sampleIntervalMs: z.number().int().min(100).max(600_000).default(1000),
     powerSupplyDir: z.string().min(1).optional(),
-    /** Share of a round's deadline a trainer may wait for its host before it skips the round. */
+    /** Share of a round's deadline a trainer waits for its host before it warns that its update will be late. */
     maxWaitShare: z.number().gt(0).max(0.9).default(0.5),
+    /**
+     * Set the network's inbound rate limits and compression from the host's measured CPU at start
+     * ({@link adviseNetwork}; @vain/net's limits are fixed once a node runs). Off by default: on a
+     * machine shared by many local nodes (the demo, tests) it would throttle them all.
+     */
+    adaptNetwork: z.boolean().default(false),
   })
   .transform((c, ctx) => {
     // a node pauses for other processes' CPU only when its owner asks: `busyCpu`, or `maxCpu`
@@ -65,14 +71,14 @@ export const NodeResourcesConfigSchema = z
     const maxCpu = c.maxCpu ?? 1
     const busyCpu = c.busyCpu ?? (maxCpu < 1 ? Math.max(0.05, 1 - maxCpu) : 1)
     const resumeCpu = c.resumeCpu ?? busyCpu * 0.7
-    const { sampleIntervalMs, powerSupplyDir, maxWaitShare, ...rest } = c
+    const { sampleIntervalMs, powerSupplyDir, maxWaitShare, adaptNetwork, ...rest } = c
     const limits = ResourceLimitsSchema.safeParse({ ...rest, maxCpu, busyCpu, resumeCpu })
     if (!limits.success) {
       for (const issue of limits.error.issues)
         ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
       return z.NEVER
     }
-    return { limits: limits.data, sampleIntervalMs, powerSupplyDir, maxWaitShare }
+    return { limits: limits.data, sampleIntervalMs, powerSupplyDir, maxWaitShare, adaptNetwork }
   })
 export type NodeResourcesConfig = z.output<typeof NodeResourcesConfigSchema>
 
@@ -99,6 +105,17 @@ export interface NodeResources {
   /** The power profile now (auto on battery unless the config sets one). */
   profile(): PowerProfile
   snapshot(): ResourcesSnapshot
+  /**
+   * `@vain/net` settings from the network advice when the config's `adaptNetwork` is on (else
+   * `{}`): `limits.rateLimitRefillPerSecond`/`rateLimitCapacity` scaled by CPU headroom, and
+   * `compression.enabled`. Spread it into `createNode`'s config.
+   */
+  netConfig(): {
+    limits?: { rateLimitRefillPerSecond: number; rateLimitCapacity: number }
+    compression?: { enabled: boolean }
+  }
+  /** The roles to advertise: the configured ones, plus `light` (tier 1) under the low-power profile. */
+  roles<R extends string>(configured: R[]): Array<R | 'light'>
   /** A learner that trains on `datasets` through the scheduler (see {@link scheduledLearner}). */
   learner(trainer: LocalTrainer, datasets: Record<string, Dataset>, seed: number): Learner
   stop(): Promise<void>
@@ -110,7 +127,7 @@ export async function startNodeResources(
   log: Logger,
   options: { diskPath?: string } = {},
 ): Promise<NodeResources> {
-  const { sampleIntervalMs, powerSupplyDir, maxWaitShare, limits } = config
+  const { sampleIntervalMs, powerSupplyDir, maxWaitShare, limits, adaptNetwork } = config
   const monitor = resourceMonitor({
     intervalMs: sampleIntervalMs,
     ...(powerSupplyDir !== undefined ? { powerSupplyDir } : {}),
@@ -178,9 +195,29 @@ export async function startNodeResources(
         scheduler: scheduler.status(),
         profile: profile(),
         capacity: spareCapacity(sample, limits),
-        network: adviseNetwork(sample, { base: { refillPerSecond: 50, capacity: 100 } }),
+        network: adviseNetwork(sample, { base: NET_BASE }),
         progress: progress.snapshot(),
         samplerMsPerSample: monitor.samples === 0 ? undefined : monitor.overheadMicros / 1000 / monitor.samples,
+      }
+    },
+    roles: <R extends string>(configured: R[]): Array<R | 'light'> => {
+      const p = profile()
+      if (p.role !== 'light' || (configured as string[]).includes('light')) return configured
+      log.info('low-power profile: this node also advertises the light role', { reason: p.reason })
+      return [...configured, 'light']
+    },
+    netConfig: () => {
+      if (!adaptNetwork) return {}
+      const advice = adviseNetwork(monitor.latest(), { base: NET_BASE })
+      log.info('network limits from the host', {
+        refillPerSecond: advice.refillPerSecond,
+        capacity: advice.capacity,
+        compression: advice.compression,
+        reason: advice.reason,
+      })
+      return {
+        limits: { rateLimitRefillPerSecond: advice.refillPerSecond, rateLimitCapacity: advice.capacity },
+        compression: { enabled: advice.compress },
       }
     },
     learner: (trainer, datasets, seed) =>
@@ -203,6 +240,9 @@ export async function startNodeResources(
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000
+
+/** @vain/net's default inbound bucket per peer and protocol (`limits.rateLimitRefillPerSecond`, `rateLimitCapacity`). */
+const NET_BASE = { refillPerSecond: 50, capacity: 100 }
 
 function describe(sample: ResourceSample | undefined, profile: PowerProfile): Record<string, unknown> {
   return {

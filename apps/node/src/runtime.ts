@@ -190,14 +190,20 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   // when binding the peer id), and the handshake descriptor carries the chain address it signs with
   const chainKey = config.chain === undefined ? undefined : resolvePrivateKey(config.chain)
   const metrics = createNodeMetrics({ dataDir: config.dataDir, log })
+  // sample the host first: its CPU can set the network's limits; local training runs through the
+  // resource scheduler (see ./resources.ts)
+  const resources = await startNodeResources(config.resources ?? NodeResourcesConfigSchema.parse({}), log, {
+    diskPath: config.dataDir,
+  })
   const node = await createNode(
     {
       dataDir: config.dataDir,
       listen: config.listen,
       bootstrap: config.bootstrap,
       profile: config.profile,
-      roles: config.roles,
+      roles: resources.roles(config.roles),
       discovery: { pexIntervalMs: 5_000 },
+      ...resources.netConfig(),
       ...(config.chain !== undefined ? { identity: { keyType: 'secp256k1' as const } } : {}),
       ...(chainKey !== undefined ? { chainAddress: privateKeyToAccount(chainKey).address } : {}),
     },
@@ -229,10 +235,6 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   await sharing.start()
   const models = memoryModelStore(memory, { sharing })
   const state = memoryJobStateStore(memory)
-  // sample the host; local training runs through the resource scheduler (see ./resources.ts)
-  const resources = await startNodeResources(config.resources ?? NodeResourcesConfigSchema.parse({}), log, {
-    diskPath: config.dataDir,
-  })
   const trainer = createLocalTrainer()
   const externalUpdates = new ExternalUpdates()
   let learner: Learner | undefined

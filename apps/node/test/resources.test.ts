@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLocalTrainer, createModel, gaussianBlobs, type JobSpec, mlp } from '@vain/fl'
@@ -192,6 +192,47 @@ describe('training through the scheduler (the real @vain/fl trainer)', () => {
       expect(lines.some((l) => l.msg === 'resources')).toBe(true)
     } finally {
       await resources.stop()
+    }
+  })
+})
+
+describe("the node's network limits and roles from its resources", () => {
+  it('adaptNetwork: rate limits and compression for @vain/net from the host (off by default)', async () => {
+    const { log } = memoryLog()
+    const off = await startNodeResources(NodeResourcesConfigSchema.parse({}), log)
+    expect(off.netConfig()).toEqual({})
+    await off.stop()
+    const on = await startNodeResources(NodeResourcesConfigSchema.parse({ adaptNetwork: true }), log)
+    const net = on.netConfig()
+    expect(net.limits?.rateLimitRefillPerSecond).toBeGreaterThanOrEqual(12)
+    expect(net.limits?.rateLimitRefillPerSecond).toBeLessThanOrEqual(50)
+    expect(typeof net.compression?.enabled).toBe('boolean')
+    await on.stop()
+  })
+
+  it('on battery (a fake power-supply dir) the node is low-power and also advertises the light role', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vain-power-'))
+    await mkdir(join(dir, 'BAT0'))
+    await writeFile(
+      join(dir, 'BAT0', 'uevent'),
+      'POWER_SUPPLY_TYPE=Battery\nPOWER_SUPPLY_STATUS=Discharging\nPOWER_SUPPLY_CAPACITY=55\n',
+    )
+    const { log, lines } = memoryLog()
+    const resources = await startNodeResources(NodeResourcesConfigSchema.parse({ powerSupplyDir: dir }), log)
+    try {
+      expect(resources.profile()).toMatchObject({ name: 'low-power', reason: 'on battery (55 %)' })
+      expect(resources.roles(['trainer', 'aggregator'])).toEqual(['trainer', 'aggregator', 'light'])
+      expect(lines.some((l) => l.msg === 'low-power profile: this node also advertises the light role')).toBe(true)
+      // overridden by config: normal
+      const normal = await startNodeResources(
+        NodeResourcesConfigSchema.parse({ powerSupplyDir: dir, profile: 'normal' }),
+        log,
+      )
+      expect(normal.roles(['trainer'])).toEqual(['trainer'])
+      await normal.stop()
+    } finally {
+      await resources.stop()
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })
