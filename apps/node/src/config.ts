@@ -121,6 +121,21 @@ export const AppConfigSchema = z.strictObject({
     .default(['trainer', 'aggregator']),
   /** Local control API (REST) on 127.0.0.1; 0 picks a free port, null disables it. */
   apiPort: z.number().int().min(0).max(65_535).nullable().default(0),
+  /**
+   * Address the REST API listens on (default `127.0.0.1`). Another (e.g. `0.0.0.0`) exposes the
+   * node's control API beyond this machine: requests must still name an allowed host
+   * ({@link apiAllowedHosts}) and state changes still need the token.
+   */
+  apiHost: z.string().min(1).optional(),
+  /** Names (besides 127.0.0.1, localhost, [::1] and `apiHost`) requests may use in `Host`, e.g. the machine's name. */
+  apiAllowedHosts: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .regex(/^[^\s:/]+$/, 'a host name, without port'),
+    )
+    .optional(),
   /** This node's local data: an MNIST shard (index of count, non-IID by Dirichlet alpha). */
   data: z
     .strictObject({

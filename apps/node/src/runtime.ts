@@ -358,6 +358,8 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
           participant,
           models,
           port: config.apiPort,
+          ...(config.apiHost !== undefined ? { host: config.apiHost } : {}),
+          ...(config.apiAllowedHosts !== undefined ? { allowedHosts: config.apiAllowedHosts } : {}),
           token: await loadApiToken(config.dataDir),
           log,
           ...(chain !== undefined ? { chain: () => chain.status(), staking: chain } : {}),

@@ -470,9 +470,13 @@ describe('REST API (fastify, zod, OpenAPI) on a real node', () => {
       token,
       log: createLogger({ level: 'error', json: false }),
       port: 0,
-      rateLimit: { max: 6, timeWindowMs: 60_000 },
+      rateLimit: { max: 8, timeWindowMs: 60_000 },
+      allowedHosts: ['vain.local'],
     })
     try {
+      const port = new URL(bare.url).port
+      expect((await raw(`${bare.url}/api/status`, { headers: { host: `vain.local:${port}` } })).status).toBe(200)
+      expect((await raw(`${bare.url}/api/status`, { headers: { host: `other.local:${port}` } })).status).toBe(403)
       const p = (path: string, body: unknown) =>
         fetch(`${bare.url}${path}`, { method: 'POST', headers: authed(), body: JSON.stringify(body) })
       const res = await p('/api/node/resources', { maxCpu: 0.5 })
