@@ -233,6 +233,9 @@ describe('REST API (fastify, zod, OpenAPI) on a real node', () => {
     expect(node.participant.jobIds()).toContain(jobId)
     const stop = await post('/api/training/control', { action: 'stop', jobId })
     expect(await stop.json()).toEqual({ jobId, action: 'stop', state: 'cancelled' })
+    // the ended job: /api/jobs/:id tells how it ended; the earlier /jobs/:id answers for running jobs only
+    expect(((await (await fetch(`${base}/api/jobs/${jobId}`)).json()) as { ended: string }).ended).toBe('cancelled')
+    expect((await fetch(`${base}/jobs/${jobId}`)).status).toBe(404)
     const again = await post('/api/training/control', { action: 'resume', jobId })
     expect(again.status).toBe(409)
     expect((await errorOf(again)).name).toBe('JobEnded')

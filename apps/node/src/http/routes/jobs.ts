@@ -88,7 +88,9 @@ export function jobRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions):
       },
     },
     async (request) => {
-      const status = await jobOr404(parts, request.params.jobId)
+      // the earlier route answers for running jobs only (`vain job status` exits 1 once a job ended here)
+      const status = hide ? participant.status(request.params.jobId) : await jobOr404(parts, request.params.jobId)
+      if (status === undefined) throw new ApiError(404, 'JobNotFound', `no job ${request.params.jobId} on this node`)
       const { announcement, lastResults, ...rest } = status
       return {
         ...rest,
