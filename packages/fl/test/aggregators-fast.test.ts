@@ -222,6 +222,17 @@ describe('fast aggregators agree bit for bit with reference implementations', ()
     )
   })
 
+  it('median and trimmed mean around the largest column the SIMD networks take (256 updates)', () => {
+    for (const n of [255, 256, 257, 300]) {
+      const rng = createRng(n)
+      const updates = Array.from({ length: n }, () =>
+        Float32Array.from({ length: 40 }, () => Math.floor(rng.next() * 9)),
+      )
+      same(median().aggregate(updates), refMedian(updates))
+      same(trimmedMean({ trim: 7 }).aggregate(updates), refTrimmed(updates, 7))
+    }
+  })
+
   it('trimmed mean stays within rounding of the sorted-order sum', () => {
     fc.assert(
       fc.property(updateSets(5, 40, 30), (updates) => {

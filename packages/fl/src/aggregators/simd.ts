@@ -307,7 +307,7 @@ export const simdState = { disabled: false }
 /**
  * Pairwise squared distances of `updates` (all the same length) with the SIMD kernel, in blocks
  * of `block` coordinates, as an n×n float64 matrix; undefined when WebAssembly SIMD is unavailable
- * or disabled. Checks finiteness while it transposes: on a non-finite value it calls `onBad`,
+ * or disabled, or the kernel's memory would pass 1 GiB (about 11,000 updates). Checks finiteness while it transposes: on a non-finite value it calls `onBad`,
  * which must throw.
  */
 export function wasmDistances(
@@ -324,8 +324,7 @@ export function wasmDistances(
   const tBytes = block * nPad * 8
   const dBytes = nPad * nPad * 8
   const need = tBytes + dBytes
-  const have = kernel.memory.buffer.byteLength
-  if (have < need) kernel.memory.grow(Math.ceil((need - have) / 65536))
+  if (!ensureMemory(kernel.memory, need)) return undefined
   const T = new Float64Array(kernel.memory.buffer, 0, block * nPad)
   const W = new Float64Array(kernel.memory.buffer, tBytes, nPad * nPad)
   T.fill(0)
@@ -388,6 +387,26 @@ export function oddEvenMergeNetwork(m: number): Array<[number, number]> {
     }
   }
   return out
+}
+
+/**
+ * Largest column the networks sort: a network has O(m log² m) comparators (≈ 2,900 for 128,
+ * ≈ 25,000 for 1,000 values), unrolled into the module, against the O(m) of the JavaScript
+ * quickselect; above this the JavaScript paths run.
+ */
+export const MAX_NETWORK_VALUES = 256
+
+/** Grows `memory` to at least `bytes` (at most 1 GiB); false when it cannot. */
+function ensureMemory(memory: WasmMemory, bytes: number): boolean {
+  if (bytes > 2 ** 30) return false
+  const have = memory.buffer.byteLength
+  if (have >= bytes) return true
+  try {
+    memory.grow(Math.ceil((bytes - have) / 65536))
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Columns per block of {@link wasmSortColumns}. */
@@ -488,12 +507,10 @@ export function wasmSortColumns(
   m: number,
   keep?: readonly number[],
 ): { T: Float64Array; sort: (count: number) => void } | undefined {
-  if (simdState.disabled || m < 2) return undefined
+  if (simdState.disabled || m < 2 || m > MAX_NETWORK_VALUES) return undefined
   const s = sorter(m, keep)
   if (s === null) return undefined
-  const need = m * SORT_ROW * 8
-  const have = s.memory.buffer.byteLength
-  if (have < need) s.memory.grow(Math.ceil((need - have) / 65536))
+  if (!ensureMemory(s.memory, m * SORT_ROW * 8)) return undefined
   const T = new Float64Array(s.memory.buffer, 0, m * SORT_ROW)
   return { T, sort: (count: number) => s.sort(0, (count + 1) >> 1) }
 }
