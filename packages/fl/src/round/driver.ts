@@ -386,7 +386,21 @@ export class Participant extends TypedEventEmitter<ParticipantEvents> {
       const tasks =
         model === undefined
           ? []
-          : playing.map((p) => p.run({ services: this.services, job: run, round, model } satisfies RoundContext))
+          : playing.map((p) =>
+              // a part that fails (a learner that throws, a host too busy to train) costs this node its
+              // part of the round, never the process: reported at once, not left an unhandled rejection
+              p
+                .run({ services: this.services, job: run, round, model } satisfies RoundContext)
+                .catch((err: unknown) => {
+                  if (signal.aborted) return
+                  this.services.emit('round:failed', {
+                    jobId: run.jobId,
+                    round: round.round,
+                    attempt: round.attempt,
+                    reason: `${p.name}: ${String((err as Error)?.message ?? err)}`,
+                  })
+                }),
+            )
       const timer = new Promise<undefined>((resolve) => {
         const t = setTimeout(() => resolve(undefined), spec.roundDeadlineMs + this.services.graceMs(spec))
         signal.addEventListener('abort', () => clearTimeout(t), { once: true })
