@@ -27,6 +27,7 @@ import {
 } from '@vain/metrics'
 import { gatherCluster, serveMetrics } from '@vain/metrics/vain-net'
 import type { VainNode } from '@vain/net'
+import type { ResourceSample } from '@vain/resources'
 import type { ChainStatus } from './chain/service.js'
 import type { Logger } from './logger.js'
 
@@ -67,6 +68,8 @@ export interface NodeMetrics {
     chain?: () => ChainStatus
     resources?: () => ResourceSnapshot | undefined
   }): Promise<void>
+  /** The Prometheus text of a scrape, with the chain and host figures read now. */
+  text(): Promise<string>
   /** The authenticated peers' summaries. */
   cluster(): Promise<unknown>
   stop(): Promise<void>
@@ -135,6 +138,10 @@ export function createNodeMetrics(opts: { dataDir: string; log: Logger; historyI
       })
       history.start()
     },
+    text() {
+      refresh()
+      return metrics.text()
+    },
     async cluster() {
       if (node === undefined) return []
       return gatherCluster(node, { signal: AbortSignal.timeout(10_000) })
@@ -149,3 +156,28 @@ export function createNodeMetrics(opts: { dataDir: string; log: Logger; historyI
 }
 
 export type { ResourceSnapshot }
+
+/**
+ * The host figures `@vain/metrics` exports, from a `@vain/resources` sample: what the host does not
+ * report stays absent (never zero). GPUs are summed (utilization averaged).
+ */
+export function resourceFigures(sample: ResourceSample | undefined): ResourceSnapshot | undefined {
+  if (sample === undefined) return undefined
+  const out: ResourceSnapshot = {}
+  if (sample.cpu.host !== undefined) out.cpuUtilization = sample.cpu.host
+  const { totalBytes, availableBytes } = sample.memory
+  out.memoryTotalBytes = totalBytes
+  if (availableBytes !== undefined) out.memoryUsedBytes = totalBytes - availableBytes
+  const gpus = sample.gpu ?? []
+  const util = gpus.map((g) => g.utilization).filter((u): u is number => u !== undefined)
+  if (util.length > 0) out.gpuUtilization = util.reduce((a, b) => a + b, 0) / util.length
+  const gmem = gpus.map((g) => g.memoryUsedBytes).filter((m): m is number => m !== undefined)
+  if (gmem.length > 0) out.gpuMemoryUsedBytes = gmem.reduce((a, b) => a + b, 0)
+  const { totalBytes: diskTotal, freeBytes } = sample.disk
+  if (diskTotal !== undefined) out.diskTotalBytes = diskTotal
+  if (diskTotal !== undefined && freeBytes !== undefined) out.diskUsedBytes = diskTotal - freeBytes
+  const { rxBytesPerSec, txBytesPerSec } = sample.network
+  if (rxBytesPerSec !== undefined && txBytesPerSec !== undefined)
+    out.networkBytesPerSecond = { in: rxBytesPerSec, out: txBytesPerSec }
+  return out
+}

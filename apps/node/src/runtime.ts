@@ -39,7 +39,7 @@ import { type AppConfig, AppConfigError } from './config.js'
 import { ExternalUpdates, loadTrainerKeys, withExternalUpdates } from './http/external-updates.js'
 import { type ApiServer, startApiServer } from './http/server.js'
 import type { Logger } from './logger.js'
-import { createNodeMetrics, type NodeMetrics } from './metrics.js'
+import { createNodeMetrics, type NodeMetrics, resourceFigures } from './metrics.js'
 import { type NodeResources, NodeResourcesConfigSchema, startNodeResources } from './resources.js'
 
 /** A running vAIn node. */
@@ -349,7 +349,13 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   // the chain side follows the participant's events: attach it before jobs resume
   await chain?.start(participant)
   await participant.start()
-  await metrics.attach({ node, participant, ...(chain !== undefined ? { chain: () => chain.status() } : {}) })
+  await metrics.attach({
+    node,
+    participant,
+    // host figures from @vain/resources' latest sample
+    resources: () => resourceFigures(resources.snapshot().sample),
+    ...(chain !== undefined ? { chain: () => chain.status() } : {}),
+  })
   const api =
     config.apiPort === null
       ? undefined
@@ -368,7 +374,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
           ...(learner !== undefined
             ? { externalUpdates: { queue: externalUpdates, trainerKeys: () => loadTrainerKeys(config.dataDir) } }
             : {}),
-          metrics: { text: () => metrics.metrics.text(), cluster: () => metrics.cluster() },
+          metrics: { text: () => metrics.text(), cluster: () => metrics.cluster() },
         })
   if (api !== undefined) log.info('REST API listening', { url: api.url })
   let stopped = false

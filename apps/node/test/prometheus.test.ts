@@ -103,6 +103,8 @@ describe('a real Prometheus scrapes the node', () => {
     const text = await res.text()
     expect(text).toContain('vain_authenticated_peers 1')
     expect(text).toMatch(/^libp2p_\w+/m)
+    // the host, as @vain/resources samples it (memory is always known on Linux)
+    expect(text).toMatch(/^vain_resource\{resource="memory_total_bytes"\} [1-9]/m)
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
     expect(check.status, check.stdout + check.stderr).toBe(0)
 
