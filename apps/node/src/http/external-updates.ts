@@ -61,6 +61,17 @@ export async function loadTrainerKeys(dataDir: string): Promise<string[]> {
     .filter((l) => /^[0-9a-f]{64}$/.test(l))
 }
 
+/** JSON with sorted keys: the same spec gives the same key however its objects were built. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  )
+}
+
 /** A queued external update. */
 export interface QueuedUpdate extends ModelUpdateFields {
   /** The trainer's public key (hex). */
@@ -77,7 +88,7 @@ export class ExternalUpdates {
 
   /** Queue an update for its job's round (replaces an earlier one for the same job). */
   add(update: QueuedUpdate, spec: JobSpec): void {
-    this.queued.set(update.jobId, { ...update, specKey: JSON.stringify(spec) })
+    this.queued.set(update.jobId, { ...update, specKey: canonical(spec) })
   }
 
   /** The update queued for a job, if any. */
@@ -90,7 +101,7 @@ export class ExternalUpdates {
 
   /** Take the update queued for this spec's job and round (older rounds' are dropped). */
   take(spec: JobSpec, round: number): QueuedUpdate | undefined {
-    const key = JSON.stringify(spec)
+    const key = canonical(spec)
     for (const [jobId, q] of this.queued) {
       if (q.specKey !== key) continue
       if (q.round < round) this.queued.delete(jobId)
