@@ -62,6 +62,9 @@ export interface RunningNode {
   stop(): Promise<void>
 }
 
+/** Samples of its own data a node evaluates each round's model on (vain_accuracy, vain_loss). */
+const EVAL_SAMPLES = 1_000
+
 /** How long a stopping node waits for chain calls in flight. */
 const CHAIN_STOP_WAIT_MS = 15_000
 
@@ -239,9 +242,15 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   const externalUpdates = new ExternalUpdates()
   let learner: Learner | undefined
   let localSamples = 0
+  let evalSet: Dataset | undefined
   if (config.data !== undefined && config.roles.includes('trainer')) {
     const shard = await mnistShard(config.data.shard, config.data.shards, config.data.alpha, config.data.seed)
     localSamples = shard.size
+    // the round models' accuracy and loss on (part of) this node's own data, for /metrics
+    evalSet = subset(
+      shard,
+      Array.from({ length: Math.min(EVAL_SAMPLES, shard.size) }, (_, i) => i),
+    )
     // an external trainer's signed update for a round (POST /api/model/update) is sent instead of training
     learner = withExternalUpdates(
       resources.learner(trainer, { mnist: shard }, config.data.shard + 1),
@@ -318,6 +327,22 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
       contributions: e.detail.contributions.length,
     }),
   )
+  // each completed round's model, evaluated on this node's own data (MNIST jobs): vain_accuracy, vain_loss
+  const datasets = new Map<string, string>()
+  participant.addEventListener('job:joined', (e) => {
+    datasets.set(e.detail.jobId, e.detail.spec.dataset.name)
+    if (datasets.size > 1000) datasets.delete(datasets.keys().next().value as string)
+  })
+  participant.addEventListener('round:completed', (e) => {
+    const { jobId, model, agreeing } = e.detail
+    if (evalSet === undefined || datasets.get(jobId) !== 'mnist') return
+    const data = evalSet
+    void (async () => {
+      const m = decodeModel(await models.get(model, { providers: agreeing }))
+      const r = await trainer.evaluate(m, data)
+      metrics.metrics.evaluated({ jobId, accuracy: r.accuracy, loss: r.loss })
+    })().catch((err: unknown) => log.debug('cannot evaluate the round model', { error: String(err) }))
+  })
   participant.addEventListener('rejected', (e) =>
     log.warn(`rejected ${e.detail.kind}`, {
       from: e.detail.from.slice(-8),

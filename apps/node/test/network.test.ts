@@ -144,6 +144,14 @@ describe('round protocol over libp2p: faults', () => {
     const s = await observer.participant.waitForJob(jobId)
     expect(s?.finished).toBe(true)
     for (const trainers of completed) expect(trainers).not.toContain(observerId)
+    // a node with data evaluates each round's model on its own samples: vain_accuracy in /metrics
+    const trainerNode = nodes[1] as RunningNode
+    await expect
+      .poll(async () => /^vain_accuracy\{job="\w+"\} 0\.\d+/m.test(await trainerNode.metrics.metrics.text()), {
+        timeout: 60_000,
+        interval: 200,
+      })
+      .toBe(true)
   })
 
   it('an aggregator stopped mid-job does not stop the rounds; a restarted trainer rejoins from its persisted state', async () => {
