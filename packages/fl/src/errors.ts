@@ -94,6 +94,55 @@ export class InvalidDatasetError extends VainFlError {
   override name = 'InvalidDatasetError'
 }
 
+/** What went wrong in a local data file ({@link DataFileError.code}). */
+export type DataFileErrorCode =
+  | 'NotFound'
+  | 'FileTooLarge'
+  | 'NotUtf8'
+  | 'Empty'
+  | 'TooManyRows'
+  | 'TooManyColumns'
+  | 'TooManyFiles'
+  | 'TooManyValues'
+  | 'UnterminatedQuote'
+  | 'BadHeader'
+  | 'FieldCount'
+  | 'NotNumeric'
+  | 'MissingLabel'
+  | 'UnknownClass'
+  | 'BadImage'
+  | 'ImageTooLarge'
+  | 'WrongImageSize'
+  | 'UnsupportedImage'
+
+/**
+ * A node's local data file (a CSV file, an image of an image folder) is too large, malformed or
+ * does not match the job's dataset schema. The message names the file (and the line, for CSV):
+ * `data/iris.csv:12: column "petal_width" is not a number ("abc")`.
+ */
+export class DataFileError extends InvalidDatasetError {
+  static override name = 'DataFileError'
+  override name = 'DataFileError'
+  /** What went wrong. */
+  readonly code: DataFileErrorCode
+  /** The file (or folder) at fault. */
+  readonly file: string
+  /** The 1-based line of a CSV file where the faulty record starts, when there is one. */
+  readonly line: number | undefined
+  constructor(
+    code: DataFileErrorCode,
+    file: string,
+    line: number | undefined,
+    message: string,
+    options: VainFlErrorOptions = {},
+  ) {
+    super(`${file}${line !== undefined ? `:${line}` : ''}: ${message}`, options)
+    this.code = code
+    this.file = file
+    this.line = line
+  }
+}
+
 /** onnxruntime failed to create a session or to run a graph (the ORT error is the `cause`). */
 export class RuntimeError extends VainFlError {
   static override name = 'RuntimeError'

@@ -1,4 +1,7 @@
+export * from './csv.js'
 export * from './dataset.js'
+export * from './image-folder.js'
+export * from './local.js'
 export * from './mnist.js'
 export * from './partition.js'
 export * from './synthetic.js'
