@@ -240,6 +240,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       extra(0),
     )
     children.push(first)
+    if (first.api !== null) out(`dashboard ${first.api}/ (node 0: peers, rounds, resources, stake, live)`)
     // start the others a few at a time: each process loads onnxruntime and MNIST
     const batchSize = opts.startBatch ?? 6
     for (let k = 1; k < opts.nodes; k += batchSize) {

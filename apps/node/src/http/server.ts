@@ -29,6 +29,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod'
+import { dashboardRoutes } from './dashboard.js'
 import { ApiError, errorBody, handleError } from './errors.js'
 import { allowedHosts, guardRequest } from './guard.js'
 import type { ApiApp, ApiParts } from './parts.js'
@@ -140,6 +141,8 @@ export async function buildApi(opts: ApiServerOptions, hosts: () => ReadonlySet<
     }
   })
   prometheusRoute(app, opts)
+  // the dashboard page at `/` and its files under `/dashboard/` (dashboard.ts)
+  await dashboardRoutes(app)
   await app.register(
     async (api) => {
       const a = api as unknown as ApiApp
