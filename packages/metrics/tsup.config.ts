@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup'
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'vain-net': 'src/vain-net.ts' },
+  entry: { index: 'src/index.ts', 'vain-net': 'src/vain-net.ts', feed: 'src/feed/index.ts' },
   format: ['esm'],
   dts: true,
   sourcemap: true,

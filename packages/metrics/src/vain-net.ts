@@ -89,3 +89,6 @@ export async function gatherCluster(node: VainNode, init: GatherInit = {}): Prom
   await Promise.all(Array.from({ length: Math.min(init.concurrency ?? 16, peers.length) }, worker))
   return out.sort((a, b) => a.peerId.localeCompare(b.peerId))
 }
+
+export * from './feed/log.js'
+export * from './feed/vain-net.js'
