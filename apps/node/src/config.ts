@@ -3,6 +3,7 @@
  * validated with zod. Bad input exits with a message naming every problem.
  */
 import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
 import { NodeResourcesConfigSchema } from './resources.js'
 
@@ -110,6 +111,14 @@ export const ChainConfigSchema = z
 export type ChainConfig = z.output<typeof ChainConfigSchema>
 export type ChainConfigInput = z.input<typeof ChainConfigSchema>
 
+/** An MNIST shard of the node's config: shard `shard` of `shards`, non-IID by Dirichlet `alpha`. */
+const mnistShardShape = {
+  shard: z.number().int().min(0),
+  shards: z.number().int().min(1).max(10_000),
+  alpha: z.number().positive().default(0.5),
+  seed: z.number().int().default(1),
+}
+
 export const AppConfigSchema = z.strictObject({
   dataDir: z.string().min(1),
   listen: z.array(z.string().min(1)).min(1).default(['/ip4/127.0.0.1/tcp/0']),
@@ -136,16 +145,26 @@ export const AppConfigSchema = z.strictObject({
         .regex(/^[^\s:/]+$/, 'a host name, without port'),
     )
     .optional(),
-  /** This node's local data: an MNIST shard (index of count, non-IID by Dirichlet alpha). */
+  /**
+   * This node's local data. Either an MNIST shard (`{ "dataset": "mnist", "shard": 0, "shards": 5 }`,
+   * non-IID by Dirichlet alpha), or the node's own files per dataset name — the `dataset.name` of
+   * the jobs it trains: `{ "iris": "./iris-a.csv", "pets": "/data/pets", "mnist": { "shard": 0,
+   * "shards": 5 } }`. A path is a CSV file or an image folder, read with the schema the job's
+   * `dataset.params` gives; relative paths are taken from the config file's folder.
+   */
   data: z
-    .strictObject({
-      dataset: z.literal('mnist'),
-      shard: z.number().int().min(0),
-      shards: z.number().int().min(1).max(10_000),
-      alpha: z.number().positive().default(0.5),
-      seed: z.number().int().default(1),
-    })
-    .refine((d) => d.shard < d.shards, { message: 'shard must be < shards' })
+    .union([
+      z
+        .strictObject({ dataset: z.literal('mnist'), ...mnistShardShape })
+        .refine((d) => d.shard < d.shards, { message: 'shard must be < shards' }),
+      z.record(
+        z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a dataset name (letters, digits, . _ -; at most 64)'),
+        z.union([
+          z.string().min(1).max(4096),
+          z.strictObject(mnistShardShape).refine((d) => d.shard < d.shards, { message: 'shard must be < shards' }),
+        ]),
+      ),
+    ])
     .optional(),
   /**
    * Which announced jobs this node takes on: `accept` is `"staked"` (with a chain: the creator is
@@ -285,6 +304,13 @@ export async function loadAppConfig(file: string | undefined, flags: Record<stri
     throw new AppConfigError(
       `invalid configuration${file !== undefined ? ` (${file} + flags)` : ''}:\n${problems(result.error)}`,
     )
+  }
+  const data = result.data.data
+  // local data paths in a config file are relative to its folder
+  if (file !== undefined && data !== undefined && typeof data.shards !== 'number' && fromFile.data !== undefined) {
+    const paths = data as Record<string, unknown>
+    for (const [name, source] of Object.entries(paths))
+      if (typeof source === 'string') paths[name] = resolve(dirname(file), source)
   }
   return result.data
 }

@@ -117,7 +117,7 @@ export interface NodeResources {
   /** The roles to advertise: the configured ones, plus `light` (tier 1) under the low-power profile. */
   roles<R extends string>(configured: R[]): Array<R | 'light'>
   /** A learner that trains on `datasets` through the scheduler (see {@link scheduledLearner}). */
-  learner(trainer: LocalTrainer, datasets: Record<string, Dataset>, seed: number): Learner
+  learner(trainer: LocalTrainer, datasets: LearnerDatasets, seed: number): Learner
   stop(): Promise<void>
 }
 
@@ -267,9 +267,15 @@ function describe(sample: ResourceSample | undefined, profile: PowerProfile): Re
  * does not handle a trainer that rejects before the deadline (the rejection is unhandled, which
  * ends a Node process), and the Learner port has no "skip this round" answer yet.
  */
+/**
+ * A learner's data: datasets by the job's `dataset.name`, or a function that resolves a job's
+ * dataset (undefined: this node has no data for it, it does not train the job).
+ */
+export type LearnerDatasets = Record<string, Dataset> | ((spec: JobSpec) => Dataset | undefined)
+
 export function scheduledLearner(init: {
   trainer: LocalTrainer
-  datasets: Record<string, Dataset>
+  datasets: LearnerDatasets
   seed: number
   scheduler: ResourceScheduler
   progress: ProgressTracker
@@ -282,11 +288,13 @@ export function scheduledLearner(init: {
   giveUp?: boolean
 }): Learner {
   const { trainer, datasets, seed, scheduler, progress, log } = init
+  const dataOf = (spec: JobSpec): Dataset | undefined =>
+    typeof datasets === 'function' ? datasets(spec) : datasets[spec.dataset.name]
   return {
-    supports: (spec) => datasets[spec.dataset.name] !== undefined,
-    numSamples: (spec) => datasets[spec.dataset.name]?.labels.length ?? 0,
+    supports: (spec) => dataOf(spec) !== undefined,
+    numSamples: (spec) => dataOf(spec)?.labels.length ?? 0,
     train: async (spec: JobSpec, model: Model, roundNo: number, options = {}) => {
-      const data = datasets[spec.dataset.name] as Dataset
+      const data = dataOf(spec) as Dataset
       const task = `train ${spec.name} r${roundNo}`
       const maxWaitMs = Math.round(spec.roundDeadlineMs * init.maxWaitShare)
       let lateTimer: NodeJS.Timeout | undefined

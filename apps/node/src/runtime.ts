@@ -6,6 +6,7 @@
  * this node's own data, and the local REST API. One node at a time per data dir: it holds
  * `<dataDir>/LOCK` (see {@link lockDataDir}) while it runs.
  */
+import { createHash } from 'node:crypto'
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { zkUpdateProofSystem } from '@vain/chain/zk'
@@ -16,6 +17,7 @@ import {
   createParticipant,
   type Dataset,
   decodeModel,
+  type JobSpec,
   jobAllowListEligibility,
   type Learner,
   type LocalTrainer,
@@ -38,6 +40,7 @@ import { ChainService } from './chain/service.js'
 import { type AppConfig, AppConfigError } from './config.js'
 import { ExternalUpdates, loadTrainerKeys, withExternalUpdates } from './http/external-updates.js'
 import { type ApiServer, startApiServer } from './http/server.js'
+import { dataSources, localDataResolver } from './local-data.js'
 import type { Logger } from './logger.js'
 import { createNodeMetrics, type NodeMetrics, resourceFigures } from './metrics.js'
 import { type NodeResources, NodeResourcesConfigSchema, startNodeResources } from './resources.js'
@@ -92,6 +95,11 @@ export async function mnistShard(shard: number, shards: number, alpha: number, s
   const { train } = await loadMnist()
   const parts = partitionDataset(train, { kind: 'dirichlet', clients: shards, alpha, seed, minSamples: 10 })
   return subset(train, parts[shard] as Int32Array)
+}
+
+/** A training seed from a node's peer id (nodes without an MNIST shard index). */
+function peerSeed(peerId: string): number {
+  return createHash('sha256').update(peerId).digest().readUInt32BE(0) % 1_000_000
 }
 
 /** Extension points of {@link startVainNode} (for forks and tests). */
@@ -242,26 +250,24 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   const externalUpdates = new ExternalUpdates()
   let learner: Learner | undefined
   let localSamples = 0
-  let evalSet: Dataset | undefined
-  if (config.data !== undefined && config.roles.includes('trainer')) {
-    const shard = await mnistShard(config.data.shard, config.data.shards, config.data.alpha, config.data.seed)
-    localSamples = shard.size
-    // the round models' accuracy and loss on (part of) this node's own data, for /metrics
-    evalSet = subset(
-      shard,
-      Array.from({ length: Math.min(EVAL_SAMPLES, shard.size) }, (_, i) => i),
-    )
+  // the node's own data per job: an MNIST shard, and/or its files by dataset name (./local-data.ts)
+  let dataOf: ((spec: JobSpec) => Dataset | undefined) | undefined
+  const sources = dataSources(config.data)
+  if ((sources.mnist !== undefined || Object.keys(sources.paths).length > 0) && config.roles.includes('trainer')) {
+    const m = sources.mnist
+    const shard = m === undefined ? undefined : await mnistShard(m.shard, m.shards, m.alpha, m.seed)
+    localSamples = shard?.size ?? 0
+    dataOf = localDataResolver({ ...(shard !== undefined ? { mnist: shard } : {}), paths: sources.paths, log })
     // an external trainer's signed update for a round (POST /api/model/update) is sent instead of training
     learner = withExternalUpdates(
-      resources.learner(trainer, { mnist: shard }, config.data.shard + 1),
+      resources.learner(trainer, dataOf, m !== undefined ? m.shard + 1 : peerSeed(node.peerId.toString())),
       externalUpdates,
       async (a) => decodeModel(await models.get(a)),
     )
-    log.info('local data loaded', {
-      dataset: 'mnist',
-      shard: `${config.data.shard}/${config.data.shards}`,
-      samples: shard.size,
-    })
+    if (m !== undefined)
+      log.info('local data loaded', { dataset: 'mnist', shard: `${m.shard}/${m.shards}`, samples: localSamples })
+    for (const [name, path] of Object.entries(sources.paths))
+      log.info('local data configured (read with the schema of the first job that uses it)', { dataset: name, path })
   }
   const roles = { trainer: learner !== undefined, aggregator: config.roles.includes('aggregator') }
   // with a chain: "staked and tier >= the role's tier", read from chain; else the job's allow-lists
@@ -327,16 +333,22 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
       contributions: e.detail.contributions.length,
     }),
   )
-  // each completed round's model, evaluated on this node's own data (MNIST jobs): vain_accuracy, vain_loss
-  const datasets = new Map<string, string>()
+  // each completed round's model, evaluated on (up to EVAL_SAMPLES rows of) this node's own data
+  // for the job: vain_accuracy, vain_loss
+  const jobSpecs = new Map<string, JobSpec>()
   participant.addEventListener('job:joined', (e) => {
-    datasets.set(e.detail.jobId, e.detail.spec.dataset.name)
-    if (datasets.size > 1000) datasets.delete(datasets.keys().next().value as string)
+    jobSpecs.set(e.detail.jobId, e.detail.spec)
+    if (jobSpecs.size > 1000) jobSpecs.delete(jobSpecs.keys().next().value as string)
   })
   participant.addEventListener('round:completed', (e) => {
     const { jobId, model, agreeing } = e.detail
-    if (evalSet === undefined || datasets.get(jobId) !== 'mnist') return
-    const data = evalSet
+    const spec = jobSpecs.get(jobId)
+    const own = spec === undefined ? undefined : dataOf?.(spec)
+    if (own === undefined) return
+    const data = subset(
+      own,
+      Array.from({ length: Math.min(EVAL_SAMPLES, own.size) }, (_, i) => i),
+    )
     void (async () => {
       const m = decodeModel(await models.get(model, { providers: agreeing }))
       const r = await trainer.evaluate(m, data)
