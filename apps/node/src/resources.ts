@@ -11,9 +11,11 @@ import {
   type Anomaly,
   type AnomalyCleared,
   type AnomalyDetector,
+  advertisedCapacity,
   adviseNetwork,
   anomalyDetector,
   applyProfile,
+  type CapacityAdvert,
   type NetworkAdvice,
   type PowerProfile,
   type ProgressInfo,
@@ -62,6 +64,19 @@ export const NodeResourcesConfigSchema = z
      * machine shared by many local nodes (the demo, tests) it would throttle them all.
      */
     adaptNetwork: z.boolean().default(false),
+    /** How often the network advice is re-taken while the node runs (with `adaptNetwork`). */
+    adaptIntervalMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
+    /**
+     * Advertise spare capacity in the signed descriptor (taken once at start, coarse: quarters of
+     * a core, 64 MiB; peers weigh it only with `weighCapacity`). Default on.
+     */
+    advertiseCapacity: z.boolean().default(true),
+    /**
+     * Weigh committee candidates by the spare capacity they advertise
+     * (`capacityWeightedEligibility` of @vain/fl: a node with nothing to spare is drawn half as
+     * often). Every member must run with the same setting. Default off.
+     */
+    weighCapacity: z.boolean().default(false),
   })
   .transform((c, ctx) => {
     // a node pauses for other processes' CPU only when its owner asks: `busyCpu`, or `maxCpu`
@@ -71,14 +86,32 @@ export const NodeResourcesConfigSchema = z
     const maxCpu = c.maxCpu ?? 1
     const busyCpu = c.busyCpu ?? (maxCpu < 1 ? Math.max(0.05, 1 - maxCpu) : 1)
     const resumeCpu = c.resumeCpu ?? busyCpu * 0.7
-    const { sampleIntervalMs, powerSupplyDir, maxWaitShare, adaptNetwork, ...rest } = c
+    const {
+      sampleIntervalMs,
+      powerSupplyDir,
+      maxWaitShare,
+      adaptNetwork,
+      adaptIntervalMs,
+      advertiseCapacity,
+      weighCapacity,
+      ...rest
+    } = c
     const limits = ResourceLimitsSchema.safeParse({ ...rest, maxCpu, busyCpu, resumeCpu })
     if (!limits.success) {
       for (const issue of limits.error.issues)
         ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
       return z.NEVER
     }
-    return { limits: limits.data, sampleIntervalMs, powerSupplyDir, maxWaitShare, adaptNetwork }
+    return {
+      limits: limits.data,
+      sampleIntervalMs,
+      powerSupplyDir,
+      maxWaitShare,
+      adaptNetwork,
+      adaptIntervalMs,
+      advertiseCapacity,
+      weighCapacity,
+    }
   })
 export type NodeResourcesConfig = z.output<typeof NodeResourcesConfigSchema>
 
@@ -95,9 +128,30 @@ export interface ResourcesSnapshot {
   samplerMsPerSample: number | undefined
 }
 
+/** What {@link NodeResources.adaptNetwork} changes on the running network node (`@vain/net`'s VainNode). */
+export interface AdaptableNet {
+  setInboundRate(rate: { capacity: number; refillPerSecond: number }): void
+  setCompression(enabled: boolean): void
+}
+
 /** The node's resource services. */
 export interface NodeResources {
+  /** The limits in force. */
   readonly limits: ResourceLimits
+  /**
+   * Change limits at run time (`POST /api/node/resources`): the given fields over the limits in
+   * force, validated as a whole; answers the limits in force after.
+   * @throws InvalidResourceConfigError for invalid limits (nothing changes)
+   */
+  setLimits(input: unknown): ResourceLimits
+  /** The spare capacity to put in the signed descriptor (coarse), or undefined when not advertised. */
+  capacityAdvert(): CapacityAdvert | undefined
+  /**
+   * With the config's `adaptNetwork`: re-take the network advice every `adaptIntervalMs` and apply
+   * a changed one (seen twice in a row) to the running node's per-peer inbound rate and default
+   * compression. Without it, nothing.
+   */
+  adaptNetwork(node: AdaptableNet): void
   readonly monitor: ResourceMonitor
   readonly detector: AnomalyDetector
   readonly scheduler: ResourceScheduler
@@ -127,7 +181,8 @@ export async function startNodeResources(
   log: Logger,
   options: { diskPath?: string } = {},
 ): Promise<NodeResources> {
-  const { sampleIntervalMs, powerSupplyDir, maxWaitShare, limits, adaptNetwork } = config
+  const { sampleIntervalMs, powerSupplyDir, maxWaitShare, limits, adaptNetwork, adaptIntervalMs, advertiseCapacity } =
+    config
   const monitor = resourceMonitor({
     intervalMs: sampleIntervalMs,
     ...(powerSupplyDir !== undefined ? { powerSupplyDir } : {}),
@@ -174,14 +229,50 @@ export async function startNodeResources(
   scheduler.start()
   let lastProfile = powerProfile(monitor.latest(), limits).name
   monitor.addEventListener('sample', (e) => {
-    const now = powerProfile(e.detail, limits)
+    const now = powerProfile(e.detail, scheduler.limits)
     if (now.name !== lastProfile) log.info(`power profile: ${now.name}`, { reason: now.reason })
     lastProfile = now.name
   })
-  const profile = () => powerProfile(monitor.latest(), limits)
+  const profile = () => powerProfile(monitor.latest(), scheduler.limits)
   log.info('resources', describe(monitor.latest(), profile()))
+  let adaptTimer: ReturnType<typeof setInterval> | undefined
+  // measured bandwidth: the peak rate seen on the host's interfaces. It proves a fast link once
+  // traffic reached 100 MB/s (then compression is off while the CPU is saturated); a quiet link
+  // proves nothing, so below that the link speed stays unknown
+  let peakLinkBytesPerSec = 0
+  monitor.addEventListener('sample', (e) => {
+    const { rxBytesPerSec, txBytesPerSec } = e.detail.network
+    const rate = (rxBytesPerSec ?? 0) + (txBytesPerSec ?? 0)
+    if (Number.isFinite(rate)) peakLinkBytesPerSec = Math.max(peakLinkBytesPerSec, rate)
+  })
+  const advise = (sample: ResourceSample | undefined): NetworkAdvice =>
+    adviseNetwork(sample, {
+      base: NET_BASE,
+      ...(peakLinkBytesPerSec >= 100e6 ? { linkBytesPerSec: peakLinkBytesPerSec } : {}),
+    })
   return {
-    limits,
+    get limits() {
+      return scheduler.limits
+    },
+    setLimits: (input: unknown) => {
+      const before = scheduler.limits
+      const after = scheduler.setLimits(mergeLimits(before, input))
+      log.info('resource limits changed', {
+        maxCpu: after.maxCpu,
+        maxMemory: after.maxMemory,
+        onBattery: after.onBattery,
+      })
+      return after
+    },
+    capacityAdvert: () =>
+      advertiseCapacity ? advertisedCapacity(spareCapacity(monitor.latest(), scheduler.limits)) : undefined,
+    adaptNetwork: (node: AdaptableNet) => {
+      if (!adaptNetwork || adaptTimer !== undefined) return
+      // re-advise every adaptIntervalMs; a changed advice applies once it came twice in a row
+      const adaptation = networkAdaptation(advise(monitor.latest()), node, log)
+      adaptTimer = setInterval(() => adaptation.observe(advise(monitor.latest())), adaptIntervalMs)
+      adaptTimer.unref?.()
+    },
     monitor,
     detector,
     scheduler,
@@ -194,8 +285,8 @@ export async function startNodeResources(
         anomalies: detector.active(),
         scheduler: scheduler.status(),
         profile: profile(),
-        capacity: spareCapacity(sample, limits),
-        network: adviseNetwork(sample, { base: NET_BASE }),
+        capacity: spareCapacity(sample, scheduler.limits),
+        network: advise(sample),
         progress: progress.snapshot(),
         samplerMsPerSample: monitor.samples === 0 ? undefined : monitor.overheadMicros / 1000 / monitor.samples,
       }
@@ -208,7 +299,7 @@ export async function startNodeResources(
     },
     netConfig: () => {
       if (!adaptNetwork) return {}
-      const advice = adviseNetwork(monitor.latest(), { base: NET_BASE })
+      const advice = advise(monitor.latest())
       log.info('network limits from the host', {
         refillPerSecond: advice.refillPerSecond,
         capacity: advice.capacity,
@@ -230,9 +321,11 @@ export async function startNodeResources(
         profile,
         log,
         maxWaitShare,
-        cpu: limits.maxCpu < 1 ? 1 : 0,
+        cpu: scheduler.limits.maxCpu < 1 ? 1 : 0,
       }),
     stop: async () => {
+      if (adaptTimer !== undefined) clearInterval(adaptTimer)
+      adaptTimer = undefined
       scheduler.stop()
       await monitor.stop()
     },
@@ -392,4 +485,67 @@ export function renderResources(snapshot: ResourcesSnapshot): string {
     ...snapshot.progress.map((p) => `         ${renderProgressBar(p)}`),
   ]
   return `${lines.join('\n')}\n`
+}
+
+/**
+ * Hysteresis for network advice: a changed advice (compression flipped, or rate or burst off by
+ * more than 20 %) applies to the node only when the next observation agrees with it, so one busy
+ * sample cannot flip the limits back and forth. Failures to apply are logged, never thrown.
+ */
+export function networkAdaptation(
+  initial: NetworkAdvice,
+  node: AdaptableNet,
+  log: Logger,
+): { observe(advice: NetworkAdvice): boolean; readonly applied: NetworkAdvice } {
+  let applied = initial
+  let pending: NetworkAdvice | undefined
+  const same = (a: NetworkAdvice, b: NetworkAdvice) =>
+    a.compress === b.compress &&
+    Math.abs(a.refillPerSecond - b.refillPerSecond) <= 0.2 * b.refillPerSecond &&
+    Math.abs(a.capacity - b.capacity) <= 0.2 * b.capacity
+  return {
+    get applied() {
+      return applied
+    },
+    observe(advice) {
+      if (same(advice, applied)) {
+        pending = undefined
+        return false
+      }
+      if (pending === undefined || !same(advice, pending)) {
+        pending = advice
+        return false
+      }
+      try {
+        node.setInboundRate({ capacity: advice.capacity, refillPerSecond: advice.refillPerSecond })
+        node.setCompression(advice.compress)
+      } catch (err) {
+        log.warn('network limits not adapted', { error: (err as Error).message })
+        return false
+      }
+      log.info('network limits adapted to the host', {
+        refillPerSecond: advice.refillPerSecond,
+        capacity: advice.capacity,
+        compression: advice.compression,
+        reason: advice.reason,
+      })
+      applied = advice
+      pending = undefined
+      return true
+    },
+  }
+}
+
+/** The fields of `input` (an object) over `current`; anything else is handed on for validation to refuse. */
+function mergeLimits(current: ResourceLimits, input: unknown): unknown {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return input
+  const given = input as Record<string, unknown>
+  const merged: Record<string, unknown> = { ...current, ...given }
+  // as in the config: a new maxCpu brings its pause threshold along unless one is given
+  if (typeof given.maxCpu === 'number' && given.busyCpu === undefined) {
+    const busyCpu = given.maxCpu < 1 ? Math.max(0.05, 1 - given.maxCpu) : 1
+    merged.busyCpu = busyCpu
+    if (given.resumeCpu === undefined) merged.resumeCpu = busyCpu * 0.7
+  }
+  return merged
 }

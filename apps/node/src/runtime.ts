@@ -9,10 +9,12 @@
 import { createHash } from 'node:crypto'
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { zkUpdateProofSystem } from '@vain/chain/zk'
 import {
   acceptAnyJob,
   allowJobCreators,
+  capacityWeightedEligibility,
   createLocalTrainer,
   createParticipant,
   type Dataset,
@@ -206,6 +208,8 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   const resources = await startNodeResources(config.resources ?? NodeResourcesConfigSchema.parse({}), log, {
     diskPath: config.dataDir,
   })
+  // spare capacity, taken once: every peer must see the same figures for this node's lifetime
+  const capacity = resources.capacityAdvert()
   const node = await createNode(
     {
       dataDir: config.dataDir,
@@ -215,12 +219,14 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
       roles: resources.roles(config.roles),
       discovery: { pexIntervalMs: 5_000 },
       ...resources.netConfig(),
+      ...(capacity !== undefined ? { capacity } : {}),
       ...(config.chain !== undefined ? { identity: { keyType: 'secp256k1' as const } } : {}),
       ...(chainKey !== undefined ? { chainAddress: privateKeyToAccount(chainKey).address } : {}),
     },
     { metrics: metrics.libp2pMetrics },
   )
   await node.start()
+  resources.adaptNetwork(node)
   log.info('node started', { peerId: node.peerId.toString(), listen: node.multiaddrs.map(String) })
   node.addEventListener('peer:authenticated', (e) =>
     log.debug('peer authenticated', { peer: e.detail.peerId.toString(), roles: e.detail.descriptor.roles }),
@@ -277,6 +283,22 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
     log.warn('this node takes on only its own jobs: set jobs.accept (or --accept-jobs-from PEER|any) to take on others')
   }
   const proofs = await zkUpdateProofSystem({ lazy: true })
+  // with resources.weighCapacity, committee candidates are weighted by the spare capacity their
+  // signed descriptors advertise (every member must run with the same setting)
+  const weighCapacity = (policy: ParticipantInit['policy']): ParticipantInit['policy'] => {
+    if (config.resources?.weighCapacity !== true) return policy
+    log.info('committee selection weighs the spare capacity peers advertise')
+    return capacityWeightedEligibility(policy, {
+      scoreOf: (peer) => {
+        if (peer === node.peerId.toString()) return capacity?.score
+        try {
+          return node.descriptor(peerIdFromString(peer))?.capacity?.score
+        } catch {
+          return undefined
+        }
+      },
+    })
+  }
   const participant = (options.participant ?? createParticipant)({
     jobPolicy:
       accept === 'any'
@@ -292,7 +314,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
     transport,
     models,
     state,
-    policy: chain?.policy ?? jobAllowListEligibility(),
+    policy: weighCapacity(chain?.policy ?? jobAllowListEligibility()),
     ...(learner !== undefined ? { learner } : {}),
     runtime: runtimeFactory(),
     roles,
@@ -406,7 +428,11 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
           token: await loadApiToken(config.dataDir),
           log,
           ...(chain !== undefined ? { chain: () => chain.status(), staking: chain } : {}),
-          resources: { limits: () => resources.limits, sample: () => resources.snapshot() },
+          resources: {
+            limits: () => resources.limits,
+            setLimits: (input: unknown) => resources.setLimits(input),
+            sample: () => resources.snapshot(),
+          },
           // a node that trains sends external trainers' updates in its place (without data it does not train)
           ...(learner !== undefined
             ? { externalUpdates: { queue: externalUpdates, trainerKeys: () => loadTrainerKeys(config.dataDir) } }

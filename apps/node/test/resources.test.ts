@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLocalTrainer, createModel, gaussianBlobs, type JobSpec, mlp } from '@vain/fl'
@@ -8,6 +8,7 @@ import { loadAppConfig } from '../src/config.js'
 import { createLogger, type Logger } from '../src/logger.js'
 import {
   NodeResourcesConfigSchema,
+  networkAdaptation,
   type ResourcesSnapshot,
   renderResources,
   scheduledLearner,
@@ -197,6 +198,55 @@ describe('training through the scheduler (the real @vain/fl trainer)', () => {
 })
 
 describe("the node's network limits and roles from its resources", () => {
+  it('network advice applies to a running node only once a changed advice is seen twice in a row', () => {
+    const { log, lines } = memoryLog()
+    const calls: unknown[] = []
+    const net = {
+      setInboundRate: (r: { capacity: number; refillPerSecond: number }) => calls.push(['rate', r]),
+      setCompression: (on: boolean) => calls.push(['compress', on]),
+    }
+    const advice = (refillPerSecond: number, compress = true) => ({
+      rateScale: refillPerSecond / 50,
+      refillPerSecond,
+      capacity: refillPerSecond * 2,
+      compress,
+      compression: compress ? ('fast' as const) : ('off' as const),
+      reason: 'test',
+    })
+    const a = networkAdaptation(advice(50), net, log)
+    expect(a.observe(advice(48))).toBe(false) // within 20 %: the same advice
+    expect(a.observe(advice(13))).toBe(false) // changed once: pending
+    expect(a.observe(advice(50))).toBe(false) // back to normal: the blip is forgotten
+    expect(a.observe(advice(13))).toBe(false)
+    expect(calls).toEqual([])
+    expect(a.observe(advice(14))).toBe(true) // seen twice: applied
+    expect(calls).toEqual([
+      ['rate', { capacity: 28, refillPerSecond: 14 }],
+      ['compress', true],
+    ])
+    expect(a.applied.refillPerSecond).toBe(14)
+    expect(lines.some((l) => l.msg === 'network limits adapted to the host')).toBe(true)
+    // a compression flip alone is a change too
+    a.observe(advice(14, false))
+    expect(a.observe(advice(14, false))).toBe(true)
+    expect(calls.at(-1)).toEqual(['compress', false])
+    // a node that refuses the figures: logged, not thrown, nothing recorded as applied
+    const failing = networkAdaptation(
+      advice(50),
+      {
+        setInboundRate: () => {
+          throw new Error('bad figures')
+        },
+        setCompression: () => {},
+      },
+      log,
+    )
+    failing.observe(advice(20))
+    expect(failing.observe(advice(20))).toBe(false)
+    expect(failing.applied.refillPerSecond).toBe(50)
+    expect(lines.some((l) => l.msg === 'network limits not adapted')).toBe(true)
+  })
+
   it('adaptNetwork: rate limits and compression for @vain/net from the host (off by default)', async () => {
     const { log } = memoryLog()
     const off = await startNodeResources(NodeResourcesConfigSchema.parse({}), log)
@@ -270,6 +320,27 @@ describe('vain start', () => {
       expect(text).toMatch(/^cpu {6}(\d+ %|n\/a) of \d+ cores/)
       expect(text).toContain('gpu      none')
       expect(text).toContain('profile normal')
+      // the spare capacity it advertises in its signed descriptor (coarse: quarters, 64 MiB)
+      const advert = node.resources.capacityAdvert()
+      expect(advert?.score).toBeGreaterThanOrEqual(0)
+      expect(((advert?.score ?? 0) * 4) % 1).toBe(0)
+      // its limits change while it runs (POST /api/node/resources): a new maxCpu brings its pause
+      // threshold along; invalid limits change nothing
+      const token = (await readFile(join(dir, 'api-token'), 'utf8')).trim()
+      const post = (body: unknown) =>
+        fetch(`${node.api?.url}/api/node/resources`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify(body),
+        })
+      const ok = await post({ maxCpu: 0.25 })
+      expect(ok.status, await ok.clone().text()).toBe(200)
+      expect(node.resources.limits).toMatchObject({ maxCpu: 0.25, busyCpu: 0.75, maxMemory: 4 * 2 ** 30 })
+      expect(node.resources.scheduler.limits.maxCpu).toBe(0.25)
+      const bad = await post({ resumeCpu: 0.9 })
+      expect(bad.status).toBe(400)
+      expect(((await bad.json()) as { error: { name: string } }).error.name).toBe('InvalidResourceLimits')
+      expect(node.resources.limits.maxCpu).toBe(0.25)
     } finally {
       await node.stop()
       await rm(dir, { recursive: true, force: true })

@@ -6,7 +6,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
-import { NODE_ROLES } from './auth/descriptor.js'
+import { CapacityAdvertSchema, NODE_ROLES } from './auth/descriptor.js'
 import { ConfigError } from './errors.js'
 import type { InboundLimitsInit } from './limits/inbound-limits.js'
 
@@ -64,6 +64,12 @@ export const NodeConfigSchema = z
     roles: z.array(z.enum(NODE_ROLES)).min(1).max(NODE_ROLES.length).default(['trainer']),
     capabilities: z.array(z.string().min(1).max(64)).max(64).default([]),
     chainAddress: chainAddress.optional(),
+    /**
+     * Spare capacity advertised in the signed descriptor (e.g. from `@vain/resources`). Set once
+     * at start, so every peer sees the same figures for this node's lifetime (a selection that
+     * weighs them must agree across nodes).
+     */
+    capacity: CapacityAdvertSchema.optional(),
     /** Software version put in the signed node descriptor. */
     softwareVersion: z.string().min(1).max(64).default('0.1.0'),
     handshake: z

@@ -150,6 +150,7 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
   private probeTimer: ReturnType<typeof setInterval> | undefined
 
   private readonly privateKey: PrivateKey
+  #compression: boolean | undefined
 
   /** @internal use {@link createNode} */
   constructor(
@@ -340,6 +341,40 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
     return await this.privateKey.sign(data)
   }
 
+  /** Whether payloads are compressed by default now (`compression.enabled`, or {@link setCompression}). */
+  get compressionEnabled(): boolean {
+    return this.#compression ?? this.config.compression.enabled
+  }
+
+  /**
+   * Turn default payload compression on or off at run time (e.g. from a resource policy: off on a
+   * CPU-bound host with a fast link, on for a slow link). Streams already under way keep theirs.
+   *
+   * @example
+   * ```ts
+   * node.setCompression(false)
+   * ```
+   */
+  setCompression(enabled: boolean): void {
+    this.#compression = enabled === true
+  }
+
+  /**
+   * Replace each peer's inbound request budget at run time (the defaults of `limits.rateLimitCapacity`
+   * and `limits.rateLimitRefillPerSecond`; per-protocol overrides are kept). Peers keep the tokens
+   * they had, capped at the new capacity. The shared budgets (per protocol, per address range)
+   * are unchanged: identities are free, so those stay the operator's choice.
+   *
+   * @throws {ConfigError} when either figure is not a positive finite number
+   * @example
+   * ```ts
+   * node.setInboundRate({ capacity: 50, refillPerSecond: 10 })
+   * ```
+   */
+  setInboundRate(rate: { capacity: number; refillPerSecond: number }): void {
+    this.inboundLimits.perPeer.setDefaults(rate)
+  }
+
   /** The signed descriptor a peer presented in the handshake. */
   descriptor(peer: PeerId): NodeDescriptor | undefined {
     return this.libp2p.services.handshake.descriptor(peer)
@@ -512,7 +547,7 @@ export class VainNode extends TypedEventEmitter<VainNodeEvents> {
     options: Omit<SendPayloadOptions, 'codec'> & { compress?: boolean } = {},
   ): Promise<SendPayloadResult> {
     this.requireStarted()
-    const compress = options.compress ?? this.config.compression.enabled
+    const compress = options.compress ?? this.compressionEnabled
     const key = peer.toString()
     const peerCodec: ChunkCodec = {
       compress: async (chunk) => (await this.compressor.compress(key, chunk)).bytes,
@@ -643,6 +678,7 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
         roles: cfg.roles,
         capabilities: cfg.capabilities,
         ...(cfg.chainAddress !== undefined ? { chainAddress: cfg.chainAddress } : {}),
+        ...(cfg.capacity !== undefined ? { capacity: cfg.capacity } : {}),
       },
       denyList,
       graceMs: cfg.handshake.graceMs,

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  advertisedCapacity,
   adviseNetwork,
   parseResourceLimits,
   progressTracker,
@@ -71,6 +72,32 @@ describe('spare capacity and the capacity-weighted selection policy', () => {
         () => undefined,
       )[0]?.weight,
     ).toBe(7.5)
+  })
+  it('the advertised form is coarse (quarters, 64 MiB) and leaves unknown figures out', () => {
+    expect(
+      advertisedCapacity({ cpuCores: 1.6, memoryBytes: 200 * 2 ** 20, onBattery: false, gpus: 0, score: 0.74 }),
+    ).toEqual({ score: 0.5, cpuCores: 1.5, memoryBytes: 192 * 2 ** 20, gpus: 0, onBattery: false })
+    expect(advertisedCapacity(spareCapacity(sampleOf({}), limits))).toMatchObject({ score: 0.5, gpus: 0 })
+    expect(advertisedCapacity(spareCapacity(sampleOf({}), limits))).not.toHaveProperty('cpuCores')
+    fc.assert(
+      fc.property(
+        fc.double({ noNaN: false }),
+        fc.option(fc.double({ min: 0, max: 1e4, noNaN: true })),
+        (score, cores) => {
+          const a = advertisedCapacity({
+            score,
+            cpuCores: cores ?? undefined,
+            memoryBytes: undefined,
+            onBattery: undefined,
+            gpus: 1,
+          })
+          expect(a.score).toBeGreaterThanOrEqual(0)
+          expect(a.score).toBeLessThanOrEqual(1)
+          expect((a.score * 4) % 1).toBe(0)
+          expect('memoryBytes' in a).toBe(false)
+        },
+      ),
+    )
   })
 })
 

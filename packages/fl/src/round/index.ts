@@ -28,6 +28,7 @@
  */
 export * from './admission.js'
 export { agreedEntries, HoldingsBoard, identicalMajority } from './agreement.js'
+export * from './capacity.js'
 export * from './committee.js'
 export * from './driver.js'
 export * from './envelope.js'

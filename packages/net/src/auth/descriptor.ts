@@ -24,6 +24,27 @@ export type NodeRole = (typeof NODE_ROLES)[number]
 const unique = (values: readonly string[]): boolean => new Set(values).size === values.length
 
 /**
+ * zod schema of the spare capacity a node advertises in its descriptor (for load balancing):
+ * a 0–1 `score` that a selection may weigh candidates by, and the figures behind it where the
+ * node knows them (absent, never zero, when it does not).
+ */
+export const CapacityAdvertSchema = z.strictObject({
+  /** 0–1: the share of its budget the node can give (what a capacity-weighted selection uses). */
+  score: z.number().min(0).max(1),
+  /** Cores free for its tasks. */
+  cpuCores: z.number().min(0).max(65_536).optional(),
+  /** Bytes of memory it may still use. */
+  memoryBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** GPUs it found. */
+  gpus: z.number().int().min(0).max(256).optional(),
+  /** Whether it runs on battery (absent: unknown). */
+  onBattery: z.boolean().optional(),
+})
+
+/** Spare capacity a node advertises in its descriptor. */
+export type CapacityAdvert = z.output<typeof CapacityAdvertSchema>
+
+/**
  * zod schema of a node descriptor. Unknown fields are dropped, so newer peers may add fields.
  *
  * @example
@@ -52,6 +73,8 @@ export const NodeDescriptorSchema = z.object({
     .string()
     .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address')
     .optional(),
+  /** Spare capacity the node advertises (load balancing); absent from nodes that do not. */
+  capacity: CapacityAdvertSchema.optional(),
   /** Milliseconds since the Unix epoch when the descriptor was made. */
   timestamp: z.number().int().min(0),
 })
@@ -73,6 +96,8 @@ export interface LocalDescriptorInit {
   chainAddress?: string
   /** Protocol version to announce. Default {@link VAIN_PROTOCOL_VERSION}. */
   protocolVersion?: number
+  /** Spare capacity to advertise. */
+  capacity?: CapacityAdvert
 }
 
 /**
@@ -93,6 +118,7 @@ export function createNodeDescriptor(init: LocalDescriptorInit, peerId: PeerId, 
     capabilities: init.capabilities ?? [],
     ...(init.attributes !== undefined ? { attributes: init.attributes } : {}),
     ...(init.chainAddress !== undefined ? { chainAddress: init.chainAddress } : {}),
+    ...(init.capacity !== undefined ? { capacity: init.capacity } : {}),
     timestamp: Math.floor(timestamp),
   }
   const parsed = NodeDescriptorSchema.safeParse(candidate)

@@ -24,8 +24,9 @@
 
 export type { DenyEntry, PeerDenyListInit } from './deny-list.js'
 export { PeerDenyList } from './deny-list.js'
-export type { DescriptorPolicy, LocalDescriptorInit, NodeDescriptor, NodeRole } from './descriptor.js'
+export type { CapacityAdvert, DescriptorPolicy, LocalDescriptorInit, NodeDescriptor, NodeRole } from './descriptor.js'
 export {
+  CapacityAdvertSchema,
   createNodeDescriptor,
   encodeNodeDescriptor,
   MAX_DESCRIPTOR_BYTES,

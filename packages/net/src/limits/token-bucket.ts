@@ -86,7 +86,7 @@ function validBucket(config: TokenBucketConfig): boolean {
  * ```
  */
 export class RateLimiter {
-  private readonly defaults: TokenBucketConfig
+  private defaults: TokenBucketConfig
   private readonly overrides: Map<string, TokenBucketConfig>
   private readonly protocolOf: (key: string) => string
   private readonly maxKeys: number
@@ -124,6 +124,40 @@ export class RateLimiter {
     if (!(this.pruneIntervalMs >= 0)) issues.push(`pruneIntervalMs must be ≥ 0 (got ${this.pruneIntervalMs})`)
     if (issues.length > 0) throw new ConfigError('invalid rate limiter options', issues)
     this.lastPruneAt = this.now()
+  }
+
+  /**
+   * Replace the default bucket settings at run time (e.g. from measured CPU and bandwidth). Buckets
+   * on the defaults keep the tokens they earned at the old rate, capped at the new capacity;
+   * per-protocol overrides are unchanged.
+   *
+   * @throws {ConfigError} when the capacity or refill rate is not a positive finite number
+   * @example
+   * ```ts
+   * limiter.setDefaults({ capacity: 50, refillPerSecond: 5 })
+   * ```
+   */
+  setDefaults(config: TokenBucketConfig): void {
+    const next: TokenBucketConfig = { capacity: config.capacity, refillPerSecond: config.refillPerSecond }
+    if (!validBucket(next)) {
+      throw new ConfigError('invalid rate limiter options', [
+        `capacity and refillPerSecond must be positive finite numbers (got ${JSON.stringify(next)})`,
+      ])
+    }
+    const old = this.defaults
+    const now = this.now()
+    for (const bucket of this.buckets.values()) {
+      if (bucket.config !== old) continue
+      bucket.tokens = Math.min(next.capacity, this.refilled(bucket, now))
+      bucket.updatedAt = Math.max(bucket.updatedAt, now)
+      bucket.config = next
+    }
+    this.defaults = next
+  }
+
+  /** The default bucket settings in force. */
+  get defaultConfig(): Readonly<TokenBucketConfig> {
+    return this.defaults
   }
 
   /** Bucket settings that apply to `key` (its protocol's override, or the defaults). */

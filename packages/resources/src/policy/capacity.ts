@@ -67,3 +67,37 @@ export function weighByCapacity<T>(
     return { item, weight: weightOf(item) * (f + (1 - f) * s) }
   })
 }
+
+/** What a node puts in its signed descriptor (the shape of `@vain/net`'s `CapacityAdvert`). */
+export interface CapacityAdvert {
+  score: number
+  cpuCores?: number
+  memoryBytes?: number
+  gpus?: number
+  onBattery?: boolean
+}
+
+/**
+ * The coarse, stable form of {@link SpareCapacity} a node advertises: the score rounded down to a
+ * quarter, cores to a quarter core, memory down to 64 MiB; unknown figures left out (absent, not
+ * zero). Peers weigh candidates by it, and every peer must see the same figures, so a node
+ * advertises it once (at start) rather than on every sample.
+ *
+ * @example
+ * ```ts
+ * const node = await createNode({ capacity: advertisedCapacity(spareCapacity(monitor.latest(), limits)) })
+ * ```
+ */
+export function advertisedCapacity(spare: SpareCapacity): CapacityAdvert {
+  const quarter = (x: number) => Math.floor(Math.max(0, x) * 4 + 1e-9) / 4
+  const MiB64 = 64 * 1024 * 1024
+  return {
+    score: Math.min(1, quarter(Number.isFinite(spare.score) ? spare.score : 0)),
+    ...(spare.cpuCores !== undefined && Number.isFinite(spare.cpuCores) ? { cpuCores: quarter(spare.cpuCores) } : {}),
+    ...(spare.memoryBytes !== undefined && Number.isFinite(spare.memoryBytes)
+      ? { memoryBytes: Math.floor(Math.max(0, spare.memoryBytes) / MiB64) * MiB64 }
+      : {}),
+    gpus: Math.max(0, Math.floor(spare.gpus)),
+    ...(spare.onBattery !== undefined ? { onBattery: spare.onBattery } : {}),
+  }
+}

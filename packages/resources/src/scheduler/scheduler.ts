@@ -131,7 +131,7 @@ export interface SchedulerStatus {
 
 /** The scheduler. Create it with {@link resourceScheduler}. */
 export class ResourceScheduler extends TypedEventEmitter<ResourceSchedulerEvents> {
-  readonly limits: ResourceLimits
+  #limits: ResourceLimits
   readonly concurrency: number
   private readonly resumeAfter: number
   private readonly queue: Queued[] = []
@@ -154,9 +154,33 @@ export class ResourceScheduler extends TypedEventEmitter<ResourceSchedulerEvents
       const problems = problemsOf(parsed.error)
       throw new InvalidResourceConfigError(`invalid scheduler options:\n${problems.join('\n')}`, problems)
     }
-    this.limits = parseResourceLimits(parsed.data.limits)
+    this.#limits = parseResourceLimits(parsed.data.limits)
     this.concurrency = parsed.data.concurrency
     this.resumeAfter = parsed.data.resumeAfter
+  }
+
+  /** The limits in force. */
+  get limits(): ResourceLimits {
+    return this.#limits
+  }
+
+  /**
+   * Replace the limits at run time (e.g. the owner lowers `maxCpu` through the node's API). The
+   * new limits apply at once: with the latest sample, running tasks pause or resume and queued
+   * ones are admitted by the new budget. Nothing changes when they are invalid.
+   *
+   * @returns the limits in force after
+   * @throws {@link InvalidResourceConfigError} for invalid limits
+   * @example
+   * ```ts
+   * scheduler.setLimits({ ...scheduler.limits, maxCpu: 0.25 })
+   * ```
+   */
+  setLimits(limits: unknown): ResourceLimits {
+    this.#limits = parseResourceLimits(limits)
+    const latest = this.source.latest()
+    if (this.started && latest !== undefined) this.evaluate(latest)
+    return this.#limits
   }
 
   /** Follows the source's samples. */

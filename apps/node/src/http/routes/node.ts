@@ -3,7 +3,7 @@
  * @module
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { ResourceLimitsSchema } from '@vain/resources'
+import { InvalidResourceConfigError } from '@vain/resources'
 import { z } from 'zod'
 import { ApiError } from '../errors.js'
 import type { ApiApp, ApiParts, RouteOptions } from '../parts.js'
@@ -16,6 +16,19 @@ import {
   StakeSchema,
   StatusSchema,
 } from '../schemas.js'
+
+const share = z.number().gt(0).max(1)
+/** `POST /api/node/resources`: the limits to change (each optional; the rest stay as they are). */
+const ResourceLimitsPatchSchema = z.strictObject({
+  maxCpu: share.optional(),
+  maxMemory: z.union([z.number().int().min(0), z.string().min(1).max(64)]).optional(),
+  onBattery: z.enum(['run', 'low-power', 'pause']).optional(),
+  busyCpu: share.optional(),
+  resumeCpu: share.optional(),
+  minFreeMemory: z.number().min(0).max(0.9).optional(),
+  idleCpu: share.optional(),
+  profile: z.enum(['auto', 'normal', 'low-power']).optional(),
+})
 
 export function nodeRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions): void {
   const { node, participant } = parts
@@ -73,8 +86,9 @@ export function nodeRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions)
       config: { invalidName: 'InvalidResourceLimits' },
       schema: {
         tags: ['node'],
-        summary: 'Set the resource limits (@vain/resources): omitted fields take their defaults',
-        body: ResourceLimitsSchema,
+        summary:
+          'Change the resource limits (@vain/resources) while the node runs: the given fields over the limits in force (a new maxCpu brings its pause threshold along, as in the config)',
+        body: ResourceLimitsPatchSchema,
         response: { 200: z.object({ limits: AnyJson }), ...errors(400, 401, 415, 501) },
       },
     },
@@ -93,7 +107,12 @@ export function nodeRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions)
           `this node's @vain/resources scheduler takes its limits at start (the config's resources section) and cannot change them while it runs; in force: ${JSON.stringify(parts.resources.limits())}`,
         )
       }
-      return { limits: await parts.resources.setLimits(request.body) }
+      try {
+        return { limits: await parts.resources.setLimits(request.body) }
+      } catch (err) {
+        if (err instanceof InvalidResourceConfigError) throw new ApiError(400, 'InvalidResourceLimits', err.message)
+        throw err
+      }
     },
   )
   app.post(
