@@ -197,32 +197,30 @@ describe.skipIf(!haveChromium)('the dashboard in headless Chromium against a run
     const fail = (what: string) => (err: Error) => {
       throw new Error(`${what}: ${err.message}\n--- demo output ---\n${output}`)
     }
-    // the node's id, then at least one peer in the table
-    await page.waitForFunction(() => (document.getElementById('node-id')?.textContent ?? '').length > 20, null, {
-      timeout: 60_000,
-    })
-    await page
-      .waitForFunction(() => document.querySelectorAll('#peers tbody tr').length >= 1, null, { timeout: 180_000 })
+    // the node's id, then at least one peer in the table (polled from here: the page's CSP refuses
+    // the string predicates of waitForFunction, which need eval)
+    await expect.poll(() => page.locator('#node-id').textContent(), { timeout: 60_000 }).toMatch(/^\w{40,}$/)
+    await expect
+      .poll(() => page.locator('#peers tbody tr').count(), { timeout: 180_000, interval: 500 })
+      .toBeGreaterThanOrEqual(1)
       .catch(fail('no peer in the table'))
     // an accuracy curve with 2 points, then more: it grows as rounds complete
-    const points = () =>
-      page.evaluate(() =>
-        Number((document.querySelector('svg[data-chart="accuracy"]') as SVGElement | null)?.dataset.points ?? 0),
+    const accuracyPoints = async () =>
+      Number(
+        (await page
+          .locator('svg[data-chart="accuracy"]')
+          .first()
+          .getAttribute('data-points', { timeout: 1000 })
+          .catch(() => null)) ?? 0,
       )
-    await page
-      .waitForFunction(
-        () => Number((document.querySelector('svg[data-chart="accuracy"]') as SVGElement | null)?.dataset.points) >= 2,
-        null,
-        { timeout: 300_000, polling: 500 },
-      )
+    await expect
+      .poll(accuracyPoints, { timeout: 300_000, interval: 500 })
+      .toBeGreaterThanOrEqual(2)
       .catch(fail('the accuracy curve never had 2 points'))
-    const before = await points()
-    await page
-      .waitForFunction(
-        (n) => Number((document.querySelector('svg[data-chart="accuracy"]') as SVGElement | null)?.dataset.points) > n,
-        before,
-        { timeout: 180_000, polling: 500 },
-      )
+    const before = await accuracyPoints()
+    await expect
+      .poll(accuracyPoints, { timeout: 180_000, interval: 500 })
+      .toBeGreaterThan(before)
       .catch(fail(`the accuracy curve did not grow past ${before} points`))
     expect(await page.locator('svg[data-chart="accuracy"] circle').count()).toBeGreaterThan(before)
     // the peers: short ids, authenticated, an RTT
@@ -250,14 +248,23 @@ describe.skipIf(!haveChromium)('the dashboard in headless Chromium against a run
     // the CSP holds: no inline script in the page, and one added now does not run
     expect(await page.locator('script:not([src])').count()).toBe(0)
     const inlineRan = await page.evaluate(async () => {
-      const w = window as unknown as { inlineRan?: boolean }
+      // runs in the page (no DOM types in this project: its globals, loosely typed)
+      const g = globalThis as unknown as {
+        inlineRan?: boolean
+        document: {
+          addEventListener(t: string, f: (e: { violatedDirective: string }) => void, o: { once: boolean }): void
+          createElement(t: string): { textContent: string }
+          head: { append(n: unknown): void }
+        }
+      }
       const violation = new Promise<string>((resolve) =>
-        document.addEventListener('securitypolicyviolation', (e) => resolve(e.violatedDirective), { once: true }),
+        g.document.addEventListener('securitypolicyviolation', (e) => resolve(e.violatedDirective), { once: true }),
       )
-      const s = document.createElement('script')
-      s.textContent = 'window.inlineRan = true'
-      document.head.append(s)
-      return { ran: w.inlineRan === true, directive: await violation }
+      const s = g.document.createElement('script')
+      s.textContent = 'globalThis.inlineRan = true'
+      g.document.head.append(s)
+      const directive = await violation
+      return { ran: g.inlineRan === true, directive }
     })
     expect(inlineRan.ran).toBe(false)
     expect(inlineRan.directive).toMatch(/^script-src/)
@@ -267,9 +274,9 @@ describe.skipIf(!haveChromium)('the dashboard in headless Chromium against a run
     await fallback.routeWebSocket(/\/api\/feed$/, (ws) => ws.close({ code: 1011, reason: 'test: no feed' }))
     await fallback.goto(`${base}/`)
     await expect.poll(() => fallback.locator('#conn').getAttribute('data-state'), { timeout: 60_000 }).toBe('polling')
-    await fallback.waitForFunction(() => document.querySelectorAll('#peers tbody tr').length >= 1, null, {
-      timeout: 60_000,
-    })
+    await expect
+      .poll(() => fallback.locator('#peers tbody tr').count(), { timeout: 60_000, interval: 500 })
+      .toBeGreaterThanOrEqual(1)
     // and keeps reading: the footer's time moves on
     const stamp = await fallback.locator('#updated').textContent()
     await expect.poll(() => fallback.locator('#updated').textContent(), { timeout: 60_000 }).not.toBe(stamp)
