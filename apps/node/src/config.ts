@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { z } from 'zod'
+import { NodeAlertsConfigSchema } from './metrics.js'
 import { NodeResourcesConfigSchema } from './resources.js'
 
 const hexAddress = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address')
@@ -192,6 +193,12 @@ export const AppConfigSchema = z.strictObject({
    * Absent: the defaults (no CPU limit; memory, battery as above).
    */
   resources: NodeResourcesConfigSchema.optional(),
+  /**
+   * Alert rules (threshold, rate, absence, anomaly — see @vain/metrics), how often they run, and a
+   * webhook for their notices (see apps/node/src/metrics.ts). Absent: the default rules, notices
+   * in the log only.
+   */
+  alerts: NodeAlertsConfigSchema.optional(),
 })
 export type AppConfig = z.output<typeof AppConfigSchema>
 

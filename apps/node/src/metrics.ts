@@ -14,20 +14,29 @@ import { join } from 'node:path'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { countParameters, type Participant } from '@vain/fl'
 import {
+  type AlertEngine,
+  type AlertRuleInput,
+  AlertRuleSchema,
+  type AnomalySource,
   type ChainSnapshot,
+  createAlerts,
   createHistory,
   createVainMetrics,
   type History,
+  logNotifier,
+  type Notifier,
   observeParticipant,
   openStore,
   type ResourceSnapshot,
   summarize,
   type TimeSeriesStore,
   type VainMetrics,
+  webhookNotifier,
 } from '@vain/metrics'
 import { gatherCluster, serveMetrics } from '@vain/metrics/vain-net'
 import type { VainNode } from '@vain/net'
 import type { ResourceSample } from '@vain/resources'
+import { z } from 'zod'
 import type { ChainStatus } from './chain/service.js'
 import type { Logger } from './logger.js'
 
@@ -40,6 +49,68 @@ const vain = (s: string | undefined): number | undefined => {
   const n = Number.parseFloat(s.replace(/[^0-9.eE+-]/g, ''))
   return Number.isFinite(n) ? n : undefined
 }
+
+/**
+ * The rules a node runs when its config names none: no authenticated peer for 2 minutes, most
+ * requests to peers failing for a minute, and the host's resource anomalies (`@vain/resources`).
+ */
+export const DEFAULT_ALERT_RULES: AlertRuleInput[] = [
+  {
+    name: 'no-peers',
+    kind: 'threshold',
+    metric: 'vain_authenticated_peers',
+    op: '<',
+    value: 1,
+    clear: 1,
+    forMs: 120_000,
+    severity: 'warning',
+    summary: 'no authenticated peer: the node cannot take part in rounds',
+  },
+  {
+    name: 'requests-failing',
+    kind: 'threshold',
+    metric: 'vain_request_success_ratio',
+    op: '<',
+    value: 0.5,
+    clear: 0.8,
+    forMs: 60_000,
+    severity: 'warning',
+    summary: 'most requests to peers fail',
+  },
+  {
+    name: 'host-anomaly',
+    kind: 'anomaly',
+    severity: 'info',
+    resolveAfterMs: 300_000,
+    summary: 'the host behaves unusually',
+  },
+]
+
+/**
+ * The config's `alerts` section: rules (they replace {@link DEFAULT_ALERT_RULES}; `[]` for none),
+ * how often they are evaluated, and a webhook that gets every firing and resolved notice as JSON.
+ *
+ * @example
+ * ```json
+ * { "alerts": { "rules": [{ "name": "slow-rounds", "kind": "threshold", "metric": "vain_round_seconds_sum", "op": ">", "value": 600 }],
+ *               "webhook": { "url": "http://127.0.0.1:9000/alerts" } } }
+ * ```
+ */
+export const NodeAlertsConfigSchema = z.strictObject({
+  rules: z.array(AlertRuleSchema).max(500).optional(),
+  intervalMs: z.number().int().min(1_000).max(3_600_000).default(10_000),
+  webhook: z
+    .strictObject({
+      url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }),
+      headers: z
+        .record(z.string().min(1).max(100), z.string().max(1_000))
+        .refine((h) => Object.keys(h).length <= 16, 'at most 16 headers')
+        .optional(),
+      timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+    })
+    .optional(),
+})
+export type NodeAlertsConfig = z.output<typeof NodeAlertsConfigSchema>
 
 /** The chain figures of a node's chain status. */
 export function chainSnapshot(status: ChainStatus): ChainSnapshot {
@@ -61,12 +132,16 @@ export interface NodeMetrics {
   libp2pMetrics: ReturnType<typeof prometheusMetrics>
   store: TimeSeriesStore
   history: History
+  /** The node's alert rules (firing/resolved events; notices go to the log and the webhook). */
+  alerts: AlertEngine
   /** Start following the node, its participant and chain; serve `/vain/metrics`; record history. */
   attach(opts: {
     node: VainNode
     participant: Participant
     chain?: () => ChainStatus
     resources?: () => ResourceSnapshot | undefined
+    /** Anomalies for the `anomaly` alert rules (the node's `@vain/resources` detector). */
+    anomalies?: AnomalySource
   }): Promise<void>
   /** The Prometheus text of a scrape, with the chain and host figures read now. */
   text(): Promise<string>
@@ -76,8 +151,33 @@ export interface NodeMetrics {
 }
 
 /** Open the node's metrics (its history store in `<dataDir>/metrics`). */
-export function createNodeMetrics(opts: { dataDir: string; log: Logger; historyIntervalMs?: number }): NodeMetrics {
+export function createNodeMetrics(opts: {
+  dataDir: string
+  log: Logger
+  historyIntervalMs?: number
+  alerts?: NodeAlertsConfig
+}): NodeMetrics {
   const metrics = createVainMetrics()
+  const alertsConfig = opts.alerts ?? NodeAlertsConfigSchema.parse({})
+  const notifiers: Notifier[] = [logNotifier(opts.log)]
+  if (alertsConfig.webhook !== undefined) {
+    const { url, headers, timeoutMs } = alertsConfig.webhook
+    notifiers.push(webhookNotifier({ url, timeoutMs, ...(headers !== undefined ? { headers } : {}) }))
+  }
+  // anomalies come from the source handed to attach(); until then there are none
+  let anomalySource: AnomalySource | undefined
+  const alerts = createAlerts({
+    rules: alertsConfig.rules ?? DEFAULT_ALERT_RULES,
+    notifiers,
+    anomalies: (listener) => anomalySource?.(listener) ?? (() => {}),
+  })
+  let webhookFailures = 0
+  alerts.addEventListener('notifier:error', (e) => {
+    // once, then every 20th: a dead webhook must not flood the log
+    if (webhookFailures++ % 20 === 0)
+      opts.log.warn('alert notification failed', { rule: e.detail.notice.rule, error: e.detail.error.message })
+  })
+  let alertTimer: ReturnType<typeof setInterval> | undefined
   const store = openStore({ dir: join(opts.dataDir, METRICS_DIR) })
   for (const damaged of store.damaged) opts.log.warn('metrics history damaged: set aside', { error: damaged.message })
   let chain: (() => ChainStatus) | undefined
@@ -107,10 +207,21 @@ export function createNodeMetrics(opts: { dataDir: string; log: Logger; historyI
     libp2pMetrics: prometheusMetrics({ registry: metrics.registry, collectDefaultMetrics: false }),
     store,
     history,
+    alerts,
     async attach(a) {
       node = a.node
       chain = a.chain
       resources = a.resources
+      anomalySource = a.anomalies
+      alerts.start()
+      alertTimer = setInterval(() => {
+        refresh()
+        metrics.samples().then(
+          (samples) => alerts.evaluate(samples),
+          (err: Error) => opts.log.warn('alert rules not evaluated', { error: err.message }),
+        )
+      }, alertsConfig.intervalMs)
+      alertTimer.unref?.()
       metrics.observeNetwork(a.node)
       // a job's dense update (float32 per parameter) over the bytes sent: the compression ratio
       const dense = new Map<string, number>()
@@ -147,6 +258,8 @@ export function createNodeMetrics(opts: { dataDir: string; log: Logger; historyI
       return gatherCluster(node, { signal: AbortSignal.timeout(10_000) })
     },
     async stop() {
+      if (alertTimer !== undefined) clearInterval(alertTimer)
+      await alerts.stop()
       detach?.()
       await history.stop()
       await unserve?.().catch(() => {})

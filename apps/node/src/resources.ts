@@ -152,6 +152,13 @@ export interface NodeResources {
    * compression. Without it, nothing.
    */
   adaptNetwork(node: AdaptableNet): void
+  /**
+   * The anomaly detector as a source of alert events (`@vain/metrics`' anomaly rules): each
+   * anomaly as `resource:<metric>`, and a resolved event once no anomaly is active any more.
+   */
+  anomalySource(): (
+    listener: (a: { kind: string; message: string; value?: number; resolved?: boolean; at?: number }) => void,
+  ) => () => void
   readonly monitor: ResourceMonitor
   readonly detector: AnomalyDetector
   readonly scheduler: ResourceScheduler
@@ -266,6 +273,27 @@ export async function startNodeResources(
     },
     capacityAdvert: () =>
       advertiseCapacity ? advertisedCapacity(spareCapacity(monitor.latest(), scheduler.limits)) : undefined,
+    anomalySource: () => (listener) => {
+      const onAnomaly = (e: CustomEvent<Anomaly>) => {
+        const a = e.detail
+        listener({
+          kind: `resource:${a.metric}`,
+          message: `${a.metric} at ${round(a.value)}, normally ${round(a.baseline)} (score ${round(a.score)})`,
+          value: a.value,
+          at: a.since,
+        })
+      }
+      const onCleared = (e: CustomEvent<AnomalyCleared>) => {
+        if (detector.active().length > 0) return
+        listener({ kind: `resource:${e.detail.metric}`, message: `${e.detail.metric} back to normal`, resolved: true })
+      }
+      detector.addEventListener('anomaly', onAnomaly)
+      detector.addEventListener('anomaly:cleared', onCleared)
+      return () => {
+        detector.removeEventListener('anomaly', onAnomaly)
+        detector.removeEventListener('anomaly:cleared', onCleared)
+      }
+    },
     adaptNetwork: (node: AdaptableNet) => {
       if (!adaptNetwork || adaptTimer !== undefined) return
       // re-advise every adaptIntervalMs; a changed advice applies once it came twice in a row

@@ -202,7 +202,11 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   // a node with a chain: a new identity is secp256k1 (the NodeRegistry checks that key's signature
   // when binding the peer id), and the handshake descriptor carries the chain address it signs with
   const chainKey = config.chain === undefined ? undefined : resolvePrivateKey(config.chain)
-  const metrics = createNodeMetrics({ dataDir: config.dataDir, log })
+  const metrics = createNodeMetrics({
+    dataDir: config.dataDir,
+    log,
+    ...(config.alerts !== undefined ? { alerts: config.alerts } : {}),
+  })
   // sample the host first: its CPU can set the network's limits; local training runs through the
   // resource scheduler (see ./resources.ts)
   const resources = await startNodeResources(config.resources ?? NodeResourcesConfigSchema.parse({}), log, {
@@ -413,6 +417,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
     participant,
     // host figures from @vain/resources' latest sample
     resources: () => resourceFigures(resources.snapshot().sample),
+    anomalies: resources.anomalySource(),
     ...(chain !== undefined ? { chain: () => chain.status() } : {}),
   })
   const api =
@@ -438,6 +443,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
             ? { externalUpdates: { queue: externalUpdates, trainerKeys: () => loadTrainerKeys(config.dataDir) } }
             : {}),
           metrics: { text: () => metrics.text(), cluster: () => metrics.cluster() },
+          metricsHistory: metrics.store,
         })
   if (api !== undefined) log.info('REST API listening', { url: api.url })
   let stopped = false

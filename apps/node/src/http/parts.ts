@@ -15,6 +15,7 @@ import type {
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from '../logger.js'
 import type { ExternalUpdates } from './external-updates.js'
+import type { HistoryPart } from './routes/history.js'
 
 /** The fastify instance the routes are added to (zod type provider). */
 export type ApiApp = FastifyInstance<
@@ -57,6 +58,8 @@ export interface ApiParts {
   staking?: StakingPart
   /** `GET /metrics` (Prometheus text) and the cluster view (`@vain/metrics`). */
   metrics?: { text: () => Promise<string>; cluster: () => Promise<unknown> }
+  /** The node's metric history (`GET /api/metrics/history`): its `@vain/metrics` store. */
+  metricsHistory?: HistoryPart
   resources?: ResourcesPart
   /** External trainers' updates (`POST /api/model/update`) and the keys accepted for them. */
   externalUpdates?: { queue: ExternalUpdates; trainerKeys: () => Promise<string[]> }

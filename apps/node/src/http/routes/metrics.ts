@@ -8,6 +8,7 @@ import { z } from 'zod'
 import { ApiError } from '../errors.js'
 import type { ApiApp, ApiParts, RouteOptions } from '../parts.js'
 import { AnyJson, errors } from '../schemas.js'
+import { historyRoutes } from './history.js'
 import { summary } from './jobs.js'
 
 /** The Prometheus route, at the server's root (`GET /metrics`; a GET: scraped without a token). */
@@ -32,6 +33,7 @@ export function prometheusRoute(app: ApiApp, parts: ApiParts): void {
 }
 
 export function metricsRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions): void {
+  if (!hide) historyRoutes(app, parts, { hide })
   const { node, participant } = parts
   app.get(
     '/metrics/cluster',
