@@ -16,6 +16,7 @@ import {
   createLocalTrainer,
   createModel,
   DataFileError,
+  decodeImage,
   isLocalDataset,
   loadLocalDataset,
   mlp,
@@ -321,6 +322,38 @@ describe('image-folder datasets', () => {
     expect(dataError(() => loadLocalDataset(spec(), many, { images: { maxFileBytes: 10 } })).code).toBe('FileTooLarge')
     expect(dataError(() => loadLocalDataset(spec(), many, { images: { maxSourcePixels: 15 } })).code).toBe(
       'ImageTooLarge',
+    )
+  })
+
+  it('property: any bytes, or a valid PNG damaged anywhere, decode or give a DataFileError', () => {
+    const check = (bytes: Uint8Array) => {
+      try {
+        const img = decodeImage(bytes, 'x.png', ['png', 'jpeg'], 64 * 64)
+        expect(img.data.length).toBe(img.width * img.height * 4)
+      } catch (err) {
+        if (!(err instanceof DataFileError)) throw err
+      }
+    }
+    const signature = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }),
+          fc.uint8Array({ maxLength: 200 }).map((b) => Uint8Array.from([...signature, ...b])),
+          fc.uint8Array({ maxLength: 200 }).map((b) => Uint8Array.from([0xff, 0xd8, ...b])),
+        ),
+        check,
+      ),
+      { numRuns: 1000 },
+    )
+    const valid = png(4, 4, (x, y) => [x * 60, y * 60, 7])
+    fc.assert(
+      fc.property(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 }), fc.nat(valid.length), (at, v, cut) => {
+        const damaged = Uint8Array.from(valid.subarray(0, Math.max(cut, at + 1)))
+        damaged[at] = v
+        check(damaged)
+      }),
+      { numRuns: 1000 },
     )
   })
 
