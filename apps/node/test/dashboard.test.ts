@@ -281,5 +281,87 @@ describe.skipIf(!haveChromium)('the dashboard in headless Chromium against a run
     const stamp = await fallback.locator('#updated').textContent()
     await expect.poll(() => fallback.locator('#updated').textContent(), { timeout: 60_000 }).not.toBe(stamp)
     expect(await fallback.locator('#updated').textContent()).toContain('(REST)')
+
+    // hostile strings from the feed (a peer's id and roles, a job's name, an alert) are shown as
+    // text, never parsed as HTML: this feed is played by the test (the page cannot tell)
+    const hostile = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+    const hostileErrors: string[] = []
+    hostile.on('console', (m) => {
+      if (m.type() === 'error') hostileErrors.push(m.text())
+    })
+    const peerId = `12D3KooW<img src=x onerror="globalThis.pwned=1">`
+    const events = [
+      {
+        channel: 'peers',
+        data: { snapshot: [{ peerId, authenticated: true, roles: ['<b>bold</b>'], session: { rttMs: 'NaN' } }] },
+      },
+      {
+        channel: 'training',
+        data: {
+          snapshot: {
+            jobs: [
+              {
+                jobId: 'a'.repeat(64),
+                name: '<i>job</i>',
+                state: 'running',
+                round: 2,
+                rounds: 5,
+                roundsCompleted: 2,
+                contributions: [2, 2],
+                history: [
+                  { round: 0, accuracy: 0.5, loss: 1.2, contributions: 2, bytesUp: 1000, at: 1 },
+                  { round: 1, accuracy: 0.7, loss: 0.8, contributions: 2, bytesUp: 1000, at: 2 },
+                ],
+              },
+            ],
+          },
+        },
+      },
+      { channel: 'chain', data: { snapshot: null } },
+      {
+        channel: 'alerts',
+        data: {
+          alert: {
+            rule: '<script>globalThis.pwned=2</script>',
+            severity: 'critical',
+            state: 'firing',
+            at: 1,
+            message: '<img src=y onerror="globalThis.pwned=3">',
+          },
+        },
+      },
+    ]
+    await hostile.routeWebSocket(/\/api\/feed$/, (ws) => {
+      ws.send(JSON.stringify({ type: 'hello', version: 1, node: 'test', channels: events.map((e) => e.channel) }))
+      let seq = 0
+      ws.onMessage((message) => {
+        if ((JSON.parse(String(message)) as { type: string }).type !== 'subscribe') return
+        // sent again and again: the page's own REST snapshot on going live must not win for good
+        const timer = setInterval(() => {
+          for (const e of events) ws.send(JSON.stringify({ type: 'event', seq: seq++, ts: Date.now(), ...e }))
+        }, 500)
+        ws.onClose(() => clearInterval(timer))
+      })
+    })
+    await hostile.goto(`${base}/`)
+    await expect.poll(() => hostile.locator('#conn').getAttribute('data-state'), { timeout: 60_000 }).toBe('live')
+    const hostileRow = hostile.locator('#peers tbody tr').filter({ hasText: 'bold' })
+    await expect.poll(() => hostileRow.count(), { timeout: 60_000, interval: 500 }).toBe(1)
+    expect(await hostileRow.locator('code').getAttribute('title')).toBe(peerId)
+    expect(await hostileRow.locator('td').allTextContents()).toEqual(
+      expect.arrayContaining([`…${peerId.slice(-8)}`, '<b>bold</b>', '—']),
+    )
+    await expect
+      .poll(() => hostile.locator('#alerts li').first().textContent(), { timeout: 60_000 })
+      .toContain('<script>globalThis.pwned=2</script>')
+    expect(await hostile.locator('#alerts li').first().textContent()).toContain('<img src=y')
+    await expect
+      .poll(() => hostile.locator('#jobs h3').first().textContent(), { timeout: 60_000 })
+      .toContain('<i>job</i>')
+    expect(await hostile.locator('svg[data-chart="accuracy"]').first().getAttribute('data-points')).toBe('2')
+    // nothing of it became markup, nothing ran
+    expect(await hostile.locator('main img, main script, main b, main i').count()).toBe(0)
+    expect(await hostile.evaluate(() => (globalThis as { pwned?: unknown }).pwned)).toBeUndefined()
+    expect(hostileErrors).toEqual([])
   })
 })

@@ -385,7 +385,7 @@ function renderChain() {
   figure(
     list,
     'Staked',
-    `${str(standing.staked, 40) || '—'}${standing.pending ? ` (pending ${str(standing.pending, 40)})` : ''}`,
+    `${str(standing.staked, 40) || '—'}${str(standing.pending, 40) && !/^0(\.0+)?(\s|$)/.test(str(standing.pending, 40)) ? ` (pending ${str(standing.pending, 40)})` : ''}`,
   )
   figure(list, 'Tier', isNum(standing.tier) ? String(standing.tier) : '—')
   figure(list, 'Reputation', str(String(standing.reputation ?? ''), 40) || '—')
