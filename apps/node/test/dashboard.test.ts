@@ -331,17 +331,28 @@ describe.skipIf(!haveChromium)('the dashboard in headless Chromium against a run
         },
       },
     ]
+    // the first connection goes away once subscribed (a node restarting): the page reconnects and
+    // subscribes again
+    let connections = 0
+    const subscribed: number[] = []
     await hostile.routeWebSocket(/\/api\/feed$/, (ws) => {
+      const connection = ++connections
+      let timer: ReturnType<typeof setInterval> | undefined
       ws.send(JSON.stringify({ type: 'hello', version: 1, node: 'test', channels: events.map((e) => e.channel) }))
       let seq = 0
       ws.onMessage((message) => {
         if ((JSON.parse(String(message)) as { type: string }).type !== 'subscribe') return
+        subscribed.push(connection)
+        if (connection === 1) {
+          void ws.close({ code: 1001, reason: 'test: going away' })
+          return
+        }
         // sent again and again: the page's own REST snapshot on going live must not win for good
-        const timer = setInterval(() => {
+        timer ??= setInterval(() => {
           for (const e of events) ws.send(JSON.stringify({ type: 'event', seq: seq++, ts: Date.now(), ...e }))
         }, 500)
-        ws.onClose(() => clearInterval(timer))
       })
+      ws.onClose(() => clearInterval(timer))
     })
     await hostile.goto(`${base}/`)
     await expect.poll(() => hostile.locator('#conn').getAttribute('data-state'), { timeout: 60_000 }).toBe('live')
@@ -363,5 +374,6 @@ describe.skipIf(!haveChromium)('the dashboard in headless Chromium against a run
     expect(await hostile.locator('main img, main script, main b, main i').count()).toBe(0)
     expect(await hostile.evaluate(() => (globalThis as { pwned?: unknown }).pwned)).toBeUndefined()
     expect(hostileErrors).toEqual([])
+    expect(subscribed.slice(0, 2)).toEqual([1, 2])
   })
 })
