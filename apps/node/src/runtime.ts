@@ -41,6 +41,7 @@ import { resolvePrivateKey } from './chain/connect.js'
 import { ChainService } from './chain/service.js'
 import { type AppConfig, AppConfigError } from './config.js'
 import { ExternalUpdates, loadTrainerKeys, withExternalUpdates } from './http/external-updates.js'
+import { createNodeFeed } from './http/feed-sources.js'
 import { type ApiServer, startApiServer } from './http/server.js'
 import { dataSources, localDataResolver } from './local-data.js'
 import type { Logger } from './logger.js'
@@ -325,6 +326,13 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
     // proven updates (jobs with `proofs`): Groth16 proofs, loaded on the first proven job
     proofs,
   })
+  // the live feed's sources (GET /api/feed): events, per-round figures, /vain/feed for peers
+  const feed = createNodeFeed({
+    node,
+    participant,
+    alerts: [resources.detector, resources.scheduler],
+    ...(chain !== undefined ? { chain } : {}),
+  })
   participant.addEventListener('update:proven', (e) =>
     log.info('update proven', {
       job: e.detail.jobId.slice(0, 12),
@@ -367,7 +375,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
     if (jobSpecs.size > 1000) jobSpecs.delete(jobSpecs.keys().next().value as string)
   })
   participant.addEventListener('round:completed', (e) => {
-    const { jobId, model, agreeing } = e.detail
+    const { jobId, model, agreeing, round } = e.detail
     const spec = jobSpecs.get(jobId)
     const own = spec === undefined ? undefined : dataOf?.(spec)
     if (own === undefined) return
@@ -379,6 +387,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
       const m = decodeModel(await models.get(model, { providers: agreeing }))
       const r = await trainer.evaluate(m, data)
       metrics.metrics.evaluated({ jobId, accuracy: r.accuracy, loss: r.loss })
+      feed.evaluated(jobId, round, r)
     })().catch((err: unknown) => log.debug('cannot evaluate the round model', { error: String(err) }))
   })
   participant.addEventListener('rejected', (e) =>
@@ -420,6 +429,13 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
     anomalies: resources.anomalySource(),
     ...(chain !== undefined ? { chain: () => chain.status() } : {}),
   })
+  await feed.serve({
+    node,
+    participant,
+    resources: { limits: () => resources.limits, sample: () => resources.snapshot() },
+    ...(chain !== undefined ? { chain: () => chain.status() } : {}),
+    feed,
+  })
   const api =
     config.apiPort === null
       ? undefined
@@ -444,6 +460,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
             : {}),
           metrics: { text: () => metrics.text(), cluster: () => metrics.cluster() },
           metricsHistory: metrics.store,
+          feed,
         })
   if (api !== undefined) log.info('REST API listening', { url: api.url })
   let stopped = false
@@ -462,6 +479,7 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
       if (stopped) return
       stopped = true
       await api?.close()
+      await feed.stop()
       await metrics.stop()
       await participant.stop()
       // a chain call in flight (a receipt, a busy RPC) must not hold the shutdown: wait a while, then go on

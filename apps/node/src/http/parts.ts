@@ -15,6 +15,7 @@ import type {
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Logger } from '../logger.js'
 import type { ExternalUpdates } from './external-updates.js'
+import type { FeedPart } from './feed-sources.js'
 import type { HistoryPart } from './routes/history.js'
 
 /** The fastify instance the routes are added to (zod type provider). */
@@ -63,6 +64,8 @@ export interface ApiParts {
   resources?: ResourcesPart
   /** External trainers' updates (`POST /api/model/update`) and the keys accepted for them. */
   externalUpdates?: { queue: ExternalUpdates; trainerKeys: () => Promise<string[]> }
+  /** The live feed's sources (`GET /api/feed`): events, per-round figures, routing (feed-sources.ts). */
+  feed?: FeedPart
 }
 
 /** Options of a route group: legacy (unprefixed) copies are left out of the OpenAPI document. */

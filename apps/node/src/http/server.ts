@@ -31,6 +31,7 @@ import {
 } from 'fastify-type-provider-zod'
 import { dashboardRoutes } from './dashboard.js'
 import { ApiError, errorBody, handleError } from './errors.js'
+import { feedRoutes } from './feed.js'
 import { allowedHosts, guardRequest } from './guard.js'
 import type { ApiApp, ApiParts } from './parts.js'
 import { jobRoutes } from './routes/jobs.js'
@@ -141,6 +142,8 @@ export async function buildApi(opts: ApiServerOptions, hosts: () => ReadonlySet<
     }
   })
   prometheusRoute(app, opts)
+  // the live feed, GET /api/feed (a WebSocket: feed.ts)
+  await feedRoutes(app, opts)
   // the dashboard page at `/` and its files under `/dashboard/` (dashboard.ts)
   await dashboardRoutes(app)
   await app.register(

@@ -223,7 +223,9 @@ export function watchRemoteFeed(node: VainNode, peer: PeerId, init: WatchRemoteF
       signal.addEventListener('abort', done, { once: true })
       wakeUp = done
     })
-  void (async () => {
+  const loop = async () => {
+    // the caller's init finishes first (its callbacks may refer to what it is building)
+    await Promise.resolve()
     let after: number | undefined
     const known = new Map<FeedChannel, string>()
     let failures = 0
@@ -266,7 +268,12 @@ export function watchRemoteFeed(node: VainNode, peer: PeerId, init: WatchRemoteF
       }
       await sleep(wait)
     }
-  })()
+  }
+  loop().catch((err: unknown) => {
+    // a callback threw: report it, the watch ends
+    if (!signal.aborted) init.onError(err instanceof Error ? err : new Error(String(err)))
+    controller.abort()
+  })
   return {
     wake: () => {
       if (wakeUp !== undefined) wakeUp()
