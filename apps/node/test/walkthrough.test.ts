@@ -13,9 +13,11 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
-import { loadLocalDataset } from '@vain/fl'
+import { importOnnx, JobSpecSchema, loadLocalDataset, parseArchitecture } from '@vain/fl'
 import * as ort from 'onnxruntime-node'
 import { afterAll, describe, expect, it } from 'vitest'
+import { loadAppConfig } from '../src/config.js'
+import { dataSources } from '../src/local-data.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const README = readFileSync(join(ROOT, 'apps/node/README.md'), 'utf8')
@@ -310,6 +312,25 @@ describe('README walkthrough: your own model and data', () => {
       )
       .toBeDefined()
   }, 300_000)
+
+  it('every example job is a valid spec whose model and node data fit it', async () => {
+    for (const kind of ['csv', 'mnist']) {
+      const spec = JobSpecSchema.parse(JSON.parse(readFileSync(join(ROOT, 'examples', kind, 'job.json'), 'utf8')))
+      const model = importOnnx(readFileSync(join(ROOT, 'examples', kind, 'model.onnx')))
+      expect(model.architecture, kind).toEqual(parseArchitecture(spec.architecture))
+      for (const node of ['node-a', 'node-b']) {
+        const file = join(ROOT, 'examples', kind, `${node}.json`)
+        const sources = dataSources((await loadAppConfig(file, { dataDir: tmp })).data)
+        if (kind === 'mnist') {
+          expect(sources.mnist, file).toBeDefined()
+          continue
+        }
+        const data = loadLocalDataset(spec.dataset.params, sources.paths[spec.dataset.name] as string)
+        expect(data.features).toBe(model.architecture.inputSize)
+        expect(data.numClasses).toBe(model.architecture.numClasses)
+      }
+    }
+  })
 
   it('the examples are what examples/generate.mts writes (fixed seeds)', async () => {
     const out = join(tmp, 'generated')
