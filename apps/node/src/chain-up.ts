@@ -39,32 +39,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { DEV_DEPLOY_PARAMS, readKeyFile, shortAddress } from './chain/connect.js'
 import { AppConfigError, type ChainFile } from './config.js'
 
-/** Help text of `vain chain`. */
-export const CHAIN_UP_HELP = `a chain outside the nodes:
-  vain chain up [options]              run a local development chain on 127.0.0.1 in this process,
-                                       deploy the vAIn suite, write a chain file, run until Ctrl-C
-      --port N             JSON-RPC port (default 8545; 0 = any free port)
-      --out FILE           the chain file to write (default ./vain-chain.json)
-      --params P           development (default) | production (see below)
-      --fund N             give development accounts 1..N 20,000 VAIN each (default 10)
-      --genesis N          the network's genesis set: development accounts 1..N start at tier 3
-                           (with reputation that decays unless they keep settling rounds)
-      --json               one JSON line when ready
-  vain chain deploy --rpc URL [options]
-                                       deploy the suite on any EVM JSON-RPC endpoint
-      --out FILE           the chain file to write (default ./vain-chain.json)
-      --params P           production (default) | development
-      --key-file FILE      the deployer's key (0x + 64 hex, mode 0600); else VAIN_PRIVATE_KEY
-      --genesis ADDR,…     the network's genesis set (start at tier 3; needed with production
-                           parameters, where tiers 2 and 3 also need reputation)
-  Then: vain start --chain FILE -d DIR (--account N | --key-file FILE), and the chain commands
-  (vain stake, vain tier, vain vote join, ...) take --chain FILE too. Both deploy the
-  anonymous-voting contracts (TierGroups, VoteVerifier) with the suite; the file lists them.
-  Profiles: development — stake alone decides the tier, short cooldown and voting periods, and the
-  deployer KEEPS every admin role (it may open rounds and change parameters); production — the
-  suite's defaults, and every admin role goes to governance (no account keeps one; only
-  governance may grant the role that opens rounds).
-`
+export { CHAIN_UP_HELP } from './commands/chain-help.js'
 
 /**
  * Parameters of a deployment profile; `genesis` are the addresses a new network's Reputation starts

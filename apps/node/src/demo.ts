@@ -20,7 +20,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { connectVain, deployVain, type LocalChain, startLocalChain, type VainClient } from '@vain/chain'
 import { createLocalTrainer, createModel, decodeModel, encodeModel, type JobSpecInput, loadMnist, mlp } from '@vain/fl'
 import { ROUND_TOPICS } from '@vain/fl/vain-net'
@@ -30,6 +29,7 @@ import { DEV_DEPLOY_PARAMS, formatVain, shortAddress } from './chain/connect.js'
 import { ChainConfigSchema } from './config.js'
 import { createLogger } from './logger.js'
 import { startVainNode } from './runtime.js'
+import { selfCommand } from './self.js'
 
 export interface DemoOptions {
   nodes: number
@@ -102,6 +102,9 @@ export interface DemoChainSummary {
     tier: number
     reputation: string
     earned: string
+    /** Rounds this node trained in and committees it sat on (what its reputation comes from). */
+    roundsTrained?: number
+    committeeRounds?: number
   }>
 }
 
@@ -118,6 +121,18 @@ export interface DemoSummary {
   /** Seconds from the job announcement to the first round, and the mean per round after it. */
   secondsToFirstRound: number
   meanSecondsPerRound: number
+  /** Why the demo stopped: the target accuracy was reached, every round ran, or time ran out. */
+  stopReason: 'target' | 'rounds' | 'timeout'
+  /** The round (1-based) whose model first reached the target accuracy, when one did. */
+  targetReachedAtRound?: number
+  /** The dense float32 model's size in bytes (4 bytes a parameter): what an uncompressed update would be. */
+  denseModelBytes: number
+  /** Bytes one node uploaded per round it trained in, on average (its update, to every committee member). */
+  bytesPerNodePerRound: number
+  /** How many times smaller an update was than the dense model, on average. */
+  compression: number
+  /** Per node: rounds it trained in (its update was in the round's result) and committees it sat on. */
+  participation: Array<{ peerId: string; roundsTrained: number; committeeRounds: number }>
   /** Present when the demo ran with a chain. */
   chain?: DemoChainSummary
   /** With `proofs`: accepted contributions, how many carried verified proofs (all, or the round refused them), proofs per update. */
@@ -133,8 +148,6 @@ interface Child {
   api: string | null
 }
 
-const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url))
-
 /** The job creator's stake: tier 1, what the default deployment asks of creators. */
 const CREATOR_STAKE = parseEther('100')
 /** Each node's stake: enough for tier 3 (aggregators) with the development parameters. */
@@ -148,11 +161,9 @@ function startChild(
   extra: { nodeFlags?: string[] | undefined; logFile?: string | undefined } = {},
 ): Promise<Child> {
   const log = extra.logFile === undefined ? undefined : openSync(extra.logFile, 'w')
-  const proc = spawn(
-    process.execPath,
-    [...(extra.nodeFlags ?? []), '--conditions=vain-source', '--import', 'tsx', CLI, 'start', ...args],
-    { stdio: ['ignore', 'pipe', log ?? (verbose ? 'inherit' : 'ignore')] },
-  )
+  const proc = spawn(process.execPath, [...(extra.nodeFlags ?? []), ...selfCommand(), 'start', ...args], {
+    stdio: ['ignore', 'pipe', log ?? (verbose ? 'inherit' : 'ignore')],
+  })
   if (log !== undefined) closeSync(log)
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream })
@@ -363,6 +374,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const rewards = chainSetup === undefined ? undefined : followRewards(obs, out)
     let provenContributions = 0
     let allContributions = 0
+    /** Per peer id: rounds its update was in, committees it sat on (rounds in the curve only). */
+    const trainedIn = new Map<string, number>()
+    const committeeSeats = new Map<string, number>()
+    let targetRound: number | undefined
     const finished = new Promise<void>((resolve) => {
       obs.participant.addEventListener('round:completed', (e) => {
         if (reached) leaveJob()
@@ -373,6 +388,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
           uploadedBytes += bytes
           provenContributions += contributions.filter((c) => c.proofDigest !== undefined).length
           allContributions += contributions.length
+          for (const c of contributions) trainedIn.set(c.trainer, (trainedIn.get(c.trainer) ?? 0) + 1)
+          for (const m of committee) committeeSeats.set(m, (committeeSeats.get(m) ?? 0) + 1)
           const m = decodeModel(await obs.models.get(model, { providers: e.detail.agreeing }))
           const { accuracy } = await trainer.evaluate(m, test)
           best = Math.max(best, accuracy)
@@ -386,11 +403,22 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
           lastRoundAt = now
           const per = contributions.length === 0 ? 0 : bytes / committee.length / contributions.length
           const ratio = per > 0 ? dense / per : 0
+          const firstTarget = accuracy >= opts.target && targetRound === undefined
           const width = 20
           const filled = Math.round((width * (round + 1)) / opts.rounds)
           out(
-            `round ${String(round + 1).padStart(2)}/${opts.rounds}  ${'█'.repeat(filled)}${'░'.repeat(width - filled)}  accuracy ${(100 * accuracy).toFixed(1)} % (centralized ${(100 * centralizedAccuracy).toFixed(1)} %)  ↑ ${kb(bytes)}/round (${ratio.toFixed(0)}× < dense)  committee ${committee.map(short).join(' ')}`,
+            `round ${String(round + 1).padStart(2)}/${opts.rounds}  ${'█'.repeat(filled)}${'░'.repeat(width - filled)}  accuracy ${(100 * accuracy).toFixed(1)} % (centralized ${(100 * centralizedAccuracy).toFixed(1)} %)  ↑ ${kb(bytes)} (${contributions.length} updates, each ${ratio.toFixed(0)}× smaller than the dense model)  committee ${committee.map(short).join(' ')}`,
           )
+          if (firstTarget) {
+            targetRound = round + 1
+            out(
+              `         ✓ target reached: ${(100 * accuracy).toFixed(1)} % ≥ ${(100 * opts.target).toFixed(1)} % after round ${round + 1} — a round already under way completes, then the demo stops (no new round is started${chainSetup !== undefined ? ' or funded on chain' : ''})`,
+            )
+          } else if (round + 1 >= opts.rounds && targetRound === undefined && !reached) {
+            out(
+              `         ■ all ${opts.rounds} rounds done (--rounds ${opts.rounds}); the target ${(100 * opts.target).toFixed(1)} % was not reached (best ${(100 * best).toFixed(1)} %): stopping`,
+            )
+          }
           if (accuracy >= opts.target || round + 1 >= opts.rounds) reached = true
           // done once no round is under way here (the one that started before the target was known completed)
           if (reached && round >= lastStarted && !done) {
@@ -447,6 +475,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       await rewards.closed(20_000)
       rewards.mute()
       chainSummary = await rewards.summary(chainSetup.chain.rpcUrl, chainSetup.admin, ids, nodeAddresses)
+      for (const n of chainSummary.nodes) {
+        n.roundsTrained = trainedIn.get(n.peerId) ?? 0
+        n.committeeRounds = committeeSeats.get(n.peerId) ?? 0
+      }
     }
     // with proofs: an anonymous governance vote once training is over (anonymous-vote.ts)
     let anonymousVote: AnonymousVoteSummary | undefined
@@ -476,6 +508,16 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       centralizedAccuracy,
       uploadedBytes,
       denseBytesPerRound: dense * opts.nodes * Math.min(3, opts.nodes),
+      stopReason: outcome === 'timeout' ? 'timeout' : targetRound !== undefined ? 'target' : 'rounds',
+      ...(targetRound !== undefined ? { targetReachedAtRound: targetRound } : {}),
+      denseModelBytes: dense,
+      bytesPerNodePerRound: allContributions === 0 ? 0 : uploadedBytes / allContributions,
+      compression: uploadedBytes === 0 ? 0 : dense / (uploadedBytes / allContributions / Math.min(3, opts.nodes)),
+      participation: ids.map((peerId) => ({
+        peerId,
+        roundsTrained: trainedIn.get(peerId) ?? 0,
+        committeeRounds: committeeSeats.get(peerId) ?? 0,
+      })),
       seconds,
       curve,
       secondsToFirstRound: curve[0]?.seconds ?? 0,
@@ -493,6 +535,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       out(
         `done: ${(100 * summary.accuracy).toFixed(1)} % after ${summary.rounds} rounds (centralized ${(100 * centralizedAccuracy).toFixed(1)} %) · ${kb(uploadedBytes)} uploaded in total${chainSummary !== undefined ? ` · rewards paid to ${chainSummary.paidNodes} nodes` : ''} · ${seconds.toFixed(0)} s`,
       )
+      for (const line of explainRun(summary, opts, short)) out(line)
       if (chainSummary !== undefined) {
         const c = chainSummary
         const retried = c.openedRounds - summary.rounds
@@ -501,9 +544,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         )
         for (const n of chainSummary.nodes) {
           out(
-            `  ${short(n.peerId)} ${n.address.startsWith('0x') ? shortAddress(n.address) : n.address}  stake ${n.staked}  tier ${n.tier}  reputation ${n.reputation}  earned ${n.earned}`,
+            `  ${short(n.peerId)} ${n.address.startsWith('0x') ? shortAddress(n.address) : n.address}  stake ${n.staked}  tier ${n.tier}  reputation ${n.reputation}  earned ${n.earned}  trained ${n.roundsTrained ?? 0}/${summary.rounds} rounds, committee ${n.committeeRounds ?? 0}×`,
           )
         }
+        for (const line of explainReputations(chainSummary, summary.rounds, short)) out(line)
       }
       if (summary.proofs !== undefined) {
         out(
@@ -742,4 +786,82 @@ function followRewards(obs: Awaited<ReturnType<typeof startVainNode>>, out: (lin
       }
     },
   }
+}
+
+/** Bytes in KiB/MiB (binary units), for the sentences of the summary. */
+const kib = (b: number): string =>
+  b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`
+
+/**
+ * The summary in words: why the demo stopped, what the upload figure counts, rounds trained vs
+ * rounds settled on chain.
+ */
+export function explainRun(
+  summary: DemoSummary,
+  opts: Pick<DemoOptions, 'rounds' | 'target'>,
+  short: (id: string) => string,
+): string[] {
+  const lines: string[] = []
+  const pct = (x: number) => `${(100 * x).toFixed(1)} %`
+  if (summary.stopReason === 'target') {
+    lines.push(
+      `why it stopped: the global model reached the target ${pct(opts.target)} after round ${summary.targetReachedAtRound} (--target); ${summary.rounds} rounds ran in all (a round under way when the target was reached completes)`,
+    )
+  } else if (summary.stopReason === 'rounds') {
+    lines.push(
+      `why it stopped: all ${opts.rounds} rounds ran (--rounds ${opts.rounds}) without reaching the target ${pct(opts.target)}; more rounds or nodes would get closer`,
+    )
+  } else {
+    lines.push(`why it stopped: the job did not finish in time (${summary.rounds} of ${opts.rounds} rounds completed)`)
+  }
+  if (summary.bytesPerNodePerRound > 0) {
+    lines.push(
+      `upload: each node uploaded ${kib(summary.bytesPerNodePerRound)} per round on average (its compressed update, sent to every committee member), ${summary.compression.toFixed(0)}× less than the dense float32 model of ${kib(summary.denseModelBytes)} it would otherwise send to each`,
+    )
+  }
+  const lazy = summary.participation.filter((p) => p.roundsTrained < summary.rounds)
+  if (lazy.length > 0 && summary.rounds > 0) {
+    lines.push(
+      `participation: ${lazy
+        .slice(0, 5)
+        .map((p) => `${short(p.peerId)} missed ${summary.rounds - p.roundsTrained} of ${summary.rounds} rounds`)
+        .join(
+          ', ',
+        )}${lazy.length > 5 ? ` and ${lazy.length - 5} more` : ''} (its update came late or not at all: a round closes once enough updates are in)`,
+    )
+  }
+  const c = summary.chain
+  if (c !== undefined) {
+    const unsettled = summary.rounds - c.settledRounds
+    lines.push(
+      `rounds trained vs settled: ${summary.rounds} trained (each made a new global model its committee agreed on), ${c.settledRounds} settled on chain (the committee's signed result, rewards claimable)${unsettled > 0 ? `; ${unsettled} trained but not settled — on a busy machine a round can finish before its chain round is opened, or its committee's signatures missed the deadline (then its pool is refunded)` : ''}`,
+    )
+  }
+  return lines
+}
+
+/** Why the nodes' reputations differ: from the rounds they trained in and the committees they sat on. */
+export function explainReputations(chain: DemoChainSummary, rounds: number, short: (id: string) => string): string[] {
+  const reps = chain.nodes.map((n) => BigInt(n.reputation))
+  if (reps.length < 2 || reps.every((r) => r === reps[0])) {
+    return reps.length < 2
+      ? []
+      : ['reputations: all equal — every node trained in and sat on committees for as many rounds']
+  }
+  const why = chain.nodes
+    .map((n, i) => ({ n, i }))
+    .toSorted((a, b) => (BigInt(a.n.reputation) < BigInt(b.n.reputation) ? -1 : 1))
+    .slice(0, 3)
+    .map(({ n, i }) => {
+      const missed = rounds - (n.roundsTrained ?? 0)
+      const bits = [
+        missed > 0 ? `missed ${missed} round${missed === 1 ? '' : 's'}` : `trained in all ${rounds} rounds`,
+        `sat on ${n.committeeRounds ?? 0} committee${n.committeeRounds === 1 ? '' : 's'}`,
+      ]
+      return `node ${i} (${short(n.peerId)}, reputation ${n.reputation}) ${bits.join(' and ')}`
+    })
+  return [
+    'why reputations differ: a node gains reputation for each settled round it trained in (with its reward claim) and for each settlement it signed as a committee member; rounds it missed or that were not settled add nothing',
+    `  lowest: ${why.join('; ')}`,
+  ]
 }

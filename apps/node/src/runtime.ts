@@ -19,6 +19,8 @@ import {
   createParticipant,
   type Dataset,
   decodeModel,
+  JobNotAdmittedError,
+  type JobPolicy,
   type JobSpec,
   jobAllowListEligibility,
   type Learner,
@@ -305,12 +307,14 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
     })
   }
   const participant = (options.participant ?? createParticipant)({
-    jobPolicy:
+    jobPolicy: namesCommitteeWithoutChain(
+      chain,
       accept === 'any'
         ? acceptAnyJob()
         : accept === 'staked'
           ? (chain as ChainService).settlement.jobPolicy
           : allowJobCreators(accept),
+    ),
     jobCaps: {
       ...(config.jobs?.maxActive !== undefined ? { maxActiveJobs: config.jobs.maxActive } : {}),
       ...(config.jobs?.maxPerCreator !== undefined ? { maxJobsPerCreator: config.jobs.maxPerCreator } : {}),
@@ -493,6 +497,25 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
       await memory.stop()
       await node.stop()
       log.info('node stopped (job state persisted)')
+    },
+  }
+}
+
+/**
+ * Without a chain a job's committee comes only from its allow-list (`participants.aggregators`): a
+ * job naming none would never have a committee, and every round would fail at its deadline ("no
+ * committee majority"). Such a job is not taken on, with a message saying why.
+ */
+export function namesCommitteeWithoutChain(chain: ChainService | undefined, policy: JobPolicy): JobPolicy {
+  if (chain !== undefined) return policy
+  return {
+    admit: (job) => {
+      if ((job.spec.participants?.aggregators?.length ?? 0) === 0) {
+        throw new JobNotAdmittedError(
+          `job ${job.jobId.slice(0, 12)} names no committee (participants.aggregators) and this node has no chain to draw one from`,
+        )
+      }
+      return policy.admit(job)
     },
   }
 }

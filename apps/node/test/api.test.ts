@@ -48,6 +48,11 @@ describe('REST API', () => {
   let base: string
   let token: string
   const authed = (t = token) => ({ 'content-type': 'application/json', authorization: `Bearer ${t}` })
+  // without a chain a job names its committee (the node refuses one that does not: NoCommittee)
+  const ownJob = (initialModel: string) => ({
+    ...jobSpec(initialModel),
+    participants: { aggregators: [node.node.peerId.toString()] },
+  })
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vain-api-'))
     node = await startVainNode(
@@ -204,7 +209,7 @@ describe('REST API', () => {
     const res = await fetch(`${base}/jobs`, {
       method: 'POST',
       headers: { ...authed(), 'content-type': 'application/json; charset=utf-8' },
-      body: JSON.stringify(jobSpec(initialModel)),
+      body: JSON.stringify(ownJob(initialModel)),
     })
     expect(res.status, await res.clone().text()).toBe(201)
     const { jobId } = (await res.json()) as { jobId: string }
@@ -218,7 +223,7 @@ describe('REST API', () => {
     const res = await fetch(`${base}/jobs`, {
       method: 'POST',
       headers: authed(),
-      body: JSON.stringify({ ...jobSpec(initialModel), name: 'to-cancel' }),
+      body: JSON.stringify({ ...ownJob(initialModel), name: 'to-cancel' }),
     })
     const { jobId } = (await res.json()) as { jobId: string }
     expect((await fetch(`${base}/jobs/${jobId}`, { method: 'DELETE' })).status).toBe(401) // no token

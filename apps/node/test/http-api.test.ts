@@ -81,6 +81,11 @@ describe('REST API (fastify, zod, OpenAPI) on a real node', () => {
   const post = (path: string, body: unknown, headers: Record<string, string> = authed()) =>
     fetch(`${base}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) })
   const errorOf = async (res: Response) => ((await res.json()) as ErrorBody).error
+  // without a chain a job names its committee (the node refuses one that does not: NoCommittee)
+  const ownJob = (initialModel: string, name?: string) => ({
+    ...jobSpec(initialModel, name),
+    participants: { aggregators: [node.node.peerId.toString()] },
+  })
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vain-http-'))
@@ -215,7 +220,7 @@ describe('REST API (fastify, zod, OpenAPI) on a real node', () => {
 
   it('starts, pauses, resumes, stops and cancels jobs through /api/training/control', async () => {
     const initialModel = await node.models.put(encodeModel(createModel(mlp(784, [8], 10), { seed: 1 })))
-    const start = await post('/api/training/control', { action: 'start', spec: jobSpec(initialModel) })
+    const start = await post('/api/training/control', { action: 'start', spec: ownJob(initialModel) })
     expect(start.status, await start.clone().text()).toBe(201)
     const { jobId } = (await start.json()) as { jobId: string }
     expect(node.participant.jobIds()).toContain(jobId)
@@ -240,7 +245,7 @@ describe('REST API (fastify, zod, OpenAPI) on a real node', () => {
     expect(again.status).toBe(409)
     expect((await errorOf(again)).name).toBe('JobEnded')
 
-    const second = (await (await post('/api/jobs', jobSpec(initialModel, 'second'))).json()) as { jobId: string }
+    const second = (await (await post('/api/jobs', ownJob(initialModel, 'second'))).json()) as { jobId: string }
     const cancel = await post('/api/training/control', { action: 'cancel', jobId: second.jobId })
     expect(await cancel.json()).toEqual({ jobId: second.jobId, action: 'cancel', state: 'cancelled' })
 
@@ -258,7 +263,7 @@ describe('REST API (fastify, zod, OpenAPI) on a real node', () => {
   it('takes an external trainer’s signed update for a running job’s round, and the learner sends it', async () => {
     const arch = mlp(784, [8], 10)
     const initialModel = await node.models.put(encodeModel(createModel(arch, { seed: 2 })))
-    const { jobId } = (await (await post('/api/jobs', jobSpec(initialModel, 'external'))).json()) as { jobId: string }
+    const { jobId } = (await (await post('/api/jobs', ownJob(initialModel, 'external'))).json()) as { jobId: string }
     const trained = createModel(arch, { seed: 9 })
     const model = await node.models.put(encodeModel(trained))
     const fields = { jobId, round: 0, model, numSamples: 100 }

@@ -32,6 +32,20 @@ export function parseJobSpec(body: unknown): JobSpecInput {
   return parsed.data
 }
 
+/**
+ * Without a chain a job's committee comes only from its allow-list (`participants.aggregators`): a
+ * job without one would have no committee and every round would fail at its deadline ("no committee
+ * majority"). Refused at once with 400 `NoCommittee`, saying what to add.
+ */
+export function requireCommittee(parts: ApiParts, spec: JobSpecInput): JobSpecInput {
+  if (parts.chain !== undefined || (spec.participants?.aggregators?.length ?? 0) > 0) return spec
+  throw new ApiError(
+    400,
+    'NoCommittee',
+    `this node has no chain to draw a committee from, so a job must name its committee: add participants.aggregators (the peer ids that aggregate, e.g. this node's ${parts.node.peerId.toString()}) to the spec, or run the node with a chain (vain start --chain FILE)`,
+  )
+}
+
 /** One job's summary, from its state. */
 export function summary(state: PersistedJobState): z.output<typeof JobSummarySchema> {
   let name: string | undefined
@@ -114,7 +128,7 @@ export function jobRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions):
       },
     },
     async (request, reply) => {
-      const a = await participant.submitJob(parseJobSpec(request.body))
+      const a = await participant.submitJob(requireCommittee(parts, parseJobSpec(request.body)))
       return reply.code(201).send({ jobId: a.jobId })
     },
   )
@@ -170,7 +184,7 @@ export function jobRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions):
     async (request, reply) => {
       const body = request.body
       if (body.action === 'start') {
-        const a = await participant.submitJob(parseJobSpec(body.spec))
+        const a = await participant.submitJob(requireCommittee(parts, parseJobSpec(body.spec)))
         return reply.code(201).send({ jobId: a.jobId, action: 'start', state: 'running' })
       }
       const { jobId, action } = body
