@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createModel, encodeModel, mlp } from '@vain/fl'
 import { type EventMessage, FeedClient, type FeedClientEvents } from '@vain/metrics/feed'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadApiToken } from '../src/api.js'
@@ -230,4 +231,76 @@ describe('the live feed on real nodes', () => {
     feed.close()
     expect(feed.state).toBe('closed')
   }, 180_000)
+})
+
+describe('the live feed of a training node', () => {
+  let dir: string
+  let node: RunningNode
+  let port: number
+  const clients: FeedClient[] = []
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'vain-feed-train-'))
+    port = await freePort()
+    node = await startVainNode(
+      {
+        ...config(dir, port),
+        roles: ['trainer', 'aggregator'],
+        data: { dataset: 'mnist', shard: 0, shards: 20, alpha: 1, seed: 1 },
+      },
+      log,
+    )
+  }, 120_000)
+  afterAll(async () => {
+    for (const c of clients) c.close()
+    await node?.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('a round: training events, then the training snapshot’s history with the round’s accuracy and loss', async () => {
+    const feed = new FeedClient({ url: `ws://127.0.0.1:${port}/api/feed`, backoff: { initialMs: 50, maxMs: 1000 } })
+    clients.push(feed)
+    await feed.next('hello', undefined, wait())
+    feed.subscribe(['training'])
+    await feed.next('event', isSnapshot('training'), wait())
+    const kind = (k: string) => (e: EventMessage) =>
+      e.channel === 'training' && (e.data.event as { kind?: string } | undefined)?.kind === k
+    const completed = feed.next('event', kind('round:completed'), { signal: AbortSignal.timeout(240_000) })
+    const evaluated = feed.next('event', kind('round:evaluated'), { signal: AbortSignal.timeout(240_000) })
+    type Job = { jobId: string; history: Array<{ round: number; accuracy?: number; contributions: number }> }
+    const withAccuracy = feed.next(
+      'event',
+      (e) =>
+        isSnapshot('training')(e) &&
+        ((e.data.snapshot as { jobs: Job[] }).jobs[0]?.history ?? []).some((h) => h.accuracy !== undefined),
+      { signal: AbortSignal.timeout(240_000) },
+    )
+    const arch = mlp(784, [8], 10)
+    const initialModel = await node.models.put(encodeModel(createModel(arch, { seed: 2 })))
+    const { jobId } = await node.participant.submitJob({
+      name: 'feed-test',
+      architecture: arch,
+      initialModel,
+      dataset: { name: 'mnist' },
+      strategy: { name: 'fedavg' },
+      aggregator: { name: 'mean' },
+      codec: { name: 'fp32' },
+      rounds: 1,
+      // one trainer named: the round closes once its update is in (not at the deadline)
+      roundDeadlineMs: 120_000,
+      minUpdates: 1,
+      committeeSize: 1,
+      local: { epochs: 1, batchSize: 32, lr: 0.05 },
+      maxUpdateBytes: 16 * 1024 * 1024,
+      participants: { aggregators: [node.node.peerId.toString()], trainers: [node.node.peerId.toString()] },
+    })
+    expect((await completed).data.event).toMatchObject({ jobId, round: 0, contributions: 1 })
+    const ev = (await evaluated).data.event as { accuracy: number; loss: number }
+    expect(ev.accuracy).toBeGreaterThan(0)
+    const job = ((await withAccuracy).data.snapshot as { jobs: Job[] }).jobs[0] as Job
+    expect(job.jobId).toBe(jobId)
+    expect(job.history[0]).toMatchObject({ round: 0, contributions: 1, accuracy: ev.accuracy, at: expect.any(Number) })
+    // the REST body says the same
+    const rest = (await (await fetch(`http://127.0.0.1:${port}/api/metrics/training`)).json()) as { jobs: Job[] }
+    expect(rest.jobs[0]?.history[0]).toMatchObject({ round: 0, accuracy: ev.accuracy, bytesUp: expect.any(Number) })
+  }, 300_000)
 })
