@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
-import { importOnnx, JobSpecSchema, loadLocalDataset, parseArchitecture } from '@vain/fl'
+import { importOnnx, inputSizeOf, JobSpecSchema, loadLocalDataset, parseArchitecture } from '@vain/fl'
 import * as ort from 'onnxruntime-node'
 import { afterAll, describe, expect, it } from 'vitest'
 import { loadAppConfig } from '../src/config.js'
@@ -326,7 +326,7 @@ describe('README walkthrough: your own model and data', () => {
           continue
         }
         const data = loadLocalDataset(spec.dataset.params, sources.paths[spec.dataset.name] as string)
-        expect(data.features).toBe(model.architecture.inputSize)
+        expect(data.features).toBe(inputSizeOf(model.architecture))
         expect(data.numClasses).toBe(model.architecture.numClasses)
       }
     }
