@@ -67,6 +67,8 @@ export interface DemoOptions {
   logDir?: string
   /** Told when every node process is up (`nodes`), the network is ready (`mesh`), the job is out (`job`). */
   onPhase?: (phase: 'nodes' | 'mesh' | 'job', detail: { authenticated: number; topicPeers: number }) => void
+  /** Called once every node runs, with each node's peer id and REST API URL (benchmarks scrape them). */
+  onNodes?: (nodes: Array<{ peerId: string; api: string | null }>) => void
   /**
    * Run a local chain: stake, tiers, settlement and rewards (the CLI's default; `--no-chain`
    * turns it off). Off when omitted.
@@ -309,6 +311,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       topicPeers: obs.node.topicPeers(ROUND_TOPICS.jobs).length,
     })
     opts.onPhase?.('nodes', ready())
+    opts.onNodes?.(children.map((c) => ({ peerId: c.peerId, api: c.api })))
     const ids = children.map((c) => c.peerId)
     const short = (id: string) => `…${id.slice(-4)}`
     // 2. wait until the observer sees every node and the gossip mesh can carry the job
