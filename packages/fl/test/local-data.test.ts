@@ -18,6 +18,7 @@ import {
   DataFileError,
   decodeImage,
   isLocalDataset,
+  JobSpecSchema,
   loadLocalDataset,
   mlp,
   parseCsvDataset,
@@ -391,5 +392,63 @@ describe('image-folder datasets', () => {
     } finally {
       await trainer.close()
     }
+  })
+})
+
+describe('a job on local files', () => {
+  const job = (architecture: unknown, params: Record<string, unknown>) => ({
+    name: 'local',
+    architecture,
+    initialModel: 'bafyreife4alcxgcjqif6x7jxwh5wu2ww32hgdwbvceb6eibeasjapvsuma',
+    dataset: { name: 'mine', params },
+    strategy: { name: 'fedavg' },
+    aggregator: { name: 'mean' },
+    codec: { name: 'dense' },
+    rounds: 1,
+    roundDeadlineMs: 1000,
+    minUpdates: 1,
+    committeeSize: 1,
+    local: { epochs: 1, batchSize: 8, lr: 0.1 },
+    maxUpdateBytes: 4096,
+  })
+  const csv = { format: 'csv', features: ['a', 'b'], label: 'y', classes: ['p', 'q', 'r'] }
+  const images = { format: 'image-folder', classes: ['p', 'q'], height: 8, width: 8, channels: 'rgb' }
+  const problems = (spec: unknown) => {
+    const r = JobSpecSchema.safeParse(spec)
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)
+  }
+
+  it('is refused when its dataset schema is invalid or the model does not fit the data', () => {
+    expect(problems(job(mlp(2, [4], 3), csv))).toEqual([])
+    expect(problems(job(mlp(192, [4], 2), images))).toEqual([])
+    expect(
+      problems(
+        job(
+          { kind: 'cnn', inputShape: [3, 8, 8], convs: [{ filters: 2, kernel: 3 }], hiddenSizes: [], numClasses: 2 },
+          images,
+        ),
+      ),
+    ).toEqual([])
+    // MNIST and other named datasets: params are free-form, as before
+    expect(problems({ ...job(mlp(784, [4], 10), {}), dataset: { name: 'mnist' } })).toEqual([])
+    expect(problems(job(mlp(2, [4], 3), { ...csv, path: '/etc/passwd' }))).toEqual([
+      'dataset.params: Unrecognized key: "path"',
+    ])
+    expect(problems(job(mlp(3, [4], 3), csv))).toEqual([
+      'architecture: the dataset has 2 features per row; the model takes 3',
+    ])
+    expect(problems(job(mlp(2, [4], 2), csv))).toEqual([
+      'architecture.numClasses: the dataset has 3 classes; the model has 2 outputs',
+    ])
+    expect(
+      problems(
+        job(
+          { kind: 'cnn', inputShape: [1, 8, 8], convs: [{ filters: 2, kernel: 3 }], hiddenSizes: [], numClasses: 2 },
+          images,
+        ),
+      ),
+    ).toEqual([
+      'architecture.inputShape: the images are [3, 8, 8] (channels, height, width); the model takes [1, 8, 8]',
+    ])
   })
 })

@@ -4,6 +4,8 @@
  * @module
  */
 import { z } from 'zod'
+import { isLocalDataset, LocalDatasetSchema } from '../data/local.js'
+import { ArchitectureSchema, inputSizeOf } from '../models/architecture.js'
 
 /** Protocol version carried in every message. */
 export const ROUND_PROTOCOL_VERSION = 1
@@ -105,6 +107,51 @@ const Params = z.record(z.string(), z.unknown()).superRefine(bounded).default({}
 /** Names of pluggable parts; the runtime resolves them from registries. */
 const Named = z.strictObject({ name: z.string().min(1).max(64), params: Params })
 
+/**
+ * A dataset read from each node's own files (`dataset.params.format`): its schema must be valid
+ * ({@link LocalDatasetSchema}, strict), and the model must fit it — input size = the number of
+ * features (C × H × W for images; a CNN's `inputShape` = [C, H, W]), `numClasses` = the classes.
+ */
+function localDatasetIssues(
+  spec: { architecture: unknown; dataset: { params: Record<string, unknown> } },
+  ctx: z.RefinementCtx,
+): void {
+  if (!isLocalDataset(spec.dataset)) return
+  const parsed = LocalDatasetSchema.safeParse(spec.dataset.params)
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues)
+      ctx.addIssue({ code: 'custom', path: ['dataset', 'params', ...issue.path], message: issue.message })
+    return
+  }
+  const arch = ArchitectureSchema.safeParse(spec.architecture)
+  if (!arch.success) return // reported where the architecture is checked
+  const d = parsed.data
+  const features = d.format === 'csv' ? d.features.length : (d.channels === 'rgb' ? 3 : 1) * d.height * d.width
+  const classes = d.format === 'csv' ? (d.classes?.length ?? (d.numClasses as number)) : d.classes.length
+  const a = arch.data
+  if (a.kind === 'cnn' && d.format === 'image-folder') {
+    const shape = [d.channels === 'rgb' ? 3 : 1, d.height, d.width]
+    if (a.inputShape.some((v, i) => v !== shape[i]))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['architecture', 'inputShape'],
+        message: `the images are [${shape.join(', ')}] (channels, height, width); the model takes [${a.inputShape.join(', ')}]`,
+      })
+  } else if (inputSizeOf(a) !== features) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['architecture'],
+      message: `the dataset has ${features} features per row; the model takes ${inputSizeOf(a)}`,
+    })
+  }
+  if (a.numClasses !== classes)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['architecture', 'numClasses'],
+      message: `the dataset has ${classes} classes; the model has ${a.numClasses} outputs`,
+    })
+}
+
 /** What a training job asks for. `jobId` is the hash of this spec and its creator. */
 export const JobSpecSchema = z
   .strictObject({
@@ -199,6 +246,7 @@ export const JobSpecSchema = z
       .optional(),
   })
   .superRefine((spec, ctx) => {
+    localDatasetIssues(spec, ctx)
     if (spec.proofs === undefined) return
     const p = spec.codec.params as { values?: unknown; blockSize?: unknown }
     const int8Values = spec.codec.name === 'int8' || (spec.codec.name === 'top-k' && (p.values ?? 'int8') === 'int8')
