@@ -11,10 +11,13 @@ import { createServer, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createModel, encodeModel, mlp } from '@vain/fl'
+import { createAlerts } from '@vain/metrics'
 import { type EventMessage, FeedClient, type FeedClientEvents } from '@vain/metrics/feed'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadApiToken } from '../src/api.js'
 import type { AppConfig } from '../src/config.js'
+import { createNodeFeed } from '../src/http/feed-sources.js'
+import { startApiServer } from '../src/http/server.js'
 import { createLogger } from '../src/logger.js'
 import { type RunningNode, startVainNode } from '../src/runtime.js'
 
@@ -205,6 +208,49 @@ describe('the live feed on real nodes', () => {
     feed.subscribe(['peers'], { peer: '12D3KooWGRUVh2Wv6mA3xYmwcdVyqXB3kQvSx3GzGbCqKyVQm9qM' })
     expect(await unknown).toMatchObject({ error: 'PeerUnavailable' })
     feed.close()
+  }, 120_000)
+
+  it('alerts: a @vain/metrics alert rule firing and resolving reaches the alerts channel', async () => {
+    const alerts = createAlerts({
+      rules: [
+        { kind: 'threshold', name: 'few-peers', metric: 'vain_authenticated_peers', op: '<', value: 2, clear: 3 },
+      ],
+    })
+    const sources = createNodeFeed({ node: b.node, participant: b.participant, alerts: [alerts] })
+    const api = await startApiServer({
+      node: b.node,
+      participant: b.participant,
+      models: b.models,
+      token: 'y'.repeat(40),
+      log,
+      port: 0,
+      feed: sources,
+    })
+    try {
+      const feed = client({ url: `${api.url.replace('http', 'ws')}/api/feed` })
+      await feed.next('hello', undefined, wait())
+      feed.subscribe(['alerts'])
+      const alert = (status: string) => (e: EventMessage) =>
+        e.channel === 'alerts' && (e.data.alert as { status?: string } | undefined)?.status === status
+      const firing = feed.next('event', alert('firing'), wait())
+      const resolved = feed.next('event', alert('resolved'), wait())
+      // the subscription is in once a later ping is answered (a connection's messages are handled in order)
+      const pong = feed.next('pong', undefined, wait())
+      feed.ping()
+      await pong
+      for (const [t, v] of [
+        [0, 4],
+        [10, 1],
+        [20, 3],
+      ] as const)
+        alerts.evaluate([{ name: 'vain_authenticated_peers', labels: {}, value: v }], t)
+      expect((await firing).data.alert).toMatchObject({ source: 'metrics', rule: 'few-peers', status: 'firing' })
+      expect((await resolved).data.alert).toMatchObject({ rule: 'few-peers', status: 'resolved' })
+      feed.close()
+    } finally {
+      await api.close()
+      await sources.stop()
+    }
   }, 120_000)
 
   it('the client survives a node restart on the same port: it reconnects and resubscribes', async () => {

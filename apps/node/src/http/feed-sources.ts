@@ -52,7 +52,10 @@ export interface NodeFeed extends FeedPart {
 export interface NodeFeedInit {
   node: VainNode
   participant: Participant
-  /** The node's anomaly detector and scheduler (`@vain/resources`): alerts. */
+  /**
+   * Sources of alerts: `@vain/resources`' anomaly detector (`anomaly`, `anomaly:cleared`) and
+   * scheduler (`pressure`, `relief`), `@vain/metrics`' alert engine (`firing`, `resolved`).
+   */
   alerts?: object[]
   /** Chain settlement events, when the node has a chain: `on(type, listener)` returns its removal. */
   chain?: { on(type: never, listener: (detail: never) => void): () => void }
@@ -196,6 +199,9 @@ export function createNodeFeed(init: NodeFeedInit): NodeFeed {
     listen(target, 'anomaly:cleared', (d) =>
       log.append('alerts', { alert: { status: 'resolved', source: 'resources', name: `anomaly:${d.metric}`, ...d } }),
     )
+    // @vain/metrics alert rules (an AlertEngine): its notices as they are
+    listen(target, 'firing', (d) => log.append('alerts', { alert: { source: 'metrics', status: 'firing', ...d } }))
+    listen(target, 'resolved', (d) => log.append('alerts', { alert: { source: 'metrics', status: 'resolved', ...d } }))
     listen(target, 'pressure', (d) =>
       log.append('alerts', { alert: { status: 'firing', source: 'resources', name: 'host-pressure', ...d } }),
     )

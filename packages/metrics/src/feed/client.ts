@@ -73,6 +73,8 @@ export interface FeedClientEvents {
   error: ErrorMessage | FeedError
   /** The socket closed; `retryInMs` is the wait before the next attempt (absent once closed for good). */
   close: { code: number; reason: string; retryInMs?: number }
+  /** The server answered a {@link FeedClient.ping} (the server handles a connection's messages in order). */
+  pong: Record<string, never>
   /** The state changed. */
   state: FeedState
 }
@@ -337,6 +339,7 @@ export class FeedClient {
           this.emit('error', msg)
           break
         case 'pong':
+          this.emit('pong', {})
           break
       }
     })
