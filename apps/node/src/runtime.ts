@@ -334,7 +334,8 @@ async function startLocked(config: AppConfig, log: Logger, options: StartVainNod
   const feed = createNodeFeed({
     node,
     participant,
-    alerts: [resources.detector, resources.scheduler],
+    // the alert rules' notices (their defaults include @vain/resources' anomalies), host pressure
+    alerts: [metrics.alerts, resources.scheduler],
     ...(chain !== undefined ? { chain } : {}),
   })
   participant.addEventListener('update:proven', (e) =>
