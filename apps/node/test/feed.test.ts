@@ -210,6 +210,28 @@ describe('the live feed on real nodes', () => {
     feed.close()
   }, 120_000)
 
+  it('bounds: messages over the rate are refused, then the connection is closed (4029); connections are capped (1013)', async () => {
+    const feed = client()
+    await feed.next('hello', undefined, wait())
+    const limited = feed.next('error', (e) => (e as { error?: string }).error === 'RateLimited', wait())
+    const closed = feed.next('close', undefined, wait())
+    // 100 pings at once: a burst of 20 is allowed, the rest are counted against the connection
+    for (let i = 0; i < 100; i++) feed.ping()
+    await limited
+    expect((await closed).code).toBe(4029)
+    feed.close()
+    // FEED_LIMITS.connections (64) open; the next is closed with 1013
+    const many = Array.from({ length: 64 }, () => client({ backoff: { initialMs: 60_000, maxMs: 60_000 } }))
+    await Promise.all(many.map((c) => c.next('hello', undefined, wait())))
+    const extra = client({ backoff: { initialMs: 60_000, maxMs: 60_000 } })
+    expect((await extra.next('close', undefined, wait())).code).toBe(1013)
+    for (const c of [...many, extra]) c.close()
+    // the node still serves feeds once they are gone
+    const again = client()
+    await again.next('hello', undefined, wait())
+    again.close()
+  }, 120_000)
+
   it('alerts: a @vain/metrics alert rule firing and resolving reaches the alerts channel', async () => {
     const alerts = createAlerts({
       rules: [

@@ -38,7 +38,7 @@ export const FEED_LIMITS = {
   /** Open feed connections at most (more: closed with 1013). */
   connections: 64,
   /** (channel, peer) subscriptions per connection. */
-  subscriptions: 48,
+  subscriptions: 24,
   /** Other peers one connection may subscribe to. */
   remotePeers: 4,
   /** Bytes queued on a connection at most: a reader slower than its events is closed (4008). */
