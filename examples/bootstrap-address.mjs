@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Prints a running node's first listen address (/ip4/…/p2p/<peer id>), to give another node as
-// --bootstrap. Waits up to 60 s for the node's REST API to answer.
+// --bootstrap. Waits up to 120 s for the node's REST API to answer.
 //
 //   node examples/bootstrap-address.mjs http://127.0.0.1:8081
 const api = process.argv[2]
@@ -8,7 +8,7 @@ if (api === undefined) {
   process.stderr.write('usage: node examples/bootstrap-address.mjs API_URL\n')
   process.exit(2)
 }
-const end = Date.now() + 60_000
+const end = Date.now() + 120_000
 for (;;) {
   try {
     const res = await fetch(new URL('/api/status', api))

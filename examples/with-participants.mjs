@@ -2,7 +2,7 @@
 // Prints a job spec with its committee and trainers filled in: the peer ids of the nodes whose
 // REST APIs are given. A network without a chain draws each round's committee from the job's
 // `participants.aggregators`, and a round closes as soon as every listed trainer's update is in.
-// Waits (up to 60 s) until every node answers and all of them are connected to each other, so the
+// Waits (up to 120 s) until every node answers and all of them are connected to each other, so the
 // job's announcement reaches them all.
 //
 //   node examples/with-participants.mjs JOB.json API_URL... > job-with-peers.json
@@ -19,7 +19,7 @@ const get = async (api, path) => {
   if (!res.ok) throw new Error(`${api}${path}: HTTP ${res.status}`)
   return res.json()
 }
-const end = Date.now() + 60_000
+const end = Date.now() + 120_000
 for (;;) {
   try {
     const ids = await Promise.all(apis.map(async (api) => (await get(api, '/api/status')).peerId))
@@ -39,7 +39,7 @@ for (;;) {
     // a node not up yet
   }
   if (Date.now() > end) {
-    process.stderr.write(`the nodes at ${apis.join(', ')} did not all answer and meet within 60 s\n`)
+    process.stderr.write(`the nodes at ${apis.join(', ')} did not all answer and meet within 120 s\n`)
     process.exit(1)
   }
   await new Promise((r) => setTimeout(r, 500))

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
 import { importOnnx, inputSizeOf, JobSpecSchema, loadLocalDataset, parseArchitecture } from '@vain/fl'
 import * as ort from 'onnxruntime-node'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest'
 import { loadAppConfig } from '../src/config.js'
 import { dataSources } from '../src/local-data.js'
 
@@ -250,6 +250,14 @@ describe('README walkthrough: your own model and data', () => {
     // terminal 1: node A in the foreground; then terminal 2
     await sh.run(next(/^vain\(\) \{/))
     const logA: string[] = []
+    // on failure, the nodes' logs say why
+    onTestFailed(() => {
+      let logB = ''
+      try {
+        logB = readFileSync(join(tmp, 'vain', 'node-b.log'), 'utf8')
+      } catch {}
+      console.error(`node A:\n${logA.join('').slice(-6000)}\nnode B:\n${logB.slice(-6000)}`)
+    })
     const a = await readyLine(sh.start(next(/^vain start -d \S+node-a -c examples\/csv\/node-a\.json/)), logA)
     expect(a.api).toBe(`http://127.0.0.1:${portA}`)
     if (lines[0]?.startsWith('vain()')) lines.shift() // defined again in terminal 2
@@ -263,6 +271,7 @@ describe('README walkthrough: your own model and data', () => {
     // import the model: its content id is the one the job file names
     const imported = await sh.run(next(/^vain model import examples\/csv\/model\.onnx /))
     expect(imported.stdout?.trim()).toBe(job.initialModel)
+    expect(README, 'the README shows the id it prints').toContain(job.initialModel)
 
     // committee and trainers: both nodes, once they have met
     await sh.run(next(/^node examples\/with-participants\.mjs examples\/csv\/job\.json /))
