@@ -210,6 +210,22 @@ describe('the live feed on real nodes', () => {
     feed.close()
   }, 120_000)
 
+  it('takes an injected WebSocket: the WHATWG one (Node’s global, as a browser has) works the same', async () => {
+    const feed = client({ WebSocket: globalThis.WebSocket as never })
+    await feed.next('hello', undefined, wait())
+    feed.subscribe(['health'])
+    const e = await feed.next('event', isSnapshot('health'), wait())
+    expect(e.seq).toBe(1)
+    feed.close()
+    expect(feed.state).toBe('closed')
+    // aborting the signal closes a client for good
+    const controller = new AbortController()
+    const aborted = client({ signal: controller.signal })
+    await aborted.next('hello', undefined, wait())
+    controller.abort()
+    expect(aborted.state).toBe('closed')
+  }, 120_000)
+
   it('bounds: messages over the rate are refused, then the connection is closed (4029); connections are capped (1013)', async () => {
     const feed = client()
     await feed.next('hello', undefined, wait())
