@@ -6,6 +6,7 @@
  * upgrade, a subscription to another node's feed routed through this one (with the token only),
  * and a client that survives a node restart on the same port (reconnects, resubscribes).
  */
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -284,6 +285,41 @@ describe('the live feed on real nodes', () => {
         alerts.evaluate([{ name: 'vain_authenticated_peers', labels: {}, value: v }], t)
       expect((await firing).data.alert).toMatchObject({ source: 'metrics', rule: 'few-peers', status: 'firing' })
       expect((await resolved).data.alert).toMatchObject({ rule: 'few-peers', status: 'resolved' })
+      feed.close()
+    } finally {
+      await api.close()
+      await sources.stop()
+    }
+  }, 120_000)
+
+  it('a connection whose send buffer goes over its cap (a reader slower than its events) is closed with 4008', async () => {
+    const sources = createNodeFeed({ node: b.node, participant: b.participant })
+    const api = await startApiServer({
+      node: b.node,
+      participant: b.participant,
+      models: b.models,
+      token: 'y'.repeat(40),
+      log,
+      port: 0,
+      feed: sources,
+    })
+    try {
+      const feed = client({ url: `${api.url.replace('http', 'ws')}/api/feed`, backoff: { initialMs: 60_000 } })
+      await feed.next('hello', undefined, wait())
+      feed.subscribe(['alerts'])
+      const pong = feed.next('pong', undefined, wait())
+      feed.ping()
+      await pong
+      const closed = feed.next('close', undefined, wait())
+      // 1000 alerts of 15 KB of incompressible text at once: more than the 4 MiB a connection may queue
+      for (let i = 0; i < 1000; i++) {
+        sources.log.append('alerts', { alert: { status: 'firing', pad: randomBytes(11_000).toString('base64') } })
+      }
+      expect((await closed).code).toBe(4008)
+      // the server goes on: a new connection is served
+      const again = client({ url: `${api.url.replace('http', 'ws')}/api/feed` })
+      await again.next('hello', undefined, wait())
+      again.close()
       feed.close()
     } finally {
       await api.close()

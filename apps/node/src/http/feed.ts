@@ -124,6 +124,7 @@ export async function feedRoutes(app: ApiApp, parts: ApiParts): Promise<void> {
 
   function closeConnection(c: Connection, code: number, reason: string): void {
     if (!connections.delete(c)) return
+    if (code === FEED_CLOSE.SlowConsumer) parts.log.warn('feed: a slow reader was closed', { reason })
     for (const r of c.remote.values()) r.watch.stop()
     c.remote.clear()
     try {
@@ -132,7 +133,7 @@ export async function feedRoutes(app: ApiApp, parts: ApiParts): Promise<void> {
       c.socket.terminate()
     }
     // a peer that does not answer the close handshake
-    setTimeout(() => c.socket.terminate(), 5000).unref()
+    setTimeout(() => c.socket.terminate(), 30_000).unref()
   }
 
   // discrete events of this node, to every connection subscribed to their channel
