@@ -187,6 +187,10 @@ describe('the live feed on real nodes', () => {
     expect(await upgrade(port, { host: `127.0.0.1:${port}`, origin: 'http://evil.example' })).toBe(403)
     expect(await upgrade(port, { host: `evil.example:${port}`, origin: `http://127.0.0.1:${port}` })).toBe(403)
     expect(await upgrade(port, { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` })).toBe(101)
+    // a plain GET: a typed error body
+    const plain = await fetch(`${base}/api/feed`)
+    expect(plain.status).toBe(426)
+    expect(((await plain.json()) as { error: { name: string } }).error.name).toBe('UpgradeRequired')
     // still up
     expect((await fetch(`${base}/api/node/health`)).status).toBe(200)
   }, 120_000)

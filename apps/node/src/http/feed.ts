@@ -29,6 +29,7 @@ import {
   type FeedErrorName,
 } from '@vain/metrics/feed'
 import { type RemoteFeedWatch, watchRemoteFeed } from '@vain/metrics/vain-net'
+import { ApiError } from './errors.js'
 import { feedSnapshot, type SnapshotParts } from './feed-snapshots.js'
 import { tokenMatches } from './guard.js'
 import type { ApiApp, ApiParts } from './parts.js'
@@ -292,69 +293,83 @@ export async function feedRoutes(app: ApiApp, parts: ApiParts): Promise<void> {
     if (++c.strikes >= FEED_LIMITS.strikes) closeConnection(c, code, reason)
   }
 
-  app.get('/api/feed', { websocket: true, schema: { hide: true } }, (socket, request) => {
-    if (connections.size >= FEED_LIMITS.connections) {
-      socket.close(FEED_CLOSE.TryAgainLater, `at most ${FEED_LIMITS.connections} feed connections`)
-      return
-    }
-    const query = request.query as { token?: unknown } | undefined
-    const token = typeof query?.token === 'string' ? query.token : undefined
-    const c: Connection = {
-      socket,
-      seq: 0,
-      authed: token !== undefined && tokenMatches(token, parts.token),
-      local: new Map(),
-      remote: new Map(),
-      tokens: FEED_LIMITS.messageBurst,
-      refilledAt: Date.now(),
-      strikes: 0,
-    }
-    connections.add(c)
-    socket.on('close', () => closeConnection(c, FEED_CLOSE.GoingAway, ''))
-    socket.on('error', () => closeConnection(c, FEED_CLOSE.GoingAway, ''))
-    send(c, { type: 'hello', version: FEED_VERSION, node: parts.node.peerId.toString(), channels: [...FEED_CHANNELS] })
-    if (token !== undefined && !c.authed) sendError(c, 'InvalidToken', "?token= is not this node's API token")
-    // messages are handled one at a time, in order
-    let queue = Promise.resolve()
-    socket.on('message', (data, isBinary) => {
-      if (!connections.has(c)) return
-      const now = Date.now()
-      c.tokens = Math.min(
-        FEED_LIMITS.messageBurst,
-        c.tokens + ((now - c.refilledAt) / 1000) * FEED_LIMITS.messagesPerSecond,
-      )
-      c.refilledAt = now
-      if (c.tokens < 1) {
-        sendError(c, 'RateLimited', `at most ${FEED_LIMITS.messagesPerSecond} messages a second`)
-        strike(c, FEED_CLOSE.RateLimited, 'too many messages')
+  app.route({
+    method: 'GET',
+    url: '/api/feed',
+    schema: { hide: true },
+    // a plain GET (no upgrade): a typed error body
+    handler: async () => {
+      throw new ApiError(426, 'UpgradeRequired', 'GET /api/feed is a WebSocket: connect with ws://…/api/feed')
+    },
+    wsHandler: (socket, request) => {
+      if (connections.size >= FEED_LIMITS.connections) {
+        socket.close(FEED_CLOSE.TryAgainLater, `at most ${FEED_LIMITS.connections} feed connections`)
         return
       }
-      c.tokens -= 1
-      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
-      let msg: ClientMessage
-      try {
-        msg = decodeClientMessage(isBinary ? bytes : bytes.toString('utf8'), isBinary)
-      } catch (err) {
-        const e = err as FeedError
-        sendError(c, e.code, e.message)
-        if (e.code === 'FrameTooLarge') closeConnection(c, FEED_CLOSE.MessageTooBig, 'frame over 4096 bytes')
-        else strike(c, FEED_CLOSE.PolicyViolation, 'too many bad messages')
-        return
+      const query = request.query as { token?: unknown } | undefined
+      const token = typeof query?.token === 'string' ? query.token : undefined
+      const c: Connection = {
+        socket,
+        seq: 0,
+        authed: token !== undefined && tokenMatches(token, parts.token),
+        local: new Map(),
+        remote: new Map(),
+        tokens: FEED_LIMITS.messageBurst,
+        refilledAt: Date.now(),
+        strikes: 0,
       }
-      queue = queue.then(async () => {
-        if (!connections.has(c)) return
-        try {
-          await handle(c, msg)
-        } catch (err) {
-          if (err instanceof FeedError) {
-            sendError(c, err.code, err.message, err.peer)
-            strike(c, FEED_CLOSE.PolicyViolation, 'too many bad messages')
-          } else {
-            parts.log.warn('feed: a message failed', { error: String(err) })
-            sendError(c, 'InvalidMessage', 'the node could not handle the message')
-          }
-        }
+      connections.add(c)
+      socket.on('close', () => closeConnection(c, FEED_CLOSE.GoingAway, ''))
+      socket.on('error', () => closeConnection(c, FEED_CLOSE.GoingAway, ''))
+      send(c, {
+        type: 'hello',
+        version: FEED_VERSION,
+        node: parts.node.peerId.toString(),
+        channels: [...FEED_CHANNELS],
       })
-    })
+      if (token !== undefined && !c.authed) sendError(c, 'InvalidToken', "?token= is not this node's API token")
+      // messages are handled one at a time, in order
+      let queue = Promise.resolve()
+      socket.on('message', (data, isBinary) => {
+        if (!connections.has(c)) return
+        const now = Date.now()
+        c.tokens = Math.min(
+          FEED_LIMITS.messageBurst,
+          c.tokens + ((now - c.refilledAt) / 1000) * FEED_LIMITS.messagesPerSecond,
+        )
+        c.refilledAt = now
+        if (c.tokens < 1) {
+          sendError(c, 'RateLimited', `at most ${FEED_LIMITS.messagesPerSecond} messages a second`)
+          strike(c, FEED_CLOSE.RateLimited, 'too many messages')
+          return
+        }
+        c.tokens -= 1
+        const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
+        let msg: ClientMessage
+        try {
+          msg = decodeClientMessage(isBinary ? bytes : bytes.toString('utf8'), isBinary)
+        } catch (err) {
+          const e = err as FeedError
+          sendError(c, e.code, e.message)
+          if (e.code === 'FrameTooLarge') closeConnection(c, FEED_CLOSE.MessageTooBig, 'frame over 4096 bytes')
+          else strike(c, FEED_CLOSE.PolicyViolation, 'too many bad messages')
+          return
+        }
+        queue = queue.then(async () => {
+          if (!connections.has(c)) return
+          try {
+            await handle(c, msg)
+          } catch (err) {
+            if (err instanceof FeedError) {
+              sendError(c, err.code, err.message, err.peer)
+              strike(c, FEED_CLOSE.PolicyViolation, 'too many bad messages')
+            } else {
+              parts.log.warn('feed: a message failed', { error: String(err) })
+              sendError(c, 'InvalidMessage', 'the node could not handle the message')
+            }
+          }
+        })
+      })
+    },
   })
 }
