@@ -16,20 +16,24 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { connectVain, deployVain, type LocalChain, startLocalChain, type VainClient } from '@vain/chain'
+import type { LocalChain } from '@vain/chain'
 import { createLocalTrainer, createModel, decodeModel, encodeModel, type JobSpecInput, loadMnist, mlp } from '@vain/fl'
 import { ROUND_TOPICS } from '@vain/fl/vain-net'
-import { type Address, type Hex, parseEther } from 'viem'
+import type { Address, Hex } from 'viem'
 import { type AnonymousVoteSummary, runAnonymousVote } from './anonymous-vote.js'
-import { DEV_DEPLOY_PARAMS, formatVain, shortAddress } from './chain/connect.js'
+import { shortAddress } from './chain/connect.js'
 import { ChainConfigSchema } from './config.js'
+import { type ChainSetup, followRewards, setUpChain, waitRegistered } from './demo/chain.js'
+import { explainReputations, explainRun } from './demo/explain.js'
 import { createLogger } from './logger.js'
 import { startVainNode } from './runtime.js'
 import { selfCommand } from './self.js'
+
+export { explainReputations, explainRun }
 
 export interface DemoOptions {
   nodes: number
@@ -150,11 +154,7 @@ interface Child {
   api: string | null
 }
 
-/** The job creator's stake: tier 1, what the default deployment asks of creators. */
-const CREATOR_STAKE = parseEther('100')
-/** Each node's stake: enough for tier 3 (aggregators) with the development parameters. */
-const NODE_STAKE = parseEther('10000')
-const NODE_FUNDS = parseEther('12000')
+/** What the job's creator funds a chain round with, in VAIN. */
 const REWARD_PER_ROUND = '50'
 
 function startChild(
@@ -563,308 +563,4 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   } finally {
     await cleanup()
   }
-}
-
-interface ChainSetup {
-  chain: LocalChain
-  admin: VainClient
-  /** Path of node `i`'s config file (its chain section). */
-  configFor(i: number): string
-}
-
-/** Local chain, suite, and every node funded and staked for tier 3; writes each node's chain config. */
-async function setUpChain(
-  nodes: number,
-  root: string,
-  out: (line: string) => void,
-  keep: (chain: LocalChain) => void,
-): Promise<ChainSetup> {
-  const t0 = performance.now()
-  const chain = await startLocalChain({ accounts: nodes + 1 })
-  keep(chain)
-  const { addresses } = await deployVain(chain.walletClient(0), DEV_DEPLOY_PARAMS)
-  const account = (i: number) => chain.accounts[i] as { address: Address; privateKey: `0x${string}` }
-  const admin = connectVain({ rpcUrl: chain.rpcUrl, addresses, privateKey: account(0).privateKey })
-  out(
-    `chain ${chain.rpcUrl.replace('http://', '')} (Hardhat, in this process) · vAIn suite deployed in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
-  )
-  // the deployer holds the supply: fund the nodes (one sender: in order), then each stakes (in parallel)
-  for (let i = 1; i <= nodes; i++) await admin.token.transfer(account(i).address, NODE_FUNDS)
-  // the deployer creates the jobs: the network asks job creators for a stake (tier 1)
-  await admin.staking.stake(CREATOR_STAKE)
-  const before = await admin.standing(account(1).address)
-  const tiers = await Promise.all(
-    Array.from({ length: nodes }, async (_, k) => {
-      const node = connectVain({ rpcUrl: chain.rpcUrl, addresses, privateKey: account(k + 1).privateKey })
-      await node.staking.stake(NODE_STAKE)
-      return (await node.standing()).tier
-    }),
-  )
-  out(
-    `funded ${nodes} nodes with ${formatVain(NODE_FUNDS)}, each staked ${formatVain(NODE_STAKE)}: tier ${before.tier} → ${[...new Set(tiers)].join('/')} (aggregators need tier 3)`,
-  )
-  const configFor = (i: number): string => join(root, `chain-n${i}.json`)
-  await Promise.all(
-    Array.from({ length: nodes }, (_, i) =>
-      writeFile(
-        configFor(i),
-        JSON.stringify({ chain: { rpcUrl: chain.rpcUrl, account: i + 1, addresses, pollMs: 250 } }, null, 2),
-      ),
-    ),
-  )
-  return { chain, admin, configFor }
-}
-
-/** Waits until every peer id is bound to an address in the NodeRegistry (or `ms` passed). */
-async function waitRegistered(admin: VainClient, ids: readonly string[], ms: number): Promise<Map<string, Address>> {
-  const found = new Map<string, Address>()
-  const deadline = Date.now() + ms
-  while (found.size < ids.length && Date.now() < deadline) {
-    for (const id of ids) {
-      if (found.has(id)) continue
-      const a = await admin.registry.nodeOf(id)
-      if (a !== undefined) found.set(id, a)
-    }
-    if (found.size < ids.length) await new Promise((r) => setTimeout(r, 250))
-  }
-  return found
-}
-
-interface RoundPayout {
-  round: number | undefined
-  signers: number
-  /** Contributions of the settled result (Infinity until the settlement is seen). */
-  contributions: number
-  /** What the settled result pays out in all. */
-  totalReward: bigint
-  paid: bigint
-  accounts: Set<string>
-  printed: boolean
-}
-
-/** Follows settlements and claims from the observer's chain view; prints a line per round once paid. */
-function followRewards(obs: Awaited<ReturnType<typeof startVainNode>>, out: (line: string) => void) {
-  const service = obs.chain
-  if (service === undefined) throw new Error('the observer has no chain')
-  const rounds = new Map<bigint, RoundPayout>()
-  const committees = new Map<bigint, number>()
-  const earned = new Map<string, bigint>()
-  let muted = false
-  const entry = (roundId: bigint, round: number | undefined): RoundPayout => {
-    let e = rounds.get(roundId)
-    if (e === undefined) {
-      e = {
-        round,
-        signers: 0,
-        contributions: Number.POSITIVE_INFINITY,
-        totalReward: 0n,
-        paid: 0n,
-        accounts: new Set(),
-        printed: false,
-      }
-      rounds.set(roundId, e)
-    }
-    e.round ??= round
-    return e
-  }
-  const check = (roundId: bigint): void => {
-    const r = rounds.get(roundId)
-    if (r === undefined || r.printed || r.accounts.size < r.contributions) return
-    r.printed = true
-    if (muted) return
-    const round = r.round === undefined ? '?' : String(r.round + 1).padStart(2)
-    out(
-      `         ⛓ round ${round} settled on chain (#${roundId}, ${r.signers}/${committees.get(roundId) ?? '?'} committee signatures) · ${formatVain(r.paid)} paid to ${r.accounts.size} nodes`,
-    )
-  }
-  /** Chain rounds this node (the job's creator) opened: pool, deadline, round. */
-  const opened = new Map<bigint, { pool: bigint; deadline: bigint; round: number | undefined }>()
-  const settledIds = new Set<bigint>()
-  const refunded = new Map<bigint, bigint>()
-  service.on('round:opened', (r) => {
-    committees.set(r.roundId, r.committee.length)
-    if (r.byMe) opened.set(r.roundId, { pool: r.rewardPool, deadline: r.deadline, round: r.round })
-  })
-  service.on('round:settled', (r) => {
-    settledIds.add(r.roundId)
-    const e = entry(r.roundId, r.round)
-    e.signers = r.signers
-    e.contributions = r.contributions
-    e.totalReward = r.totalReward
-    check(r.roundId)
-  })
-  service.on('round:refunded', (r) => {
-    if (!opened.has(r.roundId)) return
-    refunded.set(r.roundId, r.refund)
-    if (muted) return
-    const o = opened.get(r.roundId)
-    const round = o?.round === undefined ? '?' : String(o.round + 1).padStart(2)
-    out(
-      `         ⛓ round ${round}: chain round #${r.roundId} refunded (an attempt not settled by its deadline) · ${formatVain(r.refund)} back to the job's creator`,
-    )
-  })
-  service.on('reward:claimed', (c) => {
-    const e = entry(c.roundId, c.round)
-    e.paid += c.amount
-    e.accounts.add(c.account)
-    earned.set(c.account, (earned.get(c.account) ?? 0n) + c.amount)
-    check(c.roundId)
-  })
-  return {
-    /**
-     * Waits until every chain round this node opened is settled with every reward claimed, or
-     * refunded: `ms` at most for claims of settled rounds; for a round not settled, until 20 s
-     * after its deadline (this node refunds it once the deadline has passed).
-     */
-    async closed(ms: number): Promise<void> {
-      const end = Date.now() + ms
-      let told = false
-      for (;;) {
-        const refundedOrPaid = (id: bigint): boolean => refunded.has(id) || rounds.get(id)?.printed === true
-        const pending = [...opened.keys()].filter((id) => !refundedOrPaid(id))
-        if (pending.length === 0) return
-        const unsettled = pending.filter((id) => !settledIds.has(id))
-        const lastDeadline = unsettled.reduce((m, id) => {
-          const d = opened.get(id)?.deadline ?? 0n
-          return d > m ? d : m
-        }, 0n)
-        const nowS = BigInt(Math.floor(Date.now() / 1000))
-        const refundBy = (Number(lastDeadline) + 20) * 1000
-        if (Date.now() > Math.max(end, unsettled.length > 0 ? refundBy : 0)) return
-        if (unsettled.length > 0 && !told && lastDeadline > nowS && Date.now() > end && !muted) {
-          told = true
-          out(
-            `         ⛓ ${unsettled.length === 1 ? 'a chain round' : `${unsettled.length} chain rounds`} not settled (${unsettled.map((id) => `#${id}`).join(' ')}): waiting ${lastDeadline - nowS} s for ${unsettled.length === 1 ? 'its' : 'their'} deadline, then the refund`,
-          )
-        }
-        await new Promise((r) => setTimeout(r, 250))
-      }
-    },
-    /** No more lines (the summary follows). */
-    mute(): void {
-      muted = true
-    },
-    async summary(
-      rpcUrl: string,
-      admin: VainClient,
-      ids: readonly string[],
-      addresses: ReadonlyMap<string, Address>,
-    ): Promise<DemoChainSummary> {
-      const nodes = await Promise.all(
-        ids.map(async (peerId) => {
-          const address = addresses.get(peerId)
-          if (address === undefined) {
-            return { peerId, address: '(unregistered)', staked: '0 VAIN', tier: 0, reputation: '0', earned: '0 VAIN' }
-          }
-          const s = await admin.standing(address)
-          return {
-            peerId,
-            address,
-            staked: formatVain(s.staked),
-            tier: s.tier,
-            reputation: String(s.reputation),
-            earned: formatVain(earned.get(address) ?? 0n),
-          }
-        }),
-      )
-      // the chain rounds this node opened (the job's): settled or refunded, and where their pools went
-      const mine = [...opened.keys()]
-      const settled = mine.filter((id) => settledIds.has(id))
-      const sum = (xs: bigint[]): bigint => xs.reduce((a, b) => a + b, 0n)
-      const pool = (id: bigint): bigint => opened.get(id)?.pool ?? 0n
-      const total = (id: bigint): bigint => rounds.get(id)?.totalReward ?? 0n
-      const paid = (id: bigint): bigint => rounds.get(id)?.paid ?? 0n
-      return {
-        rpcUrl,
-        openedRounds: mine.length,
-        settledRounds: settled.length,
-        refundedRounds: mine.filter((id) => refunded.has(id)).length,
-        openRounds: mine.filter((id) => !refunded.has(id) && !settledIds.has(id)).length,
-        rewardsFunded: formatVain(sum(mine.map(pool))),
-        rewardsPaid: formatVain(sum(settled.map(paid))),
-        rewardsRefunded: formatVain(sum([...refunded.values()]) + sum(settled.map((id) => pool(id) - total(id)))),
-        rewardsUnclaimed: formatVain(sum(settled.map((id) => total(id) - paid(id)))),
-        paidNodes: [...earned.values()].filter((v) => v > 0n).length,
-        nodes,
-      }
-    },
-  }
-}
-
-/** Bytes in KiB/MiB (binary units), for the sentences of the summary. */
-const kib = (b: number): string =>
-  b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`
-
-/**
- * The summary in words: why the demo stopped, what the upload figure counts, rounds trained vs
- * rounds settled on chain.
- */
-export function explainRun(
-  summary: DemoSummary,
-  opts: Pick<DemoOptions, 'rounds' | 'target'>,
-  short: (id: string) => string,
-): string[] {
-  const lines: string[] = []
-  const pct = (x: number) => `${(100 * x).toFixed(1)} %`
-  if (summary.stopReason === 'target') {
-    lines.push(
-      `why it stopped: the global model reached the target ${pct(opts.target)} after round ${summary.targetReachedAtRound} (--target); ${summary.rounds} rounds ran in all (a round under way when the target was reached completes)`,
-    )
-  } else if (summary.stopReason === 'rounds') {
-    lines.push(
-      `why it stopped: all ${opts.rounds} rounds ran (--rounds ${opts.rounds}) without reaching the target ${pct(opts.target)}; more rounds or nodes would get closer`,
-    )
-  } else {
-    lines.push(`why it stopped: the job did not finish in time (${summary.rounds} of ${opts.rounds} rounds completed)`)
-  }
-  if (summary.bytesPerNodePerRound > 0) {
-    lines.push(
-      `upload: each node uploaded ${kib(summary.bytesPerNodePerRound)} per round on average (its compressed update, sent to every committee member), ${summary.compression.toFixed(0)}× less than the dense float32 model of ${kib(summary.denseModelBytes)} it would otherwise send to each`,
-    )
-  }
-  const lazy = summary.participation.filter((p) => p.roundsTrained < summary.rounds)
-  if (lazy.length > 0 && summary.rounds > 0) {
-    lines.push(
-      `participation: ${lazy
-        .slice(0, 5)
-        .map((p) => `${short(p.peerId)} missed ${summary.rounds - p.roundsTrained} of ${summary.rounds} rounds`)
-        .join(
-          ', ',
-        )}${lazy.length > 5 ? ` and ${lazy.length - 5} more` : ''} (its update came late or not at all: a round closes once enough updates are in)`,
-    )
-  }
-  const c = summary.chain
-  if (c !== undefined) {
-    const unsettled = summary.rounds - c.settledRounds
-    lines.push(
-      `rounds trained vs settled: ${summary.rounds} trained (each made a new global model its committee agreed on), ${c.settledRounds} settled on chain (the committee's signed result, rewards claimable)${unsettled > 0 ? `; ${unsettled} trained but not settled — on a busy machine a round can finish before its chain round is opened, or its committee's signatures missed the deadline (then its pool is refunded)` : ''}`,
-    )
-  }
-  return lines
-}
-
-/** Why the nodes' reputations differ: from the rounds they trained in and the committees they sat on. */
-export function explainReputations(chain: DemoChainSummary, rounds: number, short: (id: string) => string): string[] {
-  const reps = chain.nodes.map((n) => BigInt(n.reputation))
-  if (reps.length < 2 || reps.every((r) => r === reps[0])) {
-    return reps.length < 2
-      ? []
-      : ['reputations: all equal — every node trained in and sat on committees for as many rounds']
-  }
-  const why = chain.nodes
-    .map((n, i) => ({ n, i }))
-    .toSorted((a, b) => (BigInt(a.n.reputation) < BigInt(b.n.reputation) ? -1 : 1))
-    .slice(0, 3)
-    .map(({ n, i }) => {
-      const missed = rounds - (n.roundsTrained ?? 0)
-      const bits = [
-        missed > 0 ? `missed ${missed} round${missed === 1 ? '' : 's'}` : `trained in all ${rounds} rounds`,
-        `sat on ${n.committeeRounds ?? 0} committee${n.committeeRounds === 1 ? '' : 's'}`,
-      ]
-      return `node ${i} (${short(n.peerId)}, reputation ${n.reputation}) ${bits.join(' and ')}`
-    })
-  return [
-    'why reputations differ: a node gains reputation for each settled round it trained in (with its reward claim) and for each settlement it signed as a committee member; rounds it missed or that were not settled add nothing',
-    `  lowest: ${why.join('; ')}`,
-  ]
 }

@@ -5,7 +5,7 @@
  * workspace packages must be built (`pnpm build`, as CI does before the tests).
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,10 +16,11 @@ const APP = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(APP, 'bin', 'vain.mjs')
 /** The workspace packages' sources and builds, as module URLs start. */
 const PACKAGES = pathToFileURL(join(APP, '..', '..', 'packages')).href
-/** Records every module URL the process resolves (Node's synchronous hooks), to stderr at exit. */
+/** Records every module URL the process resolves (Node's synchronous hooks) into the file $VAIN_MODULES_FILE at exit. */
 const RECORD_MODULES = `data:text/javascript,${encodeURIComponent(
-  "import{registerHooks}from'node:module';const seen=[];registerHooks({resolve(s,c,n){const r=n(s,c);seen.push(r.url);return r}});process.on('exit',()=>process.stderr.write('\\nMODULES '+JSON.stringify(seen)+'\\n'))",
+  "import{registerHooks}from'node:module';import{writeFileSync}from'node:fs';const seen=[];registerHooks({resolve(s,c,n){const r=n(s,c);seen.push(r.url);return r}});process.on('exit',()=>writeFileSync(process.env.VAIN_MODULES_FILE,JSON.stringify(seen)))",
 )}`
+let runs = 0
 
 interface Run {
   status: number | null
@@ -30,7 +31,8 @@ interface Run {
 
 /** Runs `node [flags] bin/vain.mjs args` with NODE_OPTIONS unset (no tsx, no source condition). */
 function run(node: string, args: string[], flags: string[] = [], bin = BIN): Promise<Run> {
-  const env = { ...process.env }
+  const modulesFile = join(tmpdir(), `vain-bin-modules-${process.pid}-${runs++}.json`)
+  const env: NodeJS.ProcessEnv = { ...process.env, VAIN_MODULES_FILE: modulesFile }
   delete env.NODE_OPTIONS
   delete env.VAIN_API_TOKEN
   const proc = spawn(node, [...flags, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: tmpdir() })
@@ -44,13 +46,12 @@ function run(node: string, args: string[], flags: string[] = [], bin = BIN): Pro
   })
   return new Promise((resolve) =>
     proc.once('close', (status) => {
-      const line = stderr.split('\n').find((l) => l.startsWith('MODULES '))
-      resolve({
-        status,
-        stdout,
-        stderr: stderr.replace(/\nMODULES .*\n?/, ''),
-        modules: line === undefined ? [] : (JSON.parse(line.slice('MODULES '.length)) as string[]),
-      })
+      let modules: string[] = []
+      if (existsSync(modulesFile)) {
+        modules = JSON.parse(readFileSync(modulesFile, 'utf8')) as string[]
+        rmSync(modulesFile, { force: true })
+      }
+      resolve({ status, stdout, stderr, modules })
     }),
   )
 }
