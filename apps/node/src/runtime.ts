@@ -97,7 +97,8 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
 
 /** The non-IID MNIST shard of node `shard` of `shards` (Dirichlet label skew, seeded). */
 export async function mnistShard(shard: number, shards: number, alpha: number, seed: number): Promise<Dataset> {
-  const { train } = await loadMnist()
+  // read without the process-wide cache: the node keeps only its shard, the rest is collected
+  const { train } = await loadMnist({ cache: false })
   const parts = partitionDataset(train, { kind: 'dirichlet', clients: shards, alpha, seed, minSamples: 10 })
   return subset(train, parts[shard] as Int32Array)
 }

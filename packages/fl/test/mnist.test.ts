@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { labelCounts } from '../src/data/dataset.js'
 import { loadMnist } from '../src/data/mnist.js'
 import { cnn, createModel, mlp } from '../src/models/index.js'
@@ -25,6 +25,20 @@ describe('MNIST (the mnist package, fixed 8,000 / 2,000 split)', () => {
     for (let r = 0; r < test.size; r++) if (trainRows.has(key(test.x, r))) shared++
     expect(shared).toBe(0)
   })
+
+  it('{ cache: false } reads the same split without keeping it (a node keeps only its shard)', async () => {
+    vi.resetModules()
+    const fresh = (await import('../src/data/mnist.js')) as typeof import('../src/data/mnist.js')
+    const a = await fresh.loadMnist({ cache: false })
+    const b = await fresh.loadMnist({ cache: false })
+    expect(a).not.toBe(b) // not kept: read again
+    expect(Buffer.from(b.train.x.buffer).equals(Buffer.from(a.train.x.buffer))).toBe(true)
+    const kept = await fresh.loadMnist()
+    expect(kept).not.toBe(a)
+    expect(await fresh.loadMnist()).toBe(kept)
+    // once the process keeps it, an uncached call is served from it
+    expect(await fresh.loadMnist({ cache: false })).toBe(kept)
+  }, 180_000)
 
   it('an MLP trained centrally for 3 epochs gets > 85 % on the 2,000 test digits', async () => {
     const { train, test } = await loadMnist()

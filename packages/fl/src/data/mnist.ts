@@ -34,7 +34,8 @@ let cached: Promise<MnistSplit> | undefined
  * 3. The rows of each split are then permuted by `createRng(MNIST_ORDER_SEED)` so that classes
  *    are interleaved (membership does not depend on this step).
  *
- * The result is cached for the process (≈ 31 MB of float32); loading takes ~0.3 s.
+ * The result is cached for the process (≈ 31 MB of float32; `{ cache: false }` reads it without
+ * keeping it, for a caller that keeps only a shard); loading takes ~0.3 s.
  *
  * @example
  * ```ts
@@ -42,7 +43,9 @@ let cached: Promise<MnistSplit> | undefined
  * train.size // 8000
  * ```
  */
-export function loadMnist(): Promise<MnistSplit> {
+export function loadMnist(options: { cache?: boolean } = {}): Promise<MnistSplit> {
+  // a caller that keeps only part of it (a node's shard) lets the rest be collected
+  if (options.cache === false) return cached ?? readMnist()
   cached ??= readMnist().catch((err: unknown) => {
     cached = undefined
     throw err
