@@ -14,4 +14,6 @@ export default [
   'packages/chain',
   'circuits',
   'apps/node',
+  // the repo as a whole: packages installed into another project (scripts/consumer-check.mjs)
+  'scripts',
 ]

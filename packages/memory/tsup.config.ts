@@ -8,4 +8,7 @@ export default defineConfig({
   clean: true,
   target: 'node22',
   platform: 'node',
+  // the bounded CBOR decoders of @vain/net/wire are bundled in: @vain/net is an optional peer,
+  // needed only by the ./vain-net adapter
+  noExternal: ['@vain/net/wire'],
 })
