@@ -12,11 +12,8 @@ import { buildProgram } from './commands/program.js'
 
 /** The exit code for an error thrown by a command. */
 export function exitCodeOf(err: unknown): number {
-  if (err instanceof CommanderError) {
-    return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version'
-      ? EXIT.ok
-      : EXIT.usage
-  }
+  // help asked for (--help, vain help) exits 0; help shown for a missing subcommand is a usage error
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage
   if (err instanceof UsageError) return EXIT.usage
   // by name: config.ts (zod, the resources schema) is loaded only by the commands that need it
   const name = (err as { name?: string } | undefined)?.name

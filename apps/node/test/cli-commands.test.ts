@@ -139,6 +139,7 @@ describe('vain --help and usage errors', () => {
       vain(['stake', '5', '--frobnicate']),
       vain(['chain', 'up', '--frobnicate']),
       vain(['job', 'status']),
+      vain(['job']),
     ])
     for (const r of runs) {
       expect(r.status, r.stderr).toBe(2)
@@ -150,6 +151,8 @@ describe('vain --help and usage errors', () => {
     expect(runs[3]?.stderr).toMatch(/frobnicate/)
     expect(runs[4]?.stderr).toMatch(/frobnicate/)
     expect(runs[5]?.stderr).toContain("missing required argument 'JOB_ID'")
+    // a group without its subcommand: its help, on stderr, as a usage error
+    expect(runs[6]?.stderr).toContain('Usage: vain job [options] [command]')
   })
 
   it('bad input to the API commands: clear messages, 2 for usage, 1 when the node cannot be reached', async () => {

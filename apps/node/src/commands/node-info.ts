@@ -66,14 +66,30 @@ export function statusLines(s: Record<string, unknown>): string[] {
     `traffic     ${typeof health.bytesIn === 'number' ? binaryBytes(health.bytesIn) : '-'} in, ${typeof health.bytesOut === 'number' ? binaryBytes(health.bytesOut) : '-'} out`,
     `jobs        ${((s.jobs as string[] | undefined) ?? []).length} (vain job list)`,
   ]
-  const chain = s.chain as Record<string, unknown> | undefined
-  if (chain === undefined) lines.push("chain       none (eligibility from the jobs' allow-lists; nothing settled)")
+  const chain = s.chain as
+    | {
+        rpcUrl?: string
+        address?: string
+        up?: boolean
+        standing?: { staked?: string; reputation?: string; tier?: number }
+        settled?: number
+        claimed?: { rounds?: number; amount?: string }
+      }
+    | undefined
+  if (chain === undefined) lines.push("chain       none (committees from the jobs' allow-lists; nothing settled)")
   else {
-    const standing = (chain.standing ?? chain) as Record<string, unknown>
-    const bits = ['address', 'tier', 'staked', 'reputation']
-      .filter((k) => standing[k] !== undefined)
-      .map((k) => `${k} ${String(standing[k])}`)
-    lines.push(`chain       ${bits.length > 0 ? bits.join(' · ') : 'connected'}`)
+    const st = chain.standing
+    lines.push(
+      `chain       ${chain.rpcUrl ?? '?'} (${chain.up === false ? 'unreachable' : 'up'})${chain.address !== undefined ? ` · account ${chain.address}` : ''}`,
+    )
+    if (st !== undefined) {
+      lines.push(`standing    tier ${st.tier ?? '?'} · staked ${st.staked ?? '?'} · reputation ${st.reputation ?? '?'}`)
+    }
+    if (chain.settled !== undefined || chain.claimed !== undefined) {
+      lines.push(
+        `rewards     ${chain.settled ?? 0} rounds settled · ${chain.claimed?.amount ?? '0 VAIN'} claimed over ${chain.claimed?.rounds ?? 0} rounds`,
+      )
+    }
   }
   return lines
 }
