@@ -21,6 +21,7 @@ import {
   decompressSync,
   defineRequestProtocol,
   defineTopic,
+  type NodeConfigInput,
   type VainNode,
 } from '../src/index.js'
 import { benchBlob } from './protocols.js'
@@ -54,6 +55,11 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const LARGE_WINDOW = {
+  initialStreamWindowSize: 16 * 2 ** 20,
+  maxStreamWindowSize: 32 * 2 ** 20,
+  maxMessageSize: 1 * 2 ** 20,
+}
 
 function machine(): void {
   const cpus = os.cpus()
@@ -205,44 +211,90 @@ async function rawTcp(port: number, totalBytes: number, chunk: Uint8Array): Prom
   return totalBytes / (ms / 1000)
 }
 
-async function throughput(): Promise<void> {
-  const total = (quick ? 128 : 512) * 2 ** 20
-  const chunk = new Uint8Array(1 << 20)
-  crypto.getRandomValues(chunk.subarray(0, 65536))
-  for (let i = 65536; i < chunk.length; i++) chunk[i] = chunk[i % 65536] as number
+/** The secure channel and muxer variants the throughput benchmark compares (both ends alike). */
+const THROUGHPUT_VARIANTS: Array<{ name: string; config: Pick<NodeConfigInput, 'encryption' | 'muxer'> }> = [
+  { name: 'noise + yamux (default)', config: { encryption: ['noise'] } },
+  { name: 'tls 1.3 + yamux', config: { encryption: ['tls'] } },
+  {
+    name: 'noise + yamux, large window',
+    config: { encryption: ['noise'], muxer: LARGE_WINDOW },
+  },
+  { name: 'tls 1.3 + yamux, large window', config: { encryption: ['tls'], muxer: LARGE_WINDOW } },
+]
+
+async function throughputVariant(
+  config: Pick<NodeConfigInput, 'encryption' | 'muxer'>,
+  total: number,
+  chunk: Uint8Array,
+  runs: number,
+): Promise<{ raw: number[]; p2p: number[] }> {
   // the receiver is its own process, as a real peer is: sender and receiver each get a core
-  const peer = spawn(process.execPath, ['--import', 'tsx', new URL('./throughput-peer.ts', import.meta.url).pathname], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
+  const peer = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL('./throughput-peer.ts', import.meta.url).pathname, JSON.stringify(config)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  )
   const [line] = (await once(createInterface({ input: peer.stdout as NodeJS.ReadableStream }), 'line')) as [string]
   const remote = JSON.parse(line) as { multiaddr: string; tcpPort: number }
-  const b = await createNode({ profile: 'loopback', discovery: { dht: false, pex: false }, gossip: { enabled: false } })
+  const b = await createNode({
+    profile: 'loopback',
+    discovery: { dht: false, pex: false },
+    gossip: { enabled: false },
+    ...config,
+  })
   await b.start()
   const peerId = await b.connect(remote.multiaddr)
   async function* source() {
     for (let sent = 0; sent < total; sent += chunk.byteLength) yield chunk
   }
-  const runs: Array<{ raw: number; p2p: number }> = []
-  for (let r = 0; r < 3; r++) {
-    const raw = await rawTcp(remote.tcpPort, total, chunk)
+  const raw: number[] = []
+  const p2p: number[] = []
+  for (let r = 0; r < runs; r++) {
+    // raw TCP and the vAIn stream alternate, so both see the same machine load
+    raw.push(await rawTcp(remote.tcpPort, total, chunk))
     const t0 = performance.now()
     await b.sendPayload(peerId, benchBlob, {}, source(), { compress: false })
-    const p2p = total / ((performance.now() - t0) / 1000)
-    runs.push({ raw, p2p })
+    p2p.push(total / ((performance.now() - t0) / 1000))
   }
   await b.stop()
   peer.stdin?.end()
   await once(peer, 'exit')
+  return { raw, p2p }
+}
+
+async function throughput(): Promise<void> {
+  const total = (quick ? 128 : 512) * 2 ** 20
+  const chunk = new Uint8Array(1 << 20)
+  crypto.getRandomValues(chunk.subarray(0, 65536))
+  for (let i = 65536; i < chunk.length; i++) chunk[i] = chunk[i % 65536] as number
+  const runs = 3
+  const load = os
+    .loadavg()
+    .map((l) => fmt(l, 2))
+    .join(' ')
   console.log(
-    `## Payload throughput (${total / 2 ** 20} MiB per run, 1 MiB chunks, no compression, receiver in a second process)`,
+    `## Payload throughput (${total / 2 ** 20} MiB per run, ${chunk.byteLength / 2 ** 20} MiB chunks, no compression, ${runs} runs per variant; receiver in a second process, sender in this one; load average at start ${load})`,
   )
-  console.log('| run | raw TCP loopback (MB/s) | vAIn payload stream: libp2p TCP + noise + yamux (MB/s) | ratio |')
-  console.log('| ---: | ---: | ---: | ---: |')
-  runs.forEach((r, i) => {
-    console.log(`| ${i + 1} | ${fmt(r.raw / 1e6, 0)} | ${fmt(r.p2p / 1e6, 0)} | ${fmt(r.p2p / r.raw, 2)} |`)
-  })
-  const ratios = runs.map((r) => r.p2p / r.raw)
-  console.log(`median ratio vAIn stream / raw TCP: ${fmt(pct(ratios, 50), 2)} (goal ≥ 0.5)\n`)
+  console.log(
+    `large window: yamux initialStreamWindowSize ${LARGE_WINDOW.initialStreamWindowSize / 2 ** 20} MiB, maxStreamWindowSize ${LARGE_WINDOW.maxStreamWindowSize / 2 ** 20} MiB, maxMessageSize ${LARGE_WINDOW.maxMessageSize / 2 ** 10} KiB (default 256 KiB / 16 MiB / 64 KiB)`,
+  )
+  console.log(
+    '| variant | raw TCP loopback, median (MB/s) | vAIn payload stream, median (MB/s) | ratio (median of runs) |',
+  )
+  console.log('| --- | ---: | ---: | ---: |')
+  for (const v of THROUGHPUT_VARIANTS) {
+    const { raw, p2p } = await throughputVariant(v.config, total, chunk, runs)
+    const ratios = p2p.map((x, i) => x / (raw[i] as number))
+    console.log(
+      `| ${v.name} | ${fmt(pct(raw, 50) / 1e6, 0)} | ${fmt(pct(p2p, 50) / 1e6, 0)} | ${fmt(pct(ratios, 50), 2)} |`,
+    )
+  }
+  console.log(
+    `goal ≥ 0.5; load average at end ${os
+      .loadavg()
+      .map((l) => fmt(l, 2))
+      .join(' ')}\n`,
+  )
 }
 
 function updateLikePayloads(): Record<string, Uint8Array> {

@@ -1,16 +1,20 @@
 /**
  * The receiving side of the throughput benchmark, in its own process (as a real peer would be):
  * a vAIn node that consumes payloads, and a raw TCP sink for the baseline. Prints its addresses
- * as one JSON line, then serves until stdin closes.
+ * as one JSON line, then serves until stdin closes. The first argument (JSON) sets `encryption`
+ * and `muxer`.
  */
 import { createServer } from 'node:net'
-import { createNode } from '../src/index.js'
+import { createNode, type NodeConfigInput } from '../src/index.js'
 import { benchBlob } from './protocols.js'
 
+// argv[2]: optional JSON with `encryption` and `muxer` (the variant under test; the sender uses the same)
+const variant = JSON.parse(process.argv[2] ?? '{}') as Pick<NodeConfigInput, 'encryption' | 'muxer'>
 const node = await createNode({
   profile: 'loopback',
   discovery: { dht: false, pex: false },
   gossip: { enabled: false },
+  ...variant,
 })
 await node.start()
 await node.handlePayload(benchBlob, async (_m, body) => {

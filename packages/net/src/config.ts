@@ -216,6 +216,55 @@ export const NodeConfigSchema = z
       })
       .strict()
       .default({ rttProbeIntervalMs: 30_000 }),
+    /**
+     * Secure channels offered, in order of preference (multistream-select picks the first both
+     * sides list): `noise` (Noise XX, ChaCha20-Poly1305 in JavaScript) and `tls` (TLS 1.3 via
+     * Node's OpenSSL, AES-GCM with hardware support). A node listing only `tls` cannot connect to
+     * one listing only `noise`. The vAIn handshake (signed descriptors) runs above either.
+     * Default `['noise']`.
+     */
+    encryption: z
+      .array(z.enum(['noise', 'tls']))
+      .min(1)
+      .max(2)
+      .refine((a) => new Set(a).size === a.length, { message: 'each secure channel at most once' })
+      .default(['noise']),
+    /**
+     * yamux stream muxer tuning. A stream's receive window starts at `initialStreamWindowSize`
+     * (default 256 KiB, the minimum) and grows up to `maxStreamWindowSize` (default 16 MiB);
+     * `maxMessageSize` caps one data frame (default 64 KiB). Both ends should agree for the
+     * window to matter: the sender is bound by the receiver's window.
+     */
+    muxer: z
+      .object({
+        initialStreamWindowSize: z
+          .number()
+          .int()
+          .min(256 * 1024)
+          .max(2 ** 31)
+          .optional(),
+        maxStreamWindowSize: z
+          .number()
+          .int()
+          .min(256 * 1024)
+          .max(2 ** 32 - 1)
+          .optional(),
+        maxMessageSize: z
+          .number()
+          .int()
+          .min(1024)
+          .max(16 * 1024 * 1024)
+          .optional(),
+      })
+      .strict()
+      .refine(
+        (m) =>
+          m.initialStreamWindowSize === undefined ||
+          m.maxStreamWindowSize === undefined ||
+          m.maxStreamWindowSize >= m.initialStreamWindowSize,
+        { message: 'maxStreamWindowSize must be at least initialStreamWindowSize' },
+      )
+      .default({}),
     compression: z
       .object({
         /** Compress payload chunks when it pays off (size, compressibility, link speed). */

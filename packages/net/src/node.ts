@@ -15,6 +15,7 @@ import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { tls } from '@libp2p/tls'
 import { webSockets } from '@libp2p/websockets'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
@@ -723,8 +724,8 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
       ...(cfg.announce.length > 0 ? { announce: cfg.announce } : {}),
     },
     transports: usesWebSockets(cfg.listen) || usesWebSockets(cfg.bootstrap) ? [tcp(), webSockets()] : [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    connectionEncrypters: cfg.encryption.map((e) => (e === 'tls' ? tls() : noise())) as any,
+    streamMuxers: [yamux(yamuxOptions(cfg.muxer))],
     connectionGater: denyList.gater({
       ...(cfg.profile === 'public' ? {} : { denyDialMultiaddr: async () => false }),
       denyInboundEncryptedConnection: banned,
@@ -750,6 +751,18 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
     services: services as any,
   })) as unknown as Libp2p<VainServices>
   return new VainNode(cfg, libp2p, denyList, bootstrapPeers, privateKey, penalties)
+}
+
+/** yamux options from the `muxer` config (only the fields that are set). */
+function yamuxOptions(m: NodeConfig['muxer']): Parameters<typeof yamux>[0] {
+  const streamOptions = {
+    ...(m.initialStreamWindowSize !== undefined ? { initialStreamWindowSize: m.initialStreamWindowSize } : {}),
+    ...(m.maxStreamWindowSize !== undefined ? { maxStreamWindowSize: m.maxStreamWindowSize } : {}),
+  }
+  return {
+    ...(m.maxMessageSize !== undefined ? { maxMessageSize: m.maxMessageSize } : {}),
+    ...(Object.keys(streamOptions).length > 0 ? { streamOptions } : {}),
+  }
 }
 
 /**
