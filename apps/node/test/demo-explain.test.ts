@@ -72,7 +72,15 @@ describe('vain demo explains itself', () => {
     expect(run).toContain('1 trained but not settled')
     const why = explainReputations(chain, 4, short).join('\n')
     expect(why).toContain('why reputations differ')
-    expect(why).toMatch(/node 2 \(…cccc, reputation 20\) missed 2 rounds and sat on 1 committee/)
+    expect(why).toContain('highest: node 0 (…aaaa, reputation 60)')
+    expect(why).toContain('node 2 (…cccc, reputation 20) missed 2 rounds')
+    expect(why).toContain('node 1 (…bbbb, reputation 50) sat on 1 committee fewer than node 0')
+    const same = explainReputations(
+      { ...chain, nodes: [node('peer-aaaa', '40', 2, 2), node('peer-bbbb', '30', 2, 2)] },
+      2,
+      short,
+    ).join('\n')
+    expect(same).toContain('node 1 (…bbbb, reputation 30) did the same work as node 0, but fewer of its signatures')
     const equal = explainReputations({ ...chain, nodes: [node('a', '50', 4, 1), node('b', '50', 4, 1)] }, 4, short)
     expect(equal.join('\n')).toContain('all equal')
   })

@@ -57,28 +57,34 @@ export function explainRun(
   return lines
 }
 
-/** Why the nodes' reputations differ: from the rounds they trained in and the committees they sat on. */
+/**
+ * Why the nodes' reputations differ, from the rounds they trained in and the committees they sat
+ * on: each node below the highest is compared with it (missed rounds, fewer committee seats, or —
+ * the same work — fewer of its signatures among the quorum that settled the rounds).
+ */
 export function explainReputations(chain: DemoChainSummary, rounds: number, short: (id: string) => string): string[] {
-  const reps = chain.nodes.map((n) => BigInt(n.reputation))
-  if (reps.length < 2 || reps.every((r) => r === reps[0])) {
-    return reps.length < 2
-      ? []
-      : ['reputations: all equal — every node trained in and sat on committees for as many rounds']
+  const nodes = chain.nodes.map((n, i) => ({ n, i, rep: BigInt(n.reputation) }))
+  if (nodes.length < 2) return []
+  const top = nodes.reduce((a, b) => (b.rep > a.rep ? b : a))
+  if (nodes.every((x) => x.rep === top.rep)) {
+    return ['reputations: all equal — every node trained in and settled as many rounds']
   }
-  const why = chain.nodes
-    .map((n, i) => ({ n, i }))
-    .toSorted((a, b) => (BigInt(a.n.reputation) < BigInt(b.n.reputation) ? -1 : 1))
-    .slice(0, 3)
-    .map(({ n, i }) => {
-      const missed = rounds - (n.roundsTrained ?? 0)
-      const bits = [
-        missed > 0 ? `missed ${missed} round${missed === 1 ? '' : 's'}` : `trained in all ${rounds} rounds`,
-        `sat on ${n.committeeRounds ?? 0} committee${n.committeeRounds === 1 ? '' : 's'}`,
-      ]
-      return `node ${i} (${short(n.peerId)}, reputation ${n.reputation}) ${bits.join(' and ')}`
+  const name = (x: (typeof nodes)[number]) => `node ${x.i} (${short(x.n.peerId)}, reputation ${x.n.reputation})`
+  const reasons = nodes
+    .filter((x) => x.rep < top.rep)
+    .toSorted((a, b) => (a.rep < b.rep ? -1 : a.rep > b.rep ? 1 : 0))
+    .slice(0, 4)
+    .map((x) => {
+      const missed = rounds - (x.n.roundsTrained ?? 0)
+      const fewerSeats = (top.n.committeeRounds ?? 0) - (x.n.committeeRounds ?? 0)
+      if (missed > 0) return `${name(x)} missed ${missed} round${missed === 1 ? '' : 's'}`
+      if (fewerSeats > 0) {
+        return `${name(x)} sat on ${fewerSeats} committee${fewerSeats === 1 ? '' : 's'} fewer than node ${top.i}`
+      }
+      return `${name(x)} did the same work as node ${top.i}, but fewer of its signatures were among those that settled the rounds`
     })
   return [
-    'why reputations differ: a node gains reputation for each settled round it trained in (with its reward claim) and for each settlement it signed as a committee member; rounds it missed or that were not settled add nothing',
-    `  lowest: ${why.join('; ')}`,
+    `why reputations differ (highest: ${name(top)}): a node gains reputation for each settled round it trained in (with its reward claim) and for each settlement its signature is part of — a settlement needs only a quorum of the committee's signatures (e.g. 2 of 3), so a member left out gains nothing for that round; missed rounds add nothing`,
+    ...reasons.map((r) => `  ${r}`),
   ]
 }
