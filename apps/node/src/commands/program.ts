@@ -50,7 +50,7 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--interaction <level>',
-        'none | minimal | normal | verbose (default normal; env VAIN_INTERACTION)',
+        'how much vain talks and asks (default normal; env VAIN_INTERACTION)',
       ).choices(INTERACTION_LEVELS),
     )
     .helpOption('-h, --help', 'help on vain (vain COMMAND --help: on a command)')
