@@ -188,7 +188,9 @@ async function latency(): Promise<void> {
     }),
   )
   const rps = n / ((performance.now() - t0) / 1000)
-  console.log('## Request/response latency (two nodes, one stream per request, noise + yamux, CBOR + zod both ends)')
+  console.log(
+    '## Request/response latency (two nodes, one stream per request, loopback profile: tls + yamux, CBOR + zod both ends)',
+  )
   console.log(
     `${n} sequential requests: p50 ${fmt(pct(rtts, 50), 2)} ms, p99 ${fmt(pct(rtts, 99), 2)} ms; 16 concurrent callers: ${fmt(rps, 0)} requests/s\n`,
   )
@@ -213,8 +215,8 @@ async function rawTcp(port: number, totalBytes: number, chunk: Uint8Array): Prom
 
 /** The secure channel and muxer variants the throughput benchmark compares (both ends alike). */
 const THROUGHPUT_VARIANTS: Array<{ name: string; config: Pick<NodeConfigInput, 'encryption' | 'muxer'> }> = [
-  { name: 'noise + yamux (default)', config: { encryption: ['noise'] } },
-  { name: 'tls 1.3 + yamux', config: { encryption: ['tls'] } },
+  { name: 'noise + yamux (public default)', config: { encryption: ['noise'] } },
+  { name: 'tls 1.3 + yamux (loopback, lan default)', config: { encryption: ['tls'] } },
   {
     name: 'noise + yamux, large window',
     config: { encryption: ['noise'], muxer: LARGE_WINDOW },
@@ -231,7 +233,14 @@ async function throughputVariant(
   // the receiver is its own process, as a real peer is: sender and receiver each get a core
   const peer = spawn(
     process.execPath,
-    ['--import', 'tsx', new URL('./throughput-peer.ts', import.meta.url).pathname, JSON.stringify(config)],
+    [
+      // `node --cpu-prof --cpu-prof-dir=… --import tsx bench/index.ts` profiles the receiver too
+      ...process.execArgv.filter((a) => a.startsWith('--cpu-prof')),
+      '--import',
+      'tsx',
+      new URL('./throughput-peer.ts', import.meta.url).pathname,
+      JSON.stringify(config),
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   )
   const [line] = (await once(createInterface({ input: peer.stdout as NodeJS.ReadableStream }), 'line')) as [string]

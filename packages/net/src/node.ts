@@ -15,7 +15,6 @@ import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
-import { tls } from '@libp2p/tls'
 import { webSockets } from '@libp2p/websockets'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
@@ -30,7 +29,14 @@ import {
   type PeerRejectedEvent,
 } from './auth/index.js'
 import { type AdaptiveCompressor, createAdaptiveCompressor, decompress } from './compression/index.js'
-import { inboundLimitsOf, type NodeConfig, type NodeConfigInput, parseNodeConfig, targetPeersOf } from './config.js'
+import {
+  encryptionOf,
+  inboundLimitsOf,
+  type NodeConfig,
+  type NodeConfigInput,
+  parseNodeConfig,
+  targetPeersOf,
+} from './config.js'
 import {
   AUTHENTICATED_PEER_TAG,
   type BootstrapWithRedial,
@@ -716,6 +722,10 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if (cfg.discovery.mdns) peerDiscovery.push(mdns({ serviceTag: 'vain.local' }) as any)
 
+  // @libp2p/tls (x509, asn1) is loaded only by nodes that offer it
+  const encryption = encryptionOf(cfg)
+  const tls = encryption.includes('tls') ? (await import('@libp2p/tls')).tls : undefined
+  const connectionEncrypters = encryption.map((e) => (e === 'tls' && tls !== undefined ? tls() : noise()))
   const libp2p = (await createLibp2p({
     privateKey,
     start: false,
@@ -724,7 +734,7 @@ export async function createNode(config: NodeConfigInput = {}, options: CreateNo
       ...(cfg.announce.length > 0 ? { announce: cfg.announce } : {}),
     },
     transports: usesWebSockets(cfg.listen) || usesWebSockets(cfg.bootstrap) ? [tcp(), webSockets()] : [tcp()],
-    connectionEncrypters: cfg.encryption.map((e) => (e === 'tls' ? tls() : noise())) as any,
+    connectionEncrypters: connectionEncrypters as any,
     streamMuxers: [yamux(yamuxOptions(cfg.muxer))],
     connectionGater: denyList.gater({
       ...(cfg.profile === 'public' ? {} : { denyDialMultiaddr: async () => false }),

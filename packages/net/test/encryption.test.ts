@@ -5,7 +5,15 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { ConfigError, createNode, definePayloadProtocol, defineRequestProtocol, type VainNode } from '../src/index.js'
+import {
+  ConfigError,
+  createNode,
+  definePayloadProtocol,
+  defineRequestProtocol,
+  encryptionOf,
+  parseNodeConfig,
+  type VainNode,
+} from '../src/index.js'
 import { startNode, stopNodes, testConfig } from './fixtures/network.js'
 
 const echo = defineRequestProtocol({
@@ -105,9 +113,18 @@ describe('encryption: secure channel choice', () => {
     expect(b.libp2p.services.handshake.isAuthenticated(a.peerId)).toBe(true)
   }, 120_000)
 
-  it('the default stays noise', async () => {
+  it("loopback and lan default to ['tls', 'noise']; public to ['noise'] (a noise-only node still reaches a default one)", async () => {
+    expect(encryptionOf(parseNodeConfig({ profile: 'loopback' }))).toEqual(['tls', 'noise'])
+    expect(encryptionOf(parseNodeConfig({ profile: 'lan' }))).toEqual(['tls', 'noise'])
+    expect(encryptionOf(parseNodeConfig({ profile: 'public' }))).toEqual(['noise'])
+    expect(encryptionOf(parseNodeConfig({ profile: 'public', encryption: ['tls'] }))).toEqual(['tls'])
     a = await startNode()
     b = await startNode()
+    await b.connect(a.multiaddrs[0]!)
+    expect(channelBetween(b, a)).toBe('/tls/1.0.0')
+    await b.stop()
+    // what a public node offers by default: noise only
+    b = await startNode({ encryption: ['noise'] })
     await b.connect(a.multiaddrs[0]!)
     expect(channelBetween(b, a)).toBe('/noise')
   }, 120_000)
