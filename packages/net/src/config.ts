@@ -223,7 +223,7 @@ export const NodeConfigSchema = z
      * one listing only `noise`; nodes that list both agree on the dialler's first choice, and
      * either list reaches a `noise`-only node. The vAIn handshake (signed descriptors) runs above
      * either. Default `['tls', 'noise']` with the `loopback` and `lan` profiles (TLS moved payload
-     * streams about 1.7× as fast as noise in the throughput benchmark), `['noise']` with `public`.
+     * streams 1.1–1.6× as fast as noise in the throughput benchmark), `['noise']` with `public`.
      */
     encryption: z
       .array(z.enum(['noise', 'tls']))
