@@ -10,6 +10,7 @@ import type { FeedChannel } from '@vain/metrics/feed'
 import { z } from 'zod'
 import type { ApiParts } from './parts.js'
 import { SystemResponseSchema, systemBody, TrainingResponseSchema, trainingBody } from './routes/metrics.js'
+import { healthBody, peersBody } from './routes/node.js'
 import { PeerSchema } from './schemas.js'
 
 /** What the snapshots read. */
@@ -31,25 +32,14 @@ function asJson(schema: z.ZodType, value: unknown): unknown {
   return JSON.parse(JSON.stringify(z.encode(schema, value as never), replacer))
 }
 
-/** `GET /api/peers`'s body (as routes/node.ts builds it). */
+/** `GET /api/peers`'s body, as the API answers it. */
 export function peersSnapshot(parts: SnapshotParts): unknown {
-  const { node } = parts
-  const authenticated = node.authenticatedPeers()
-  return asJson(
-    PeersResponseSchema,
-    node.connectedPeers().map((p) => ({
-      peerId: p.toString(),
-      authenticated: authenticated.some((a) => a.equals(p)),
-      roles: [...(node.descriptor(p)?.roles ?? [])],
-      session: node.sessions.get(p),
-    })),
-  )
+  return asJson(PeersResponseSchema, peersBody(parts.node))
 }
 
-/** `GET /api/node/health`'s body (as routes/node.ts builds it). */
+/** `GET /api/node/health`'s body, as the API answers it. */
 export async function healthSnapshot(parts: SnapshotParts): Promise<unknown> {
-  const health = await parts.node.health()
-  return asJson(HealthResponseSchema, { ok: parts.node.isStarted, uptimeS: Math.round(process.uptime()), ...health })
+  return asJson(HealthResponseSchema, await healthBody(parts.node))
 }
 
 /** A channel's snapshot now (`alerts` has none: `undefined`). */

@@ -3,6 +3,7 @@
  * @module
  */
 import { peerIdFromString } from '@libp2p/peer-id'
+import type { VainNode } from '@vain/net'
 import { InvalidResourceConfigError } from '@vain/resources'
 import { z } from 'zod'
 import { ApiError } from '../errors.js'
@@ -30,6 +31,23 @@ const ResourceLimitsPatchSchema = z.strictObject({
   profile: z.enum(['auto', 'normal', 'low-power']).optional(),
 })
 
+/** `GET /api/peers`'s body (before its schema's encoding): also the feed's `peers` snapshot. */
+export function peersBody(node: VainNode) {
+  const authenticated = node.authenticatedPeers()
+  return node.connectedPeers().map((p) => ({
+    peerId: p.toString(),
+    authenticated: authenticated.some((a) => a.equals(p)),
+    roles: [...(node.descriptor(p)?.roles ?? [])],
+    session: node.sessions.get(p),
+  }))
+}
+
+/** `GET /api/node/health`'s body: also the feed's `health` snapshot. */
+export async function healthBody(node: VainNode) {
+  const health = await node.health()
+  return { ok: node.isStarted, uptimeS: Math.round(process.uptime()), ...health }
+}
+
 export function nodeRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions): void {
   const { node, participant } = parts
   app.get(
@@ -55,15 +73,7 @@ export function nodeRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions)
   app.get(
     '/peers',
     { schema: { hide, tags: ['node'], summary: 'Connected peers', response: { 200: z.array(PeerSchema) } } },
-    async () => {
-      const authenticated = node.authenticatedPeers()
-      return node.connectedPeers().map((p) => ({
-        peerId: p.toString(),
-        authenticated: authenticated.some((a) => a.equals(p)),
-        roles: [...(node.descriptor(p)?.roles ?? [])],
-        session: node.sessions.get(p),
-      }))
-    },
+    async () => peersBody(node),
   )
   if (hide) return
   app.get(
@@ -75,10 +85,7 @@ export function nodeRoutes(app: ApiApp, parts: ApiParts, { hide }: RouteOptions)
         response: { 200: z.looseObject({ ok: z.boolean(), uptimeS: z.number(), connectedPeers: z.number() }) },
       },
     },
-    async () => {
-      const health = await node.health()
-      return { ok: node.isStarted, uptimeS: Math.round(process.uptime()), ...health }
-    },
+    async () => await healthBody(node),
   )
   app.post(
     '/node/resources',
