@@ -38,8 +38,12 @@ const steps: Array<{ name: string; code: string }> = [
     code: "{ const fl = await import('@vain/fl'); const t = fl.createLocalTrainer(); const m = fl.createModel(fl.mlp(784, [64], 10), { seed: 1 }); const d = fl.gaussianBlobs({ samples: 256, features: 784, numClasses: 10, seed: 1 }); await t.train(m, d, { epochs: 1, batchSize: 32, lr: 0.1 }) }",
   },
   {
-    name: '+ MNIST (all 70,000 images as float32)',
-    code: "{ const fl = await import('@vain/fl'); globalThis.keep = await fl.loadMnist() }",
+    name: '+ an MNIST shard (800 digits), the rest not kept',
+    code: "{ const fl = await import('@vain/fl'); const { train } = await fl.loadMnist({ cache: false }); globalThis.keep = fl.subset(train, Array.from({ length: 800 }, (_, i) => i)) }",
+  },
+  {
+    name: '+ all of MNIST kept (10,000 digits as float32)',
+    code: "{ const fl = await import('@vain/fl'); globalThis.keep2 = await fl.loadMnist() }",
   },
   { name: '+ fastify (REST API)', code: "await import('fastify')" },
   { name: '+ @vain/chain (viem)', code: "await import('@vain/chain')" },
