@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 
 const pkg = join(import.meta.dirname, '..')
 const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as {
-  exports: Record<string, { 'vain-source': string; types: string; import: string }>
+  exports: Record<string, { 'vain-source': string; types: string; import: string; default: string }>
 }
 const subpaths = Object.keys(manifest.exports).filter((k) => k !== '.')
 /** The entry points of the library's own folders: the root entry exports all of them too. */
@@ -116,9 +116,11 @@ describe('package.json exports', () => {
     for (const [key, target] of Object.entries(manifest.exports)) {
       const name = key === '.' ? 'index' : key.slice(2)
       if (folders.includes(key)) expect(target['vain-source']).toBe(`./src/${name}/index.ts`)
-      expect(Object.keys(target)).toEqual(['vain-source', 'types', 'import'])
+      expect(Object.keys(target)).toEqual(['vain-source', 'types', 'import', 'default'])
       expect(target.types).toBe(`./dist/${name}.d.ts`)
       expect(target.import).toBe(`./dist/${name}.js`)
+      // the same file for require() (Node's require(esm)) and other resolvers
+      expect(target.default).toBe(target.import)
       expect(existsSync(join(pkg, target['vain-source'])), key).toBe(true)
     }
   })
